@@ -1,0 +1,164 @@
+"""The JSONL audit log: records, the append-only writer, its lock, and resume.
+
+Each record is one ``os.write`` of one whole line on an O_APPEND descriptor, so
+a crash can cut at most the line being written and never interleaves two. A
+torn last line (no newline) is detected on the next open, reported, and the
+new run starts on a fresh line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bulkops.errors import JobError, LockedError
+
+DONE_OUTCOMES = frozenset({"deleted", "not_found"})
+FSYNC_EVERY = 2.0  # seconds between fsyncs while a run writes
+MAX_LINE_BYTES = 8 << 20  # a longer line is not a record of ours
+
+
+def utc_now() -> str:
+    """UTC ISO-8601 with milliseconds and Z, as every record's ``ts``."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class BadLine:
+    lineno: int
+    problem: str
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
+    """Every line of an audit log, streamed: (line number, record or BadLine)."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.endswith(b"\n"):
+                yield lineno, BadLine(lineno, "the last line is cut off (no newline): a crash?")
+                return
+            if not raw.strip():
+                continue
+            if len(raw) > MAX_LINE_BYTES:
+                yield lineno, BadLine(lineno, "line too long to be a record")
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                yield lineno, BadLine(lineno, "not JSON")
+                continue
+            if not isinstance(record, dict) or "event" not in record:
+                yield lineno, BadLine(lineno, "not an audit record")
+                continue
+            yield lineno, record
+
+
+@dataclass
+class History:
+    """What earlier runs against the same target settled (for resume)."""
+
+    done: set[str] = field(default_factory=set)
+    problems: list[BadLine] = field(default_factory=list)
+    torn_tail: bool = False
+
+
+def read_history(path: Path, host: str, app_id: str) -> History:
+    """Campaigns whose latest non-dry-run outcome for this target is deleted/not_found."""
+    history = History()
+    if not path.exists():
+        return history
+    counted_runs: set[str] = set()  # real runs against this target
+    for _, item in iter_records(path):
+        if isinstance(item, BadLine):
+            history.problems.append(item)
+            history.torn_tail = history.torn_tail or "cut off" in item.problem
+            continue
+        event, run_id = item.get("event"), item.get("run_id")
+        if event == "run_started":
+            target = item.get("target") or {}
+            if (
+                not item.get("dry_run")
+                and isinstance(target, dict)
+                and target.get("host") == host
+                and target.get("app_id") == app_id
+            ):
+                counted_runs.add(str(run_id))
+        elif event == "campaign" and str(run_id) in counted_runs:
+            campaign_id = item.get("campaign_id")
+            if not isinstance(campaign_id, str):
+                continue
+            if item.get("outcome") in DONE_OUTCOMES:
+                history.done.add(campaign_id)
+            else:
+                history.done.discard(campaign_id)
+    return history
+
+
+class AuditLock:
+    """An exclusive advisory lock on ``<log>.lock``; the kernel drops it if we die."""
+
+    def __init__(self, log_path: Path) -> None:
+        self.path = log_path.with_name(log_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise JobError(f"audit log: cannot create {self.path}: {exc.strerror}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise LockedError(
+                f"{self.path.with_suffix('')} is in use by another bulkops run (pid {holder}); "
+                "wait for it to finish, or use another audit log"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+
+class AuditWriter:
+    """Appends records, one whole line per write; fsyncs every few seconds and on close."""
+
+    def __init__(self, path: Path, *, torn_tail: bool = False) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        if torn_tail:
+            os.write(self._fd, b"\n")  # the torn line stays, alone; ours start clean
+        self._last_sync = time.monotonic()
+        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def write(self, record: dict[str, Any]) -> None:
+        line = (self._dumps(record) + "\n").encode()
+        written = os.write(self._fd, line)
+        while written < len(line):  # rare short write: finish the same line
+            written += os.write(self._fd, line[written:])
+        now = time.monotonic()
+        if now - self._last_sync >= FSYNC_EVERY:
+            os.fsync(self._fd)
+            self._last_sync = now
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1

@@ -1,0 +1,72 @@
+"""The one exception tree of bulkops.
+
+    BulkOpsError
+    ├── JobError          bad usage or job file: exit 2, raised before any request
+    ├── LockedError       another run holds the audit log: exit 2, nothing sent
+    └── ApiError          an answer (or the lack of one) from the Kore.ai API
+        ├── AuthError         401/403: the whole run aborts
+        ├── RetryableError    408, 429, 5xx, connection errors, timeouts (.retry_after)
+        └── PermanentError    other 4xx: the campaign fails, no retry
+            └── NotFound      404: already gone, counts as success
+
+aiohttp's exceptions are translated in client.py and re-raised ``from exc``;
+nothing outside client.py sees them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BulkOpsError(Exception):
+    """Base of every error bulkops raises on purpose."""
+
+
+class JobError(BulkOpsError):
+    """The job file or the command line is wrong; nothing has been sent."""
+
+
+class LockedError(BulkOpsError):
+    """Another run holds the lock on the audit log."""
+
+
+class ApiError(BulkOpsError):
+    """An API call did not succeed.
+
+    ``status`` is the HTTP status (None when no answer arrived), ``message`` the
+    server's own message when it sent one, ``data`` its ``data`` object.
+    """
+
+    def __init__(
+        self,
+        explanation: str,
+        *,
+        status: int | None = None,
+        message: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(explanation)
+        self.explanation = explanation
+        self.status = status
+        self.message = message
+        self.data = data
+
+
+class AuthError(ApiError):
+    """401/403: credentials or scope are wrong; the run must stop."""
+
+
+class RetryableError(ApiError):
+    """A transient failure; ``retry_after`` is the server's wish in seconds, if any."""
+
+    def __init__(self, explanation: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        super().__init__(explanation, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentError(ApiError):
+    """A 4xx answer that retrying will not change."""
+
+
+class NotFound(PermanentError):
+    """404: the campaign does not exist (any more)."""

@@ -1,0 +1,160 @@
+"""Files that describe the last run for schedulers and monitoring.
+
+``write_summary_json`` writes the run summary as one JSON object;
+``write_metrics`` writes it in the Prometheus text exposition format for the
+node exporter's textfile collector. Both only describe a ``RunSummary``: they
+work the same for a run that completed, failed, halted or was interrupted.
+
+Both replace their file atomically: the text goes to a temporary file in the
+same directory (named ``.<name>.<random>.tmp``, never ``*.prom``, so the
+collector cannot read half a file), is fsynced, and is renamed over the
+target. A reader sees the old file or the new one, never a mix.
+
+A ``RunSummary`` carries no secret (ids, counts, times and our own error
+text), and nothing is added here, so these files are safe to publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bulkops.execution import COUNT_KEYS, RunSummary
+
+FILE_MODE = 0o644  # the node exporter usually runs as another user and must read the file
+
+SUMMARY_KEYS = (
+    "run_id", "job", "dry_run", "total", "counts", "exit_code", "reason", "duration_s",
+    "started_at", "finished_at", "audit_log", "requests", "retries", "rate_limited",
+    "list_calls", "error",
+)  # fmt: skip
+
+
+def write_summary_json(summary: RunSummary, path: Path) -> None:
+    """Writes the summary as a JSON object with the keys of ``SUMMARY_KEYS``.
+
+    Parent directories are created. The file is replaced atomically; on error
+    (OSError) the previous file is left as it was and no temporary file remains.
+    """
+    doc = {key: getattr(summary, key) for key in SUMMARY_KEYS}
+    doc["counts"] = {key: summary.counts.get(key, 0) for key in COUNT_KEYS}
+    _atomic_write(Path(path), json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+
+
+def write_metrics(summary: RunSummary, path: Path) -> None:
+    """Writes the summary as Prometheus textfile metrics, every sample labelled ``job``.
+
+    Same atomic replacement and error behaviour as ``write_summary_json``.
+    """
+    _atomic_write(Path(path), render_metrics(summary))
+
+
+# Every metric is a gauge: the file holds the state of the job's last run and is
+# replaced whole by the next one, so its numbers are not monotonic counters
+# (a counter that drops to a smaller run's value would look like a reset to rate()).
+def render_metrics(summary: RunSummary) -> str:
+    """The text exposition of ``summary`` (what ``write_metrics`` writes)."""
+    return "".join(_render(summary))
+
+
+def _render(s: RunSummary) -> Iterator[str]:
+    job = {"job": s.job}
+    yield from _family(
+        "bulkops_campaigns",
+        "Campaigns of the last run by outcome.",
+        [({**job, "outcome": key}, s.counts.get(key, 0)) for key in COUNT_KEYS],
+    )
+    gauges: list[tuple[str, str, float | None]] = [
+        ("bulkops_last_run_start_timestamp_seconds", "When the last run started (unix seconds).",
+         _unix_seconds(s.started_at)),
+        ("bulkops_last_run_end_timestamp_seconds", "When the last run finished (unix seconds).",
+         _unix_seconds(s.finished_at)),
+        ("bulkops_last_run_duration_seconds", "How long the last run took.", s.duration_s),
+        ("bulkops_last_run_exit_code", "Exit code of the last run.", s.exit_code),
+        ("bulkops_last_run_dry_run", "1 if the last run was a dry run.", int(s.dry_run)),
+        ("bulkops_last_run_success", "1 if the last run exited 0.", int(s.exit_code == 0)),
+        ("bulkops_last_run_campaigns", "Campaigns the last run covered, skipped ones included.",
+         s.total),
+        ("bulkops_rate_limited_responses", "429 answers seen in the last run.", s.rate_limited),
+        ("bulkops_retries", "Requests retried in the last run.", s.retries),
+        ("bulkops_requests", "Requests sent in the last run, list calls included.", s.requests),
+        ("bulkops_list_calls", "List calls the last run's selection made.", s.list_calls),
+    ]  # fmt: skip
+    for name, help_text, value in gauges:
+        # a run stopped before it began (bad job, lock held) has no start or end time
+        yield from _family(name, help_text, [] if value is None else [(job, value)])
+    info = {**job, "run_id": s.run_id, "reason": s.reason}
+    yield from _family("bulkops_last_run_info", "The last run's id and why it ended.", [(info, 1)])
+
+
+def _family(
+    name: str, help_text: str, samples: list[tuple[dict[str, str], float]]
+) -> Iterator[str]:
+    yield f"# HELP {name} {_escape_help(help_text)}\n"
+    yield f"# TYPE {name} gauge\n"
+    for labels, value in samples:
+        pairs = ",".join(f'{key}="{_escape_label(val)}"' for key, val in labels.items())
+        yield f"{name}{{{pairs}}} {_number(value)}\n"
+
+
+def _escape_label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int):  # bool included
+        return str(int(value))
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _unix_seconds(stamp: str) -> float | None:
+    """UTC ISO-8601 (``...Z``) to unix seconds; None when the run has no such time."""
+    if not stamp:
+        return None
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    directory = path.parent
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fchmod(tmp.fileno(), FILE_MODE)
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        # interrupted or failed before the rename: the old file stays, the temp goes
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Makes the rename itself durable; some filesystems refuse, which is harmless."""
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)

@@ -1,0 +1,97 @@
+"""Plan files: the exact set a dry run resolved, executed later without drift.
+
+``run --dry-run --plan-out plan.json`` writes it; ``run --plan plan.json``
+deletes exactly those campaigns, and refuses a plan made for another job file,
+another target, or one older than the allowed age.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from bulkops.audit import utc_now
+from bulkops.errors import JobError
+from bulkops.job import Job, validate_campaign_id
+
+PLAN_VERSION = 1
+MAX_PLAN_BYTES = 256 << 20
+
+
+def _target(job: Job) -> dict[str, str]:
+    t = job.target
+    return {"host": t.host, "app_id": t.app_id, "account_id": t.account_id, "campaign_type": t.campaign_type}
+
+
+def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
+    """Writes the plan atomically: rows are the dry run's would_delete previews."""
+    plan = {
+        "version": PLAN_VERSION,
+        "job": job.name,
+        "job_sha256": job.sha256,
+        "target": _target(job),
+        "created_at": utc_now(),
+        "count": len(rows),
+        "campaigns": rows,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(plan, f, ensure_ascii=False, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_plan(path: Path, job: Job, *, max_age: timedelta, now: datetime | None = None) -> list[str]:
+    """The plan's campaign ids, after checking it belongs to this job, target and time."""
+    where = f"plan {path}"
+    try:
+        if path.stat().st_size > MAX_PLAN_BYTES:
+            raise JobError(f"{where}: larger than {MAX_PLAN_BYTES} bytes")
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise JobError(f"{where}: cannot read it: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise JobError(f"{where}: not a plan file (not JSON): {str(exc)[:80]}") from exc
+    if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION:
+        raise JobError(f"{where}: not a version {PLAN_VERSION} plan file")
+    if plan.get("job") != job.name or plan.get("job_sha256") != job.sha256:
+        raise JobError(
+            f"{where}: made from another job file (or {job.path} changed since); "
+            "make a new plan with --dry-run --plan-out"
+        )
+    if plan.get("target") != _target(job):
+        raise JobError(f"{where}: made for another target than {job.target.host} app {job.target.app_id}")
+    created = _parse_ts(plan.get("created_at"))
+    now = now or datetime.now(timezone.utc)
+    if created is None or now - created > max_age:
+        raise JobError(
+            f"{where}: older than the allowed {max_age} (--plan-max-age); review a fresh dry run"
+        )
+    campaigns = plan.get("campaigns")
+    if not isinstance(campaigns, list):
+        raise JobError(f"{where}: has no campaigns list")
+    return [
+        validate_campaign_id(c.get("id") if isinstance(c, dict) else None, f"{where}: campaigns[{i}]")
+        for i, c in enumerate(campaigns)
+    ]
+
+
+def _parse_ts(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else None

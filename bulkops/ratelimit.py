@@ -1,0 +1,91 @@
+"""A rolling-window limiter: at most N starts in ANY interval of length W.
+
+Kore.ai counts requests in rolling windows (see shared/reference). A leaky
+bucket such as ``aiolimiter.AsyncLimiter(N, W)`` admits up to about 2N in some
+window and draws 429s, so this is a sliding log: the times of the last N starts
+for each spec. A start is allowed when the N-th most recent start is older than
+W + margin, for every spec at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """At most ``count`` requests started in any ``window`` seconds."""
+
+    count: int
+    window: float
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or f"{self.count}/{self.window:g}s"
+
+
+class RollingWindowLimiter:
+    """Admits starts so that no rate spec is ever exceeded; FIFO among waiters.
+
+    ``await limiter.acquire()`` returns when a request may start and records
+    the start. ``slow_down()`` is the answer to a 429: it pauses all starts and
+    lowers every limit, because the server counts differently from us.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[RateSpec],
+        *,
+        margin: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self._specs = tuple(specs)
+        self._margin = margin  # added to each window: the server sees our requests late
+        self._clock = clock
+        self._sleep = sleep
+        # per spec: start times of the most recent `count` requests, oldest first
+        self._starts = [deque[float](maxlen=s.count) for s in self._specs]
+        # per spec: the count currently honoured (lowered after 429s)
+        self._allowed = [s.count for s in self._specs]
+        self._paused_until = 0.0  # no start before this clock time (Retry-After)
+        self._lock = asyncio.Lock()  # one waiter computes and sleeps at a time: FIFO
+        self.waited = 0.0  # total seconds spent waiting, for reports
+
+    def delay(self) -> float:
+        """Seconds until the next start would be allowed (0 when now)."""
+        now = self._clock()
+        ready = self._paused_until
+        for spec, starts, allowed in zip(self._specs, self._starts, self._allowed, strict=True):
+            if len(starts) >= allowed:
+                ready = max(ready, starts[-allowed] + spec.window + self._margin)
+        return max(0.0, ready - now)
+
+    def try_acquire(self) -> bool:
+        """Records a start and returns True if one is allowed now and nobody waits."""
+        if self._lock.locked() or self.delay() > 0:
+            return False
+        self._record(self._clock())
+        return True
+
+    async def acquire(self) -> None:
+        """Returns when a start is allowed, having recorded it."""
+        async with self._lock:
+            while (wait := self.delay()) > 0:
+                self.waited += wait
+                await self._sleep(wait)
+            self._record(self._clock())
+
+    def _record(self, now: float) -> None:
+        for starts in self._starts:
+            starts.append(now)
+
+    def slow_down(self, pause: float, factor: float = 0.8) -> None:
+        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``."""
+        self._paused_until = max(self._paused_until, self._clock() + pause)
+        self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]

@@ -1,0 +1,36 @@
+"""Plain-text tables for previews and reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+PREVIEW_ROWS = 50  # a longer preview shows this many rows and a count of the rest
+CELL_MAX = 60
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else " ".join(str(value).split())
+    return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def preview(rows: list[dict[str, Any]], *, limit: int = PREVIEW_ROWS) -> str:
+    """The dry run's table: oldest first, the first ``limit`` rows, then a count."""
+    ordered = sorted(rows, key=lambda r: (str(r.get("createdAt") or ""), str(r.get("id"))))
+    shown = ordered if len(ordered) <= limit else ordered[:limit]
+    text = table(
+        ("id", "name", "status", "created"),
+        [(r.get("id"), r.get("name"), r.get("status"), r.get("createdAt")) for r in shown],
+    )
+    if len(ordered) > len(shown):
+        text += f"\n… and {len(ordered) - len(shown)} more (--output json lists them all)"
+    return text

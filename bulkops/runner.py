@@ -1,0 +1,197 @@
+"""The worker pool: takes campaign ids to exactly one outcome each.
+
+``concurrency`` workers share one iterator of ids, so at most that many
+requests are in flight. Every attempt, first try or retry, is admitted by the
+rolling-window limiter before it is sent. The runner talks to a small
+``CampaignApi`` protocol, never to aiohttp.
+
+A stop (interrupt, abort on 401/403, halt after failures) ends dispatching:
+campaigns not yet attempted stay pending (no outcome); requests in flight
+settle and are recorded; a campaign waiting to be retried is recorded
+``failed`` with its last error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from tenacity import AsyncRetrying
+
+from bulkops.client import Answer
+from bulkops.errors import ApiError, AuthError, NotFound, RetryableError
+from bulkops.job import RunSettings
+from bulkops.policy import build_retrying
+from bulkops.ratelimit import RollingWindowLimiter
+
+# Why a run stopped; when several apply the first listed wins (SPEC's exit order).
+STOP_PRIORITY = ("interrupted", "aborted", "halted")
+
+
+class CampaignApi(Protocol):
+    async def delete(self, campaign_id: str) -> Answer: ...
+    async def get(self, campaign_id: str) -> Answer: ...
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The one outcome of one campaign in this run (an audit ``campaign`` line)."""
+
+    campaign_id: str
+    outcome: str  # deleted | not_found | failed | would_delete
+    http_status: int | None
+    attempts: int
+    duration_ms: int
+    message: str | None
+    error: str | None
+    campaign: dict[str, Any] | None
+
+
+@dataclass
+class RunStats:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers
+
+
+class _Stopped(Exception):
+    """The run stopped while this campaign waited (for the limiter or a retry)."""
+
+
+class Runner:
+    def __init__(
+        self,
+        api: CampaignApi,
+        *,
+        settings: RunSettings,
+        limiter: RollingWindowLimiter,
+        dry_run: bool,
+        on_outcome: Callable[[Outcome], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._call = api.get if dry_run else api.delete
+        self._success = "would_delete" if dry_run else "deleted"
+        self._settings = settings
+        self._limiter = limiter
+        self._on_outcome = on_outcome
+        self._clock = clock
+        self._retrying: AsyncRetrying = build_retrying(settings, sleep=self._sleep_unless_stopped)
+        self._stop = asyncio.Event()
+        self._stop_reasons: set[str] = set()
+        self._failures = 0
+        self.stats = RunStats()
+
+    @property
+    def stop_reason(self) -> str | None:
+        return next((r for r in STOP_PRIORITY if r in self._stop_reasons), None)
+
+    def stop(self, reason: str) -> None:
+        """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
+        self._stop_reasons.add(reason)
+        self._stop.set()
+
+    async def run(self, campaign_ids: Iterable[str]) -> str:
+        """Settles campaigns until done or stopped; returns the run's reason."""
+        ids = iter(campaign_ids)
+        workers = [asyncio.create_task(self._worker(ids)) for _ in range(self._settings.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+        return self.stop_reason or "completed"
+
+    async def _worker(self, ids: Iterator[str]) -> None:
+        while not self._stop.is_set():
+            campaign_id = next(ids, None)
+            if campaign_id is None:
+                return
+            outcome = await self._settle(campaign_id)
+            if outcome is None:
+                return  # stopped before its first attempt: pending
+            self._on_outcome(outcome)
+            if outcome.outcome == "failed":
+                self._failures += 1
+                halt_after = self._settings.halt_after_failures
+                if halt_after and self._failures >= halt_after:
+                    self.stop("halted")
+
+    async def _settle(self, campaign_id: str) -> Outcome | None:
+        attempts = 0
+        started: float | None = None
+
+        async def attempt() -> Answer:
+            nonlocal attempts, started
+            await self._admit()
+            if started is None:
+                started = self._clock()
+            attempts += 1
+            self.stats.requests += 1
+            self.stats.retries += attempts > 1
+            try:
+                return await self._call(campaign_id)
+            except RetryableError as exc:
+                if exc.status == 429:
+                    self._on_rate_limited(exc)
+                raise
+
+        def outcome(name: str, status: int | None, error: str | None, **kw: Any) -> Outcome:
+            elapsed = 0.0 if started is None else self._clock() - started
+            return Outcome(
+                campaign_id, name, status, attempts, round(elapsed * 1000),
+                kw.get("message"), error, kw.get("campaign"),
+            )  # fmt: skip
+
+        try:
+            answer = await self._retrying.copy()(attempt)
+        except _Stopped:
+            if attempts == 0:
+                return None
+            return outcome("failed", None, "run stopped before this campaign settled")
+        except NotFound as exc:
+            return outcome("not_found", 404, None, message=exc.message, campaign=exc.data)
+        except AuthError as exc:
+            self.stop("aborted")
+            return outcome("failed", exc.status, exc.explanation, message=exc.message)
+        except ApiError as exc:
+            error = exc.explanation
+            if isinstance(exc, RetryableError):
+                error = f"gave up after {attempts} attempts; last: {error}"
+            return outcome("failed", exc.status, error, message=exc.message, campaign=exc.data)
+        return outcome(
+            self._success, answer.status, None, message=answer.message, campaign=answer.data
+        )
+
+    def _on_rate_limited(self, exc: RetryableError) -> None:
+        """A 429 means the server counts differently from us: pause everyone, then go slower."""
+        self.stats.rate_limited += 1
+        pause = exc.retry_after if exc.retry_after is not None else self._settings.backoff_initial
+        self._limiter.slow_down(min(pause, self._settings.max_retry_after))
+
+    async def _admit(self) -> None:
+        """Waits for the limiter; raises _Stopped if the run stops first."""
+        if self._stop.is_set():
+            raise _Stopped
+        if self._limiter.try_acquire():
+            return
+        acquire = asyncio.ensure_future(self._limiter.acquire())
+        stopped = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not acquire.done():
+            acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+            raise _Stopped
+        acquire.result()
+
+    async def _sleep_unless_stopped(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+        if self._stop.is_set():
+            raise _Stopped

@@ -1,0 +1,109 @@
+"""The rolling-window limiter against a fake clock: no sleeping, exact times."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bulkops.ratelimit import RateSpec, RollingWindowLimiter
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def limiter(clock: FakeClock, *specs: RateSpec, margin: float = 0.0) -> RollingWindowLimiter:
+    return RollingWindowLimiter(specs, margin=margin, clock=clock, sleep=clock.sleep)
+
+
+def assert_rolling(starts: list[float], spec: RateSpec, margin: float) -> None:
+    """At most spec.count starts in ANY interval shorter than window + margin."""
+    for i in range(spec.count, len(starts)):
+        gap = starts[i] - starts[i - spec.count]
+        assert gap >= spec.window + margin - 1e-9, (i, gap)
+
+
+async def test_first_burst_is_immediate_then_spaced_by_window() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(5, 1.0))
+    starts = []
+    for _ in range(12):
+        await lim.acquire()
+        starts.append(clock.now - 1000.0)
+    assert starts == [0.0] * 5 + [1.0] * 5 + [2.0] * 2
+
+
+async def test_never_more_than_n_in_any_window_with_concurrent_waiters() -> None:
+    clock = FakeClock()
+    specs = (RateSpec(7, 1.0), RateSpec(20, 5.0))
+    lim = limiter(clock, *specs, margin=0.05)
+    starts: list[float] = []
+
+    async def worker() -> None:
+        for _ in range(15):
+            await lim.acquire()
+            starts.append(clock.now)
+
+    await asyncio.gather(*(worker() for _ in range(6)))
+    assert len(starts) == 90
+    assert starts == sorted(starts)
+    for spec in specs:
+        assert_rolling(starts, spec, 0.05)
+
+
+async def test_saturates_the_allowed_rate() -> None:
+    """It never waits longer than the tightest window requires: 100 starts at 10/s take 9.x s."""
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(10, 1.0))
+    for _ in range(100):
+        await lim.acquire()
+    assert clock.now - 1000.0 == pytest.approx(9.0)
+
+
+async def test_margin_widens_each_window() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(2, 1.0), margin=0.25)
+    for _ in range(3):
+        await lim.acquire()
+    assert clock.now - 1000.0 == pytest.approx(1.25)
+
+
+async def test_slow_down_pauses_and_lowers_the_limit() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(10, 1.0))
+    await lim.acquire()
+    lim.slow_down(3.0, factor=0.5)
+    await lim.acquire()
+    assert clock.now - 1000.0 == pytest.approx(3.0)
+    starts = []
+    for _ in range(12):
+        await lim.acquire()
+        starts.append(clock.now)
+    assert_rolling(starts, RateSpec(5, 1.0), 0.0)
+
+
+async def test_no_specs_never_waits() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    for _ in range(1000):
+        assert lim.try_acquire()
+    assert clock.now == 1000.0
+
+
+async def test_try_acquire_refuses_when_full_and_records_when_not() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(2, 1.0))
+    assert lim.try_acquire() and lim.try_acquire()
+    assert not lim.try_acquire()
+    assert lim.delay() == pytest.approx(1.0)
+    clock.now += 1.0
+    assert lim.try_acquire()
