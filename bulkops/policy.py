@@ -10,9 +10,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_base,
     wait_random_exponential,
 )
+
+from tenacity.wait import wait_base
 
 from bulkops.errors import RetryableError
 from bulkops.job import RunSettings

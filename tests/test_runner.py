@@ -1,0 +1,166 @@
+"""The worker pool against a scripted in-memory API: outcomes, retries, stops."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import replace
+
+from bulkops.client import Answer
+from bulkops.errors import ApiError, AuthError, NotFound, PermanentError, RetryableError
+from bulkops.job import RunSettings
+from bulkops.ratelimit import RollingWindowLimiter
+from bulkops.runner import Outcome, Runner
+
+FAST = RunSettings(
+    concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1
+)
+
+
+class ScriptedApi:
+    """Answers each id from a script: a list of exceptions/answers consumed in order."""
+
+    def __init__(self, scripts: dict[str, list[ApiError | None]] | None = None, delay: float = 0) -> None:
+        self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
+        self.calls: dict[str, int] = defaultdict(int)
+        self.methods: list[str] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.delay = delay
+
+    async def _answer(self, method: str, campaign_id: str) -> Answer:
+        self.methods.append(method)
+        self.calls[campaign_id] += 1
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(self.delay)
+            script = self.scripts.get(campaign_id)
+            step = script.pop(0) if script else None
+            if step is not None:
+                raise step
+            return Answer(200, "ok", {"_id": campaign_id, "name": f"N {campaign_id}"})
+        finally:
+            self.in_flight -= 1
+
+    async def delete(self, campaign_id: str) -> Answer:
+        return await self._answer("DELETE", campaign_id)
+
+    async def get(self, campaign_id: str) -> Answer:
+        return await self._answer("GET", campaign_id)
+
+
+async def run(
+    api: ScriptedApi, ids: list[str], settings: RunSettings = FAST, dry_run: bool = False
+) -> tuple[str, dict[str, Outcome], Runner]:
+    outcomes: dict[str, Outcome] = {}
+
+    def record(o: Outcome) -> None:
+        assert o.campaign_id not in outcomes, "two outcomes for one campaign"
+        outcomes[o.campaign_id] = o
+
+    runner = Runner(
+        api, settings=settings, limiter=RollingWindowLimiter(settings.rates),
+        dry_run=dry_run, on_outcome=record,
+    )  # fmt: skip
+    reason = await runner.run(ids)
+    return reason, outcomes, runner
+
+
+async def test_every_id_gets_one_outcome_and_concurrency_is_capped() -> None:
+    api = ScriptedApi(delay=0.005)
+    ids = [f"cd-{i}" for i in range(40)]
+    reason, outcomes, _ = await run(api, ids)
+    assert reason == "completed"
+    assert {o.outcome for o in outcomes.values()} == {"deleted"}
+    assert set(outcomes) == set(ids) and all(api.calls[i] == 1 for i in ids)
+    assert api.max_in_flight == FAST.concurrency
+    assert outcomes["cd-1"].campaign == {"_id": "cd-1", "name": "N cd-1"}
+
+
+async def test_transient_errors_are_retried_then_succeed() -> None:
+    api = ScriptedApi({"cd-1": [RetryableError("HTTP 503", status=503), RetryableError("conn")]})
+    _, outcomes, runner = await run(api, ["cd-1"])
+    o = outcomes["cd-1"]
+    assert (o.outcome, o.attempts, o.http_status, o.error) == ("deleted", 3, 200, None)
+    assert runner.stats.retries == 2
+
+
+async def test_retries_used_up_fail_with_the_last_error() -> None:
+    api = ScriptedApi({"cd-1": [RetryableError("HTTP 503: busy", status=503)] * 5})
+    reason, outcomes, _ = await run(api, ["cd-1"])
+    o = outcomes["cd-1"]
+    assert (o.outcome, o.attempts, o.http_status) == ("failed", 3, 503)
+    assert o.error == "gave up after 3 attempts; last: HTTP 503: busy"
+    assert reason == "completed" and api.calls["cd-1"] == 3
+
+
+async def test_404_is_not_found_and_not_retried() -> None:
+    api = ScriptedApi({"cd-1": [NotFound("HTTP 404", status=404, message="Campaign not found")]})
+    _, outcomes, _ = await run(api, ["cd-1"])
+    assert (outcomes["cd-1"].outcome, outcomes["cd-1"].message) == ("not_found", "Campaign not found")
+    assert api.calls["cd-1"] == 1
+
+
+async def test_other_4xx_fails_at_once_with_the_server_message() -> None:
+    api = ScriptedApi({"cd-1": [PermanentError("HTTP 400: running", status=400, message="running")]})
+    _, outcomes, _ = await run(api, ["cd-1"])
+    o = outcomes["cd-1"]
+    assert (o.outcome, o.http_status, o.message, o.attempts) == ("failed", 400, "running", 1)
+
+
+async def test_401_aborts_the_run_after_in_flight_requests_settle() -> None:
+    ids = [f"cd-{i}" for i in range(50)]
+    api = ScriptedApi({"cd-2": [AuthError("HTTP 401: bad token", status=401)]}, delay=0.002)
+    reason, outcomes, _ = await run(api, ids)
+    assert reason == "aborted"
+    assert outcomes["cd-2"].outcome == "failed" and outcomes["cd-2"].http_status == 401
+    assert len(outcomes) < 10  # at most what was in flight when the 401 came
+    assert sum(api.calls.values()) == len(outcomes)
+
+
+async def test_halt_after_failures_stops_dispatching() -> None:
+    ids = [f"cd-{i}" for i in range(30)]
+    scripts = {i: [PermanentError("HTTP 400", status=400)] for i in ids}
+    settings = replace(FAST, halt_after_failures=3, concurrency=1)
+    reason, outcomes, _ = await run(ScriptedApi(scripts), ids, settings)
+    assert reason == "halted" and len(outcomes) == 3
+
+
+async def test_dry_run_only_gets() -> None:
+    api = ScriptedApi({"cd-2": [NotFound("HTTP 404", status=404)]})
+    _, outcomes, _ = await run(api, ["cd-1", "cd-2"], dry_run=True)
+    assert set(api.methods) == {"GET"}
+    assert outcomes["cd-1"].outcome == "would_delete" and outcomes["cd-2"].outcome == "not_found"
+
+
+async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> None:
+    settings = replace(FAST, concurrency=2, backoff_initial=5, backoff_max=5)
+    api = ScriptedApi({"cd-0": [RetryableError("HTTP 503", status=503)]}, delay=0.01)
+    ids = [f"cd-{i}" for i in range(20)]
+    outcomes: dict[str, Outcome] = {}
+    runner = Runner(
+        api, settings=settings, limiter=RollingWindowLimiter(()), dry_run=False,
+        on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
+    )  # fmt: skip
+    task = asyncio.create_task(runner.run(ids))
+    await asyncio.sleep(0.05)
+    runner.stop("interrupted")
+    assert await asyncio.wait_for(task, 1) == "interrupted"
+    assert outcomes["cd-0"].outcome == "failed"
+    assert "stopped" in (outcomes["cd-0"].error or "")
+    assert 1 < len(outcomes) < 20
+    assert sum(api.calls.values()) == len(outcomes)
+
+
+async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
+    limiter = RollingWindowLimiter(())
+    waits: list[float] = []
+    api = ScriptedApi({"cd-1": [RetryableError("HTTP 429", status=429, retry_after=0.05)]})
+    runner = Runner(api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await runner.run(["cd-1"])
+    waits.append(loop.time() - started)
+    assert waits[0] >= 0.05
+    assert runner.stats.rate_limited == 1
