@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bulkops import __version__
+from bulkops.audit import utc_now
 from bulkops.console import Console
 from bulkops.errors import BulkOpsError, JobError, LockedError
 from bulkops.execution import Execution, RunSummary, new_run_id
@@ -157,6 +158,8 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     try:
         execution.plan_ids = _check_run_args(args, job)
         summary = asyncio.run(execution.execute(_confirmer(args, job)))
+    except LockedError:
+        raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
         _refuse(args, execution.summary, "refused", str(exc))
         raise
@@ -203,6 +206,8 @@ def _refuse(
 ) -> None:
     """Monitoring hears of runs that never started, too."""
     summary.exit_code, summary.reason, summary.error = code, reason, error
+    summary.started_at = summary.started_at or utc_now()
+    summary.finished_at = utc_now()
     _write_monitoring(args, summary)
 
 
