@@ -1,0 +1,106 @@
+"""Running the real CLI as a subprocess against a real sandbox on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bulkops.sandbox import SandboxThread
+
+SECRET = "sandbox-secret-not-for-production"
+REPO = Path(__file__).resolve().parents[2]
+
+# Short backoffs, quick timeouts and no rate limit unless a test sets one: fast tests.
+FAST_RUN = {
+    "concurrency": 8, "rate": [], "max_attempts": 4, "backoff_initial": 0.02,
+    "backoff_max": 0.1, "timeout": 2, "max_retry_after": 2,
+}  # fmt: skip
+
+
+@dataclass
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    audit: list[dict[str, Any]]
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        return [r for r in self.audit if r["event"] == "campaign"]
+
+    def outcomes(self) -> dict[str, str]:
+        return {r["campaign_id"]: r["outcome"] for r in self.campaigns()}
+
+    def finished(self) -> dict[str, Any]:
+        return [r for r in self.audit if r["event"] == "run_finished"][-1]
+
+
+def env(**extra: str) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KOREAI_")}
+    return {**base, "KOREAI_CLIENT_SECRET": SECRET, "PYTHONPATH": str(REPO), **extra}
+
+
+def write_job(
+    tmp: Path, sandbox: SandboxThread, ids: list[str] | None = None, *, run: dict[str, Any] | None = None,
+    **fields: Any,
+) -> Path:
+    """A job for the sandbox; ``ids`` go to an ids file; ``fields`` replace top-level keys."""
+    job: dict[str, Any] = {
+        "version": 1,
+        "name": "e2e",
+        "target": {"host": sandbox.url, "app_id": "st-sandbox-app", "account_id": "acc-sandbox"},
+        "auth": {"client_id": "cs-sandbox-demo", "client_secret_env": "KOREAI_CLIENT_SECRET"},
+        "run": {**FAST_RUN, **(run or {})},
+        "audit_log": str(tmp / "audit.jsonl"),
+    }
+    if ids is not None:
+        (tmp / "ids.txt").write_text("\n".join(ids) + "\n")
+        job["campaigns_file"] = "ids.txt"
+    job.update(fields)
+    path = tmp / "job.yaml"
+    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    return path
+
+
+def read_audit(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def bulkops(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str) -> Result:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bulkops", *map(str, args)],
+        cwd=cwd, env=env(**env_extra), stdin=subprocess.DEVNULL, capture_output=True,
+        text=True, timeout=timeout,
+    )  # fmt: skip
+    return Result(proc.returncode, proc.stdout, proc.stderr, read_audit(cwd / "audit.jsonl"))
+
+
+def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkops", *map(str, args)],
+        cwd=cwd, env=env(**env_extra), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def interrupt_after(proc: subprocess.Popen[str], sandbox: SandboxThread, deleted: int,
+                    sig: int = signal.SIGINT, timeout: float = 30) -> tuple[int, str, str]:
+    """Sends ``sig`` once the sandbox has deleted at least ``deleted`` campaigns."""
+    deadline = time.monotonic() + timeout
+    while len(sandbox.stats_snapshot()["deleted_ids"]) < deleted:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
