@@ -29,12 +29,17 @@ class RateSpec:
         return self.text or f"{self.count}/{self.window:g}s"
 
 
+LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
+RECENT_STARTS = 4096  # starts remembered to learn that limit from
+
+
 class RollingWindowLimiter:
     """Admits starts so that no rate spec is ever exceeded; FIFO among waiters.
 
     ``await limiter.acquire()`` returns when a request may start and records
     the start. ``slow_down()`` is the answer to a 429: it pauses all starts and
-    lowers every limit, because the server counts differently from us.
+    lowers every limit, because the server counts differently from us. Without
+    any spec, the first 429 sets one: 80% of the starts of the last second.
     """
 
     def __init__(
@@ -54,6 +59,8 @@ class RollingWindowLimiter:
         # per spec: the count currently honoured (lowered after 429s)
         self._allowed = [s.count for s in self._specs]
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
+        # without specs: recent start times, to learn a limit from when a 429 comes
+        self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._lock = asyncio.Lock()  # one waiter computes and sleeps at a time: FIFO
         self.waited = 0.0  # total seconds spent waiting, for reports
 
@@ -84,8 +91,23 @@ class RollingWindowLimiter:
     def _record(self, now: float) -> None:
         for starts in self._starts:
             starts.append(now)
+        if self._recent is not None:
+            self._recent.append(now)
 
     def slow_down(self, pause: float, factor: float = 0.8) -> None:
         """After a 429: no start for ``pause`` seconds, and every limit times ``factor``."""
-        self._paused_until = max(self._paused_until, self._clock() + pause)
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + pause)
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
+        if self._recent is not None:
+            self._learn_limit(now, factor)
+
+    def _learn_limit(self, now: float, factor: float) -> None:
+        assert self._recent is not None
+        recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
+        count = max(1, math.floor(len(recent) * factor))
+        spec = RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)")
+        self._specs = (spec,)
+        self._starts = [deque(recent[-count:], maxlen=count)]
+        self._allowed = [count]
+        self._recent = None

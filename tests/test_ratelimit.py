@@ -107,3 +107,19 @@ async def test_try_acquire_refuses_when_full_and_records_when_not() -> None:
     assert lim.delay() == pytest.approx(1.0)
     clock.now += 1.0
     assert lim.try_acquire()
+
+
+async def test_without_specs_a_429_teaches_a_limit() -> None:
+    clock = FakeClock()
+    lim = limiter(clock)
+    for _ in range(10):
+        await lim.acquire()
+        clock.now += 0.05  # 20/s, too fast for the server
+    lim.slow_down(0.0)
+    starts = []
+    for _ in range(20):
+        await lim.acquire()
+        starts.append(clock.now)
+    learned = RateSpec(8, 1.0)  # 80% of the 10 starts of the last second
+    assert_rolling(starts, learned, 0.0)
+    assert starts[-1] - starts[0] < 2.5

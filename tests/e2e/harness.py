@@ -31,7 +31,11 @@ class Result:
     code: int
     stdout: str
     stderr: str
-    audit: list[dict[str, Any]]
+    audit_path: Path
+
+    @property
+    def audit(self) -> list[dict[str, Any]]:
+        return read_audit(self.audit_path)
 
     def campaigns(self) -> list[dict[str, Any]]:
         return [r for r in self.audit if r["event"] == "campaign"]
@@ -82,7 +86,7 @@ def bulkops(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str)
         cwd=cwd, env=env(**env_extra), stdin=subprocess.DEVNULL, capture_output=True,
         text=True, timeout=timeout,
     )  # fmt: skip
-    return Result(proc.returncode, proc.stdout, proc.stderr, read_audit(cwd / "audit.jsonl"))
+    return Result(proc.returncode, proc.stdout, proc.stderr, cwd / "audit.jsonl")
 
 
 def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen[str]:
