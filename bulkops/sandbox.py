@@ -131,6 +131,7 @@ class _Api:
         now = time.monotonic()
         stats.total_requests += 1
         stats.by_method[request.method] = stats.by_method.get(request.method, 0) + 1
+        stats.methods.append(request.method)
         if stats.first_request_at is None:
             stats.first_request_at = now
         stats.last_request_at = now

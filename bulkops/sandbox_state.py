@@ -478,6 +478,7 @@ class Stats:
     def clear(self) -> None:
         self.total_requests = 0  # campaign calls (DELETE, GET, list); /_sandbox/* excluded
         self.by_method: dict[str, int] = {}
+        self.methods: list[str] = []  # the method of each campaign call, in arrival order
         self.by_status: dict[int, int] = {}  # answered ones; drops are counted in ``dropped``
         self.rate_limited = 0  # 429s from the rolling windows (scripted 429s not included)
         self.dropped = 0
@@ -496,6 +497,7 @@ class Stats:
         return {
             "total_requests": self.total_requests,
             "by_method": dict(self.by_method),
+            "methods": list(self.methods),
             "by_status": {str(k): n for k, n in sorted(self.by_status.items())},
             "rate_limited": self.rate_limited,
             "dropped": self.dropped,
