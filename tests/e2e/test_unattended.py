@@ -1,0 +1,120 @@
+"""Unattended runs: machine-readable logs, summary and metrics files, an installable wheel."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from bulkops import __version__
+from bulkops.sandbox import SandboxThread
+from tests.e2e.harness import REPO, bulkops, interrupt_after, start_bulkops, write_job
+
+MONITORING = ("--summary-json", "summary.json", "--metrics-file", "metrics/bulkops.prom")
+
+
+def metrics(path: Path) -> dict[tuple[str, str], float]:
+    """{(name, outcome label or ''): value} of a textfile."""
+    values = {}
+    for family in text_string_to_metric_families(path.read_text()):
+        for sample in family.samples:
+            values[(sample.name, sample.labels.get("outcome", ""))] = sample.value
+    return values
+
+
+def test_json_logs_are_one_object_a_line_without_control_characters(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=12)
+    sandbox.configure(scripted={ids[0]: [503]})
+    job = write_job(tmp_path, sandbox, [*ids, ids[0]])  # a duplicate: one warning
+    result = bulkops("run", job, "--yes", "--log-format", "json", cwd=tmp_path)
+    assert result.code == 0
+    records = [json.loads(line) for line in result.stderr.splitlines()]
+    assert records and all({"ts", "level", "event", "message"} <= set(r) for r in records)
+    assert any(r["level"] == "warning" and "duplicate" in r["message"] for r in records)
+    summary = records[-1]
+    assert summary["event"] == "summary" and summary["counts"]["deleted"] == 12
+    assert "\x1b" not in result.stderr and "\r" not in result.stderr
+
+
+def test_quiet_keeps_only_the_summary(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=3)
+    result = bulkops("run", write_job(tmp_path, sandbox, ids), "--yes", "--quiet", cwd=tmp_path)
+    assert result.code == 0
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("completed: deleted 3")
+
+
+def test_summary_and_metrics_after_success(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=5)
+    result = bulkops("run", write_job(tmp_path, sandbox, [*ids, "cd-gone"]), "--yes", *MONITORING, cwd=tmp_path)
+    assert result.code == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_code"] == 0 and summary["reason"] == "completed"
+    assert summary["counts"]["deleted"] == 5 and summary["counts"]["not_found"] == 1
+    assert summary["run_id"] == result.audit[0]["run_id"]
+    assert summary["audit_log"].endswith("audit.jsonl")
+    values = metrics(tmp_path / "metrics/bulkops.prom")
+    assert values[("bulkops_campaigns", "deleted")] == 5
+    assert values[("bulkops_last_run_exit_code", "")] == 0
+    assert values[("bulkops_last_run_success", "")] == 1
+    assert values[("bulkops_last_run_end_timestamp_seconds", "")] >= values[
+        ("bulkops_last_run_start_timestamp_seconds", "")
+    ]
+    assert list((tmp_path / "metrics").iterdir()) == [tmp_path / "metrics/bulkops.prom"]
+
+
+def test_summary_and_metrics_after_failures(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=4)
+    sandbox.configure(fail_always={ids[0]: 503}, scripted={ids[1]: [429]}, scripted_retry_after=0.1,
+                      retry_after_mode="exact")  # fmt: skip
+    result = bulkops("run", write_job(tmp_path, sandbox, ids), "--yes", *MONITORING, cwd=tmp_path)
+    assert result.code == 1
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_code"] == 1 and summary["counts"]["failed"] == 1
+    values = metrics(tmp_path / "metrics/bulkops.prom")
+    assert values[("bulkops_campaigns", "failed")] == 1
+    assert values[("bulkops_last_run_success", "")] == 0
+    assert values[("bulkops_rate_limited_responses", "")] == 1
+    assert values[("bulkops_retries", "")] == 4  # 3 for the 503s, 1 for the 429
+
+
+def test_summary_and_metrics_after_an_interrupt(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=40)
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["20/s"], "concurrency": 2})
+    proc = start_bulkops("run", job, "--yes", *MONITORING, cwd=tmp_path)
+    code, _, _ = interrupt_after(proc, sandbox, deleted=5, sig=signal.SIGINT)
+    assert code == 130
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["exit_code"] == 130 and summary["reason"] == "interrupted"
+    assert summary["counts"]["pending"] > 0
+    values = metrics(tmp_path / "metrics/bulkops.prom")
+    assert values[("bulkops_last_run_exit_code", "")] == 130
+    assert values[("bulkops_campaigns", "pending")] == summary["counts"]["pending"]
+
+
+def test_an_invalid_job_still_tells_monitoring(tmp_path: Path, sandbox: SandboxThread) -> None:
+    job = write_job(tmp_path, sandbox, ["cd-1"], run={"concurrency": 0})
+    result = bulkops("run", job, "--yes", *MONITORING, cwd=tmp_path)
+    assert result.code == 2
+    assert json.loads((tmp_path / "summary.json").read_text())["exit_code"] == 2
+    assert metrics(tmp_path / "metrics/bulkops.prom")[("bulkops_last_run_success", "")] == 0
+
+
+def test_the_built_wheel_installs_and_reports_its_version(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", tmp_path / "dist", REPO],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    wheel = next((tmp_path / "dist").glob("bulkops-*.whl"))
+    venv.create(tmp_path / "venv", with_pip=True)
+    # dependencies come from the package index (pip's cache), as `pipx install .` gets them
+    pip = [tmp_path / "venv/bin/python", "-m", "pip", "install", "-q", wheel]
+    subprocess.run(pip, check=True, capture_output=True, timeout=300)
+    out = subprocess.run([tmp_path / "venv/bin/bulkops", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"bulkops {__version__}"
