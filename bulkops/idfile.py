@@ -52,7 +52,7 @@ def validate_campaign_id(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise JobError(
             f"{where}: campaign id {excerpt(value)} is a number in YAML; "
-            f"quote it so it stays a string: \"{excerpt(value)}\""
+            f'quote it so it stays a string: "{excerpt(value)}"'
         )
     problem = id_problem(value)
     if problem:
@@ -87,7 +87,7 @@ def read_ids_file(path: Path, field: str = "campaigns_file") -> list[str]:
                     ids.append(validate_campaign_id(text, f"{path}:{number}"))
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise JobError(f"{field}: cannot read {excerpt(str(path))}: {reason}") from None
+        raise JobError(f"{field}: cannot read {path}: {reason}") from None
     return ids
 
 

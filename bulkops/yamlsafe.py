@@ -7,7 +7,7 @@ recursion limit), no duplicate keys, string keys only, standard scalar tags
 only, and files of at most ``MAX_JOB_BYTES``. Every failure is a ``JobError``
 that names the file and line and quotes at most ``EXCERPT_CHARS`` of input.
 
-``Reader`` turns nodes into typed values with the same kind of messages:
+``Value`` and ``Section`` read nodes as typed values with the same kind of messages:
 ``jobs/x.yaml:12: run.concurrency: expected an integer from 1 to 1000, got 'abc'``.
 """
 
@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Collection, Iterator
+import os
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -31,16 +32,35 @@ MAX_JOB_BYTES = 1024 * 1024
 MAX_DEPTH = 20
 EXCERPT_CHARS = 60
 
+T = TypeVar("T")
+
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 
 
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """A short, quoted, escaped rendering of ``value`` for an error message."""
-    text = value if isinstance(value, str) else repr(value)
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return repr(text) if isinstance(value, str) else text
+    """``value`` quoted for an error message: at most ``limit`` characters, then "…".
+
+    Unprintable characters are escaped (``\\t``, ``\\x00``) and count as what is shown.
+    """
+    if not isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= limit else text[:limit] + "…"
+    shown: list[str] = []
+    used = 0
+    for char in value:
+        if char in ("'", "\\"):
+            part = "\\" + char
+        elif char.isprintable():
+            part = char
+        else:
+            part = repr(char)[1:-1]  # \t, \x00, \u200b, ...
+        used += len(part)
+        if used > limit:
+            shown.append("…")
+            break
+        shown.append(part)
+    return "'" + "".join(shown) + "'"
 
 
 def suggest(word: str, choices: Collection[str]) -> str:
@@ -89,8 +109,8 @@ class _JobLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent: Node | None, index: object) -> Node | None:  # type: ignore[override]
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         line = event.start_mark.line + 1
         if isinstance(event, AliasEvent) or (
             isinstance(event, NodeEvent) and event.anchor is not None
@@ -116,14 +136,13 @@ def read_limited(path: Path, source: str, what: str = "job file") -> bytes:
                     f"{source}: the {what} is {size:,} bytes; at most {MAX_JOB_BYTES:,} "
                     "(1 MiB) are allowed: is this the right file?"
                 )
-    except OSError as exc:
-        raise JobError(f"{source}: cannot read the {what}: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "invalid path"
+        raise JobError(f"{source}: cannot read the {what}: {reason}") from None
     return data
 
 
 def _size(fd: int) -> int:
-    import os
-
     try:
         return os.fstat(fd).st_size
     except OSError:
@@ -143,7 +162,7 @@ def parse_document(data: bytes, source: str) -> YNode | None:
             "job files must be saved as UTF-8 text"
         ) from None
     try:
-        node = yaml.compose(text, Loader=_JobLoader)  # type: ignore[arg-type]
+        node = yaml.compose(text, Loader=_JobLoader)
     except _Refused as exc:
         raise JobError(f"{source}:{exc.line}: {exc.problem}") from None
     except yaml.reader.ReaderError as exc:
@@ -163,7 +182,9 @@ def _syntax_message(source: str, exc: yaml.MarkedYAMLError) -> str:
     mark = exc.problem_mark or exc.context_mark
     where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
     problem = exc.problem or exc.context or "not valid YAML"
-    return f"{where}: YAML syntax error: {problem[:120]}"
+    if exc.context and exc.problem:
+        problem = f"{exc.context}, {exc.problem}"
+    return f"{where}: YAML syntax error: {problem[:160]}"
 
 
 def _convert(node: Node, source: str) -> YNode:
@@ -195,16 +216,17 @@ def _convert(node: Node, source: str) -> YNode:
 
 def _check_tag(node: Node, default: str, source: str) -> None:
     if node.tag != default:
-        raise JobError(
-            f"{source}:{node.start_mark.line + 1}: the YAML tag {excerpt(node.tag)} "
-            "is not allowed in job files"
-        )
+        raise JobError(f"{source}:{node.start_mark.line + 1}: {_tag_problem(node.tag)}")
+
+
+def _tag_problem(tag: str) -> str:
+    return f"the YAML tag {excerpt(tag.replace(_TAG, '!!'))} is not allowed in job files"
 
 
 def _scalar_value(node: ScalarNode, source: str) -> object:
     line = node.start_mark.line + 1
     if node.tag not in _SCALAR_TAGS:
-        raise JobError(f"{source}:{line}: the YAML tag {excerpt(node.tag)} is not allowed")
+        raise JobError(f"{source}:{line}: {_tag_problem(node.tag)}")
     if node.tag == _TAG + "str":
         return node.value
     try:
@@ -219,93 +241,153 @@ def _scalar_value(node: ScalarNode, source: str) -> object:
         ) from None
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    return excerpt(value)
+class Value:
+    """One node of the job file and its field name: read it as a typed value or fail.
 
+    Every failure is a JobError ``FILE:LINE: FIELD: problem``.
+    """
 
-class Reader:
-    """Typed access to located nodes; every failure names file, line and field."""
+    __slots__ = ("node", "field", "source", "key_line")
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, node: YNode, field: str, source: str, key_line: int | None = None) -> None:
+        self.node = node
+        self.field = field  # e.g. "run.concurrency", "campaigns[3]"; "" for the document
         self.source = source
+        self.key_line = key_line  # the line of its key, when it is a mapping's value
 
-    def fail(self, line: int | None, field: str, problem: str) -> NoReturn:
-        where = f"{self.source}:{line}" if line else self.source
-        raise JobError(f"{where}: {field}: {problem}")
+    @property
+    def line(self) -> int:
+        return self.node.line
 
-    def got(self, node: YNode) -> str:
-        if isinstance(node, Seq):
+    @property
+    def raw(self) -> object:
+        """The scalar's Python value (None for lists and mappings)."""
+        return self.node.value if isinstance(self.node, Scalar) else None
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}: {self.field or 'top level'}"
+
+    def fail(self, problem: str) -> NoReturn:
+        raise JobError(f"{self.where}: {problem}")
+
+    def got(self) -> str:
+        """What the value is, for 'expected X, got Y' (quoted at most EXCERPT_CHARS)."""
+        if isinstance(self.node, Seq):
             return "a list"
-        if isinstance(node, Map):
+        if isinstance(self.node, Map):
             return "a mapping"
-        return _kind(node.value)
+        value = self.node.value
+        if value is None:
+            return "nothing (null)"
+        if isinstance(value, bool):
+            return f"{str(value).lower()} (a boolean)"
+        return excerpt(value)
 
-    def mapping(self, node: YNode, field: str, allowed: Collection[str]) -> Map:
-        """``node`` as a mapping whose keys are all in ``allowed``."""
-        if not isinstance(node, Map):
-            self.fail(node.line, field, f"expected a mapping of settings, got {self.got(node)}")
-        for key in node.entries:
-            if key not in allowed:
-                hint = suggest(key, allowed) or f"; allowed: {', '.join(sorted(allowed))}"
-                self.fail(node.key_lines[key], field, f"unknown key {excerpt(key)}{hint}")
-        return node
+    def section(self, allowed: Collection[str], what: str = "settings") -> Section:
+        return Section(self, allowed, what)
 
-    def items(self, node: YNode, field: str, *, scalar_ok: bool = False) -> Iterator[YNode]:
-        """The items of a list (or, when ``scalar_ok``, a single scalar as one item)."""
-        if isinstance(node, Seq):
-            yield from node.items
-        elif scalar_ok and isinstance(node, Scalar) and node.value is not None:
-            yield node
+    def items(self, *, scalar_ok: bool = False) -> Iterator[Value]:
+        """The items of a list (or, when ``scalar_ok``, a single scalar as the only item)."""
+        if isinstance(self.node, Seq):
+            for i, item in enumerate(self.node.items):
+                yield Value(item, f"{self.field}[{i}]", self.source)
+        elif scalar_ok and self.raw is not None:
+            yield self
         else:
-            self.fail(node.line, field, f"expected a list, got {self.got(node)}")
+            self.fail(f"expected a list, got {self.got()}")
 
-    def string(self, node: YNode, field: str, *, max_len: int = 256) -> str:
-        value = node.value if isinstance(node, Scalar) else None
+    def string(self, *, max_len: int = 256) -> str:
+        value = self.raw
         if not isinstance(value, str):
             hint = " (quote it)" if isinstance(value, int | float) else ""
-            self.fail(node.line, field, f"expected a string, got {self.got(node)}{hint}")
+            self.fail(f"expected a string, got {self.got()}{hint}")
         if not value:
-            self.fail(node.line, field, "must not be empty")
+            self.fail("must not be empty")
         if len(value) > max_len:
-            self.fail(node.line, field, f"{len(value)} characters long; at most {max_len}")
+            self.fail(f"{len(value)} characters long; at most {max_len} are allowed")
         if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in value):
-            self.fail(node.line, field, f"contains a control character: {excerpt(value)}")
+            self.fail(f"contains a control character: {excerpt(value)}")
         return value
 
-    def integer(self, node: YNode, field: str, lo: int, hi: int | None = None) -> int:
-        value = node.value if isinstance(node, Scalar) else None
-        if not isinstance(value, int) or isinstance(value, bool) or not _within(value, lo, hi):
-            self.fail(node.line, field, f"expected {_range('an integer', lo, hi)}, got "
-                      f"{self.got(node)}")
-        return value
+    def integer(self, lo: int, hi: int | None = None) -> int:
+        value = self.raw
+        in_range = isinstance(value, int) and value >= lo and (hi is None or value <= hi)
+        if in_range and not isinstance(value, bool):
+            assert isinstance(value, int)
+            return value
+        wanted = f"at least {lo}" if hi is None else f"from {lo} to {hi}"
+        self.fail(f"expected an integer {wanted}, got {self.got()}")
 
-    def number(
-        self, node: YNode, field: str, lo: float, hi: float, *, lo_open: bool = False
-    ) -> float:
-        value = node.value if isinstance(node, Scalar) else None
+    def number(self, lo: float, hi: float, *, lo_open: bool = False) -> float:
+        value = self.raw
         if isinstance(value, int | float) and not isinstance(value, bool):
             number = float(value) if abs(value) < 1e300 else math.inf
             above = number > lo if lo_open else number >= lo
             if math.isfinite(number) and above and number <= hi:
                 return number
         low = f"more than {lo:g}" if lo_open else f"at least {lo:g}"
-        self.fail(node.line, field, f"expected a number {low} and at most {hi:g}, got "
-                  f"{self.got(node)}")
+        self.fail(f"expected a number {low} and at most {hi:g}, got {self.got()}")
 
-    def boolean(self, node: YNode, field: str) -> bool:
-        value = node.value if isinstance(node, Scalar) else None
+    def boolean(self) -> bool:
+        value = self.raw
         if not isinstance(value, bool):
-            self.fail(node.line, field, f"expected true or false, got {self.got(node)}")
+            self.fail(f"expected true or false, got {self.got()}")
         return value
 
 
-def _within(value: int, lo: int, hi: int | None) -> bool:
-    return value >= lo and (hi is None or value <= hi)
+class Section:
+    """A mapping of the job file whose keys are all in ``allowed``; read key by key."""
 
+    def __init__(self, value: Value, allowed: Collection[str], what: str = "settings") -> None:
+        node = value.node
+        self.field = value.field
+        self.source = value.source
+        if not isinstance(node, Map):
+            value.fail(f"expected a mapping of {what}, got {value.got()}")
+        self.line = value.key_line  # where the section starts; None for the document
+        self._map = node
+        for key in node.entries:
+            if key not in allowed:
+                hint = suggest(key, allowed) or f"; allowed: {', '.join(sorted(allowed))}"
+                problem = f"unknown key {excerpt(key)}{hint}"
+                self.fail_at_key(key, problem, field=self.field or "top level")
 
-def _range(what: str, lo: int, hi: int | None) -> str:
-    return f"{what} of at least {lo}" if hi is None else f"{what} from {lo} to {hi}"
+    def __contains__(self, key: str) -> bool:
+        return key in self._map.entries
+
+    def __len__(self) -> int:
+        return len(self._map.entries)
+
+    def keys(self) -> list[str]:
+        return list(self._map.entries)
+
+    def name(self, key: str) -> str:
+        return f"{self.field}.{key}" if self.field else key
+
+    def get(self, key: str) -> Value | None:
+        node = self._map.entries.get(key)
+        if node is None:
+            return None
+        return Value(node, self.name(key), self.source, self._map.key_lines[key])
+
+    def need(self, key: str) -> Value:
+        value = self.get(key)
+        if value is None:
+            where = f"{self.source}:{self.line}" if self.line else self.source
+            raise JobError(f"{where}: {self.name(key)}: missing; it is required")
+        return value
+
+    def read(self, key: str, read: Callable[[Value], T], default: T) -> T:
+        """``read(value)`` when ``key`` is given, else ``default``."""
+        value = self.get(key)
+        return default if value is None else read(value)
+
+    def fail_at_key(self, key: str, problem: str, *, field: str | None = None) -> NoReturn:
+        """Fail at the line of ``key`` itself; the field named is ``key``'s unless given."""
+        field = field or self.name(key)
+        raise JobError(f"{self.source}:{self._map.key_lines[key]}: {field}: {problem}")
+
+    def fail(self, problem: str) -> NoReturn:
+        where = f"{self.source}:{self.line}" if self.line else self.source
+        raise JobError(f"{where}: {self.field or 'top level'}: {problem}")
