@@ -60,19 +60,44 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     run.add_argument("job", metavar="JOB.yaml")
-    run.add_argument("--dry-run", action="store_true", default=None, help="preview with GET; never DELETE")
-    run.add_argument("--yes", action="store_true", help="do not ask for confirmation (required without a terminal)")
-    run.add_argument("--audit-log", metavar="PATH", help="audit log to append to (default from the job)")
+    run.add_argument(
+        "--dry-run", action="store_true", default=None, help="preview with GET; never DELETE"
+    )
+    run.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask for confirmation (required without a terminal)",
+    )
+    run.add_argument(
+        "--audit-log", metavar="PATH", help="audit log to append to (default from the job)"
+    )
     run.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at most")
-    run.add_argument("--rate", action="append", metavar="SPEC", help="rate limit like 60/min; repeat for several")
-    run.add_argument("--fresh", action="store_true", help="ignore earlier runs in the audit log (no resume)")
-    run.add_argument("--plan-out", metavar="PATH", help="with --dry-run: save the resolved set as a plan")
+    run.add_argument(
+        "--rate", action="append", metavar="SPEC", help="rate limit like 60/min; repeat for several"
+    )
+    run.add_argument(
+        "--fresh", action="store_true", help="ignore earlier runs in the audit log (no resume)"
+    )
+    run.add_argument(
+        "--plan-out", metavar="PATH", help="with --dry-run: save the resolved set as a plan"
+    )
     run.add_argument("--plan", metavar="PATH", help="delete exactly the campaigns of this plan")
-    run.add_argument("--plan-max-age", default="24h", metavar="AGE", help="refuse older plans (default 24h)")
-    run.add_argument("--output", choices=("table", "json"), default="table", help="dry-run preview format on stdout")
+    run.add_argument(
+        "--plan-max-age", default="24h", metavar="AGE", help="refuse older plans (default 24h)"
+    )
+    run.add_argument(
+        "--output",
+        choices=("table", "json"),
+        default="table",
+        help="dry-run preview format on stdout",
+    )
     _add_log_options(run)
-    run.add_argument("--summary-json", metavar="PATH", help="write the run summary as JSON (atomically)")
-    run.add_argument("--metrics-file", metavar="PATH", help="write Prometheus textfile metrics (atomically)")
+    run.add_argument(
+        "--summary-json", metavar="PATH", help="write the run summary as JSON (atomically)"
+    )
+    run.add_argument(
+        "--metrics-file", metavar="PATH", help="write Prometheus textfile metrics (atomically)"
+    )
 
     validate = commands.add_parser(
         "validate", help="check a job file; sends nothing",
@@ -82,14 +107,22 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("job", metavar="JOB.yaml")
     _add_log_options(validate)
 
-    commands.add_parser("report", help="summarise an audit log (bulkops report --help)", add_help=False)
-    commands.add_parser("sandbox", help="local Kore.ai-compatible API (bulkops sandbox --help)", add_help=False)
+    commands.add_parser(
+        "report", help="summarise an audit log (bulkops report --help)", add_help=False
+    )
+    commands.add_parser(
+        "sandbox", help="local Kore.ai-compatible API (bulkops sandbox --help)", add_help=False
+    )
     return parser
 
 
 def _add_log_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-format", choices=("text", "json"), default="text", help="stderr format")
-    parser.add_argument("--quiet", action="store_true", help="only warnings, errors and the summary")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default="text", help="stderr format"
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="only warnings, errors and the summary"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,7 +182,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
     try:
         job = _load(args)
     except JobError as exc:
-        refused = RunSummary(new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or "")
+        refused = RunSummary(
+            new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or ""
+        )
         _refuse(args, refused, "invalid", str(exc))
         raise
     for warning in job.warnings:
@@ -164,7 +199,9 @@ def _run(args: argparse.Namespace, console: Console) -> int:
         _refuse(args, execution.summary, "refused", str(exc))
         raise
     except KeyboardInterrupt:
-        _refuse(args, execution.summary, "interrupted", "interrupted before anything was deleted", 130)
+        _refuse(
+            args, execution.summary, "interrupted", "interrupted before anything was deleted", 130
+        )
         raise
     _write_monitoring(args, summary)
     _show_result(args, console, job, summary)
@@ -229,12 +266,14 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
             print(f"{len(summary.previews)} campaigns would be deleted from {job.target.host}")
         if args.plan_out:
             write_plan(Path(args.plan_out), job, summary.previews)
-            console.result("plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}")
+            console.result(
+                "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
+            )
     counts = "  ".join(f"{k} {v}" for k, v in summary.counts.items() if v)
     console.result(
         "summary",
-        f"{summary.reason}: {counts or 'nothing to do'} ({summary.duration_s:.1f}s, exit {summary.exit_code}); "
-        f"audit log {summary.audit_log}",
+        f"{summary.reason}: {counts or 'nothing to do'} "
+        f"({summary.duration_s:.1f}s, exit {summary.exit_code}); audit log {summary.audit_log}",
         run_id=summary.run_id, counts=summary.counts, exit_code=summary.exit_code,
         reason=summary.reason, duration_s=summary.duration_s,
     )  # fmt: skip

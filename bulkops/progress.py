@@ -1,4 +1,5 @@
-"""Progress while a run works: a live line on a terminal, a plain line every few seconds elsewhere."""
+"""Progress while a run works: a live line on a terminal, a plain line every few seconds
+elsewhere."""
 
 from __future__ import annotations
 

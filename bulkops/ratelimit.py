@@ -59,6 +59,7 @@ class RollingWindowLimiter:
         # per spec: the count currently honoured (lowered after 429s)
         self._allowed = [s.count for s in self._specs]
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
+        self._slowed_at = -math.inf  # when the limits were last lowered
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._lock = asyncio.Lock()  # one waiter computes and sleeps at a time: FIFO
@@ -94,10 +95,17 @@ class RollingWindowLimiter:
         if self._recent is not None:
             self._recent.append(now)
 
-    def slow_down(self, pause: float, factor: float = 0.8) -> None:
-        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``."""
+    def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
+        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``.
+
+        429s for requests sent before the last slow-down answer the same burst:
+        they pause but do not lower the limits again.
+        """
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
+        if sent_at is not None and sent_at < self._slowed_at:
+            return
+        self._slowed_at = now
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
         if self._recent is not None:
             self._learn_limit(now, factor)

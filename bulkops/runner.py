@@ -97,7 +97,9 @@ class Runner:
     async def run(self, campaign_ids: Iterable[str]) -> str:
         """Settles campaigns until done or stopped; returns the run's reason."""
         ids = iter(campaign_ids)
-        workers = [asyncio.create_task(self._worker(ids)) for _ in range(self._settings.concurrency)]
+        workers = [
+            asyncio.create_task(self._worker(ids)) for _ in range(self._settings.concurrency)
+        ]
         try:
             await asyncio.gather(*workers)
         finally:
@@ -133,11 +135,12 @@ class Runner:
             attempts += 1
             self.stats.requests += 1
             self.stats.retries += attempts > 1
+            sent_at = self._clock()
             try:
                 return await self._call(campaign_id)
             except RetryableError as exc:
                 if exc.status == 429:
-                    self._on_rate_limited(exc)
+                    self._on_rate_limited(exc, sent_at)
                 raise
 
         def outcome(name: str, status: int | None, error: str | None, **kw: Any) -> Outcome:
@@ -148,7 +151,7 @@ class Runner:
             )  # fmt: skip
 
         try:
-            answer = await self._retrying.copy()(attempt)
+            answer: Answer = await self._retrying.copy()(attempt)
         except _Stopped:
             if attempts == 0:
                 return None
@@ -167,11 +170,11 @@ class Runner:
             self._success, answer.status, None, message=answer.message, campaign=answer.data
         )
 
-    def _on_rate_limited(self, exc: RetryableError) -> None:
+    def _on_rate_limited(self, exc: RetryableError, sent_at: float) -> None:
         """A 429 means the server counts differently from us: pause everyone, then go slower."""
         self.stats.rate_limited += 1
         pause = exc.retry_after if exc.retry_after is not None else self._settings.backoff_initial
-        self._limiter.slow_down(min(pause, self._settings.max_retry_after))
+        self._limiter.slow_down(min(pause, self._settings.max_retry_after), sent_at=sent_at)
 
     async def _admit(self) -> None:
         """Waits for the limiter; raises _Stopped if the run stops first."""

@@ -39,7 +39,8 @@ def test_latest_real_outcome_decides_what_resume_skips(tmp_path: Path) -> None:
         started("r1"), campaign("r1", "done", "deleted"), campaign("r1", "gone", "not_found"),
         campaign("r1", "bad", "failed"), campaign("r1", "flip", "deleted"),
         started("dry", dry_run=True), campaign("dry", "preview", "would_delete"),
-        started("other", host="https://elsewhere.example"), campaign("other", "elsewhere", "deleted"),
+        started("other", host="https://elsewhere.example"),
+        campaign("other", "elsewhere", "deleted"),
         started("r2"), campaign("r2", "bad", "failed"), campaign("r2", "flip", "failed"),
     ])  # fmt: skip
     assert read_history(log, HOST, APP).done == {"done", "gone"}
@@ -47,10 +48,15 @@ def test_latest_real_outcome_decides_what_resume_skips(tmp_path: Path) -> None:
 
 def test_torn_last_line_and_garbage_are_reported_not_fatal(tmp_path: Path) -> None:
     log = tmp_path / "a.jsonl"
-    write_log(log, [started("r1"), campaign("r1", "c1", "deleted")], tail='not json\n{"event": "camp')
+    write_log(
+        log, [started("r1"), campaign("r1", "c1", "deleted")], tail='not json\n{"event": "camp'
+    )
     history = read_history(log, HOST, APP)
     assert history.done == {"c1"}
-    assert [(b.lineno, b.problem[:8]) for b in history.problems] == [(3, "not JSON"), (4, "the last")]
+    assert [(b.lineno, b.problem[:8]) for b in history.problems] == [
+        (3, "not JSON"),
+        (4, "the last"),
+    ]
     assert history.torn_tail
 
     writer = AuditWriter(log, torn_tail=True)

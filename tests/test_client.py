@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import aiohttp
 import jwt
@@ -42,18 +42,30 @@ def mocked() -> aioresponses:
         yield m
 
 
-async def test_delete_sends_path_query_and_headers(client: KoreClient, mocked: aioresponses) -> None:
+async def test_delete_sends_path_query_and_headers(
+    client: KoreClient, mocked: aioresponses
+) -> None:
     mocked.delete(
         f"{BASE}/cd-1?campaignType=voice",
-        payload={"status": "success", "message": "Campaign X deleted successfully", "data": {"_id": "cd-1"}},
+        payload={
+            "status": "success",
+            "message": "Campaign X deleted successfully",
+            "data": {"_id": "cd-1"},
+        },
     )
     answer = await client.delete("cd-1")
-    assert (answer.status, answer.message, answer.data) == (200, "Campaign X deleted successfully", {"_id": "cd-1"})
-    ((method, url), calls), = mocked.requests.items()
+    assert (answer.status, answer.message, answer.data) == (
+        200,
+        "Campaign X deleted successfully",
+        {"_id": "cd-1"},
+    )
+    (((method, url), calls),) = mocked.requests.items()
     assert method == "DELETE"
     headers = calls[0].kwargs["headers"]
     assert headers["iid"] == "st-app" and headers["accountId"] == "acc-1"
-    claims = jwt.decode(headers["auth"], SECRET, algorithms=["HS256"], options={"verify_sub": False})
+    claims = jwt.decode(
+        headers["auth"], SECRET, algorithms=["HS256"], options={"verify_sub": False}
+    )
     assert claims["appId"] == "cs-client" and claims["sub"] == "bulkops" and claims["jti"]
     assert claims["exp"] - claims["iat"] == 300
 
@@ -76,11 +88,13 @@ def test_ids_are_percent_encoded_outside_unreserved(client: KoreClient) -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
-    [(404, NotFound), (401, AuthError), (403, AuthError), (400, PermanentError), (409, PermanentError),
-     (408, RetryableError), (429, RetryableError), (500, RetryableError), (502, RetryableError),
-     (503, RetryableError), (504, RetryableError)],
+    [(404, NotFound), (401, AuthError), (403, AuthError), (400, PermanentError),
+     (409, PermanentError), (408, RetryableError), (429, RetryableError),
+     (500, RetryableError), (502, RetryableError), (503, RetryableError), (504, RetryableError)],
 )  # fmt: skip
-async def test_statuses_map_to_errors(client: KoreClient, mocked: aioresponses, status: int, kind: type) -> None:
+async def test_statuses_map_to_errors(
+    client: KoreClient, mocked: aioresponses, status: int, kind: type
+) -> None:
     mocked.delete(re.compile(r".*"), status=status, payload={"message": "server says so"})
     with pytest.raises(kind) as caught:
         await client.delete("cd-1")
@@ -105,8 +119,12 @@ def test_retry_after_http_date_and_garbage() -> None:
     assert parse_retry_after(None) is None
 
 
-async def test_non_json_answer_is_described_not_raised(client: KoreClient, mocked: aioresponses) -> None:
-    mocked.delete(re.compile(r".*"), status=502, body="<html>Bad gateway</html>", content_type="text/html")
+async def test_non_json_answer_is_described_not_raised(
+    client: KoreClient, mocked: aioresponses
+) -> None:
+    mocked.delete(
+        re.compile(r".*"), status=502, body="<html>Bad gateway</html>", content_type="text/html"
+    )
     with pytest.raises(RetryableError) as caught:
         await client.delete("cd-1")
     assert "not JSON" in str(caught.value) and "Bad gateway" in str(caught.value)
@@ -125,7 +143,9 @@ async def test_huge_answer_is_not_kept(client: KoreClient, mocked: aioresponses)
     assert "larger than" in str(caught.value)
 
 
-async def test_timeout_and_connection_errors_are_retryable(client: KoreClient, mocked: aioresponses) -> None:
+async def test_timeout_and_connection_errors_are_retryable(
+    client: KoreClient, mocked: aioresponses
+) -> None:
     mocked.delete(re.compile(r".*"), exception=asyncio.TimeoutError())
     with pytest.raises(RetryableError, match="timeout"):
         await client.delete("cd-1")
@@ -135,7 +155,9 @@ async def test_timeout_and_connection_errors_are_retryable(client: KoreClient, m
 
 
 async def test_list_page_posts_the_body(client: KoreClient, mocked: aioresponses) -> None:
-    mocked.post(f"{BASE}/getAllCampaignDetails", payload={"data": {"results": [], "hasMore": False}})
+    mocked.post(
+        f"{BASE}/getAllCampaignDetails", payload={"data": {"results": [], "hasMore": False}}
+    )
     answer = await client.list_page({"type": "voice", "page": 1})
     assert answer.data == {"results": [], "hasMore": False}
     call = next(iter(mocked.requests.values()))[0]

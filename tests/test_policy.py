@@ -22,11 +22,15 @@ class Sleeps(list[float]):
         self.append(seconds)
 
 
-async def run_against(mocked_statuses: list[tuple[int, dict[str, str]]]) -> tuple[Sleeps, int, Exception | None]:
+async def run_against(
+    mocked_statuses: list[tuple[int, dict[str, str]]],
+) -> tuple[Sleeps, int, Exception | None]:
     sleeps = Sleeps()
     with aioresponses() as mocked:
         for status, headers in mocked_statuses:
-            mocked.delete(re.compile(r".*"), status=status, headers=headers, payload={"message": "m"})
+            mocked.delete(
+                re.compile(r".*"), status=status, headers=headers, payload={"message": "m"}
+            )
         async with aiohttp.ClientSession() as session:
             client = KoreClient(
                 session, host="https://kore.example", app_id="st-a", account_id="acc",
@@ -51,12 +55,16 @@ async def test_backoff_grows_with_jitter_between_initial_and_max() -> None:
 
 
 async def test_retry_after_is_honoured_and_capped() -> None:
-    sleeps, calls, error = await run_against([(429, {"Retry-After": "2"}), (429, {"Retry-After": "99"}), (200, {})])
+    sleeps, calls, error = await run_against(
+        [(429, {"Retry-After": "2"}), (429, {"Retry-After": "99"}), (200, {})]
+    )
     assert error is None and calls == 3
     assert sleeps == [2.0, 10.0]
 
 
-@pytest.mark.parametrize(("status", "kind"), [(404, NotFound), (400, PermanentError), (422, PermanentError)])
+@pytest.mark.parametrize(
+    ("status", "kind"), [(404, NotFound), (400, PermanentError), (422, PermanentError)]
+)
 async def test_permanent_answers_are_not_retried(status: int, kind: type) -> None:
     sleeps, calls, error = await run_against([(status, {})] * 2)
     assert calls == 1 and sleeps == [] and isinstance(error, kind)

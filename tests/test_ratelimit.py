@@ -123,3 +123,19 @@ async def test_without_specs_a_429_teaches_a_limit() -> None:
     learned = RateSpec(8, 1.0)  # 80% of the 10 starts of the last second
     assert_rolling(starts, learned, 0.0)
     assert starts[-1] - starts[0] < 2.5
+
+
+async def test_429s_from_one_burst_lower_the_limit_once() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(10, 1.0))
+    sent = clock.now
+    for _ in range(10):
+        await lim.acquire()
+    clock.now += 0.1
+    for _ in range(3):  # three answers to the same burst
+        lim.slow_down(0.0, factor=0.5, sent_at=sent)
+    starts = []
+    for _ in range(10):
+        await lim.acquire()
+        starts.append(clock.now)
+    assert starts[5] - starts[0] == pytest.approx(1.0)  # 5 per second, not 1

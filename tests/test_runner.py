@@ -20,7 +20,9 @@ FAST = RunSettings(
 class ScriptedApi:
     """Answers each id from a script: a list of exceptions/answers consumed in order."""
 
-    def __init__(self, scripts: dict[str, list[ApiError | None]] | None = None, delay: float = 0) -> None:
+    def __init__(
+        self, scripts: dict[str, list[ApiError | None]] | None = None, delay: float = 0
+    ) -> None:
         self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
         self.calls: dict[str, int] = defaultdict(int)
         self.methods: list[str] = []
@@ -98,12 +100,17 @@ async def test_retries_used_up_fail_with_the_last_error() -> None:
 async def test_404_is_not_found_and_not_retried() -> None:
     api = ScriptedApi({"cd-1": [NotFound("HTTP 404", status=404, message="Campaign not found")]})
     _, outcomes, _ = await run(api, ["cd-1"])
-    assert (outcomes["cd-1"].outcome, outcomes["cd-1"].message) == ("not_found", "Campaign not found")
+    assert (outcomes["cd-1"].outcome, outcomes["cd-1"].message) == (
+        "not_found",
+        "Campaign not found",
+    )
     assert api.calls["cd-1"] == 1
 
 
 async def test_other_4xx_fails_at_once_with_the_server_message() -> None:
-    api = ScriptedApi({"cd-1": [PermanentError("HTTP 400: running", status=400, message="running")]})
+    api = ScriptedApi(
+        {"cd-1": [PermanentError("HTTP 400: running", status=400, message="running")]}
+    )
     _, outcomes, _ = await run(api, ["cd-1"])
     o = outcomes["cd-1"]
     assert (o.outcome, o.http_status, o.message, o.attempts) == ("failed", 400, "running", 1)

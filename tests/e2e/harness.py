@@ -53,7 +53,11 @@ def env(**extra: str) -> dict[str, str]:
 
 
 def write_job(
-    tmp: Path, sandbox: SandboxThread, ids: list[str] | None = None, *, run: dict[str, Any] | None = None,
+    tmp: Path,
+    sandbox: SandboxThread,
+    ids: list[str] | None = None,
+    *,
+    run: dict[str, Any] | None = None,
     **fields: Any,
 ) -> Path:
     """A job for the sandbox; ``ids`` go to an ids file; ``fields`` replace top-level keys."""
@@ -97,8 +101,13 @@ def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.
     )  # fmt: skip
 
 
-def interrupt_after(proc: subprocess.Popen[str], sandbox: SandboxThread, deleted: int,
-                    sig: int = signal.SIGINT, timeout: float = 30) -> tuple[int, str, str]:
+def interrupt_after(
+    proc: subprocess.Popen[str],
+    sandbox: SandboxThread,
+    deleted: int,
+    sig: int = signal.SIGINT,
+    timeout: float = 30,
+) -> tuple[int, str, str]:
     """Sends ``sig`` once the sandbox has deleted at least ``deleted`` campaigns."""
     deadline = time.monotonic() + timeout
     while len(sandbox.stats_snapshot()["deleted_ids"]) < deleted:

@@ -24,17 +24,28 @@ CASES = {
     "bad rate": (lambda d: d["run"].update(rate=["60 per minute"]), "run.rate"),
     "id with slash": (lambda d: d.update(campaigns=["cd-1/../x"]), "campaigns"),
     "id with space": (lambda d: d.update(campaigns=["cd 1"]), "campaigns"),
-    "inline secret": (lambda d: d["auth"].update(client_secret="hunter2-hunter2"), "auth.client_secret"),
-    "missing env": (lambda d: d["auth"].update(client_secret_env="NOT_SET_ANYWHERE"), "NOT_SET_ANYWHERE"),
+    "inline secret": (
+        lambda d: d["auth"].update(client_secret="hunter2-hunter2"),
+        "auth.client_secret",
+    ),
+    "missing env": (
+        lambda d: d["auth"].update(client_secret_env="NOT_SET_ANYWHERE"),
+        "NOT_SET_ANYWHERE",
+    ),
     "unreadable ids": (lambda d: d.update(campaigns_file="nope.txt"), "nope.txt"),
     "select and campaigns": (lambda d: d.update(select={"status": ["Stopped"]}), "select"),
     "too many": (lambda d: d["run"].update(max_deletes=2), "max_deletes"),
-    "plain http elsewhere": (lambda d: d["target"].update(host="http://kore.example"), "target.host"),
+    "plain http elsewhere": (
+        lambda d: d["target"].update(host="http://kore.example"),
+        "target.host",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_exits_2_and_sends_nothing(tmp_path: Path, sandbox: SandboxThread, case: str) -> None:
+def test_bad_input_exits_2_and_sends_nothing(
+    tmp_path: Path, sandbox: SandboxThread, case: str
+) -> None:
     change, names = CASES[case]
     ids = sandbox.add_campaigns(count=3)
     job = write_job(tmp_path, sandbox, ids)

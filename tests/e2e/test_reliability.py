@@ -77,7 +77,9 @@ def test_torn_last_line_is_reported_and_the_run_starts_on_a_new_line(
 ) -> None:
     ids = sandbox.add_campaigns(count=3)
     job = write_job(tmp_path, sandbox, ids)
-    (tmp_path / "audit.jsonl").write_text('{"event": "run_started", "run_id": "x"}\n{"event": "camp')
+    (tmp_path / "audit.jsonl").write_text(
+        '{"event": "run_started", "run_id": "x"}\n{"event": "camp'
+    )
     result = bulkops("run", job, "--yes", cwd=tmp_path)
     assert result.code == 0
     assert "cut off" in result.stderr and "audit.jsonl:2" in result.stderr
@@ -86,7 +88,9 @@ def test_torn_last_line_is_reported_and_the_run_starts_on_a_new_line(
     assert [json.loads(x)["event"] for x in lines[2:]][0] == "run_started"
 
 
-def test_a_second_run_on_the_same_log_exits_2_at_once(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_a_second_run_on_the_same_log_exits_2_at_once(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = sandbox.add_campaigns(count=30)
     job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/s"], "concurrency": 2})
     first = start_bulkops("run", job, "--yes", cwd=tmp_path)
@@ -116,7 +120,9 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_faults_leave_exactly_one_outcome_per_id(tmp_path: Path, sandbox: SandboxThread, fault: str) -> None:
+def test_faults_leave_exactly_one_outcome_per_id(
+    tmp_path: Path, sandbox: SandboxThread, fault: str
+) -> None:
     ids = sandbox.add_campaigns(count=40)
     sandbox.configure(**FAULTS[fault])
     job = write_job(tmp_path, sandbox, ids, run={"timeout": 0.3, "max_attempts": 6})

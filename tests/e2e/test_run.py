@@ -15,7 +15,9 @@ def seed(sandbox: SandboxThread, n: int) -> list[str]:
     return sandbox.add_campaigns(count=n)
 
 
-def test_happy_path_deletes_each_id_once_and_audits_it(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_happy_path_deletes_each_id_once_and_audits_it(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = seed(sandbox, 30)
     job = write_job(tmp_path, sandbox, ids)
     result = bulkops("run", job, "--yes", cwd=tmp_path)
@@ -24,12 +26,20 @@ def test_happy_path_deletes_each_id_once_and_audits_it(tmp_path: Path, sandbox: 
     assert sorted(stats["deleted_ids"]) == sorted(ids)
     assert all(c["delete_requests"] == 1 for c in stats["campaigns"].values())
     started, *lines, finished = result.audit
-    assert started["event"] == "run_started" and started["total"] == 30 and started["dry_run"] is False
-    assert started["target"] == {"host": sandbox.url, "app_id": "st-sandbox-app", "account_id": "acc-sandbox"}
+    assert (
+        started["event"] == "run_started" and started["total"] == 30 and started["dry_run"] is False
+    )
+    assert started["target"] == {
+        "host": sandbox.url,
+        "app_id": "st-sandbox-app",
+        "account_id": "acc-sandbox",
+    }
     assert {r["campaign_id"] for r in lines} == set(ids)
     one = lines[0]
     assert one["outcome"] == "deleted" and one["http_status"] == 200 and one["attempts"] == 1
-    assert one["campaign"]["_id"] == one["campaign_id"] and one["message"].endswith("deleted successfully")
+    assert one["campaign"]["_id"] == one["campaign_id"] and one["message"].endswith(
+        "deleted successfully"
+    )
     assert one["error"] is None and isinstance(one["duration_ms"], int)
     assert finished["counts"] == {"deleted": 30, "not_found": 0, "failed": 0, "would_delete": 0,
                                   "skipped": 0, "pending": 0}  # fmt: skip
@@ -39,7 +49,9 @@ def test_happy_path_deletes_each_id_once_and_audits_it(tmp_path: Path, sandbox: 
         assert record["run_id"] == started["run_id"] and record["job"] == "e2e"
 
 
-def test_dry_run_sends_no_delete_and_shows_the_table(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_dry_run_sends_no_delete_and_shows_the_table(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = seed(sandbox, 5)
     job = write_job(tmp_path, sandbox, [*ids, "cd-missing"])
     result = bulkops("run", job, "--dry-run", cwd=tmp_path)
@@ -55,13 +67,17 @@ def test_dry_run_sends_no_delete_and_shows_the_table(tmp_path: Path, sandbox: Sa
 
 def test_404_is_not_found_and_success(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = seed(sandbox, 2)
-    result = bulkops("run", write_job(tmp_path, sandbox, [*ids, "cd-gone-1"]), "--yes", cwd=tmp_path)
+    result = bulkops(
+        "run", write_job(tmp_path, sandbox, [*ids, "cd-gone-1"]), "--yes", cwd=tmp_path
+    )
     assert result.code == 0
     assert result.outcomes()["cd-gone-1"] == "not_found"
     assert result.finished()["counts"]["not_found"] == 1
 
 
-def test_transient_errors_and_dropped_connections_recover(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_transient_errors_and_dropped_connections_recover(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = seed(sandbox, 4)
     sandbox.configure(scripted={ids[0]: [503, 0, 502], ids[1]: [0], ids[2]: [500, 504, 408]})
     result = bulkops("run", write_job(tmp_path, sandbox, ids), "--yes", cwd=tmp_path)
@@ -91,20 +107,26 @@ def test_other_4xx_fails_with_the_server_message(tmp_path: Path, sandbox: Sandbo
     result = bulkops("run", write_job(tmp_path, sandbox, ids), "--yes", cwd=tmp_path)
     assert result.code == 1
     record = next(r for r in result.campaigns() if r["campaign_id"] == ids[0])
-    assert record["message"] == "Campaign is running and cannot be deleted" and record["attempts"] == 1
+    assert (
+        record["message"] == "Campaign is running and cannot be deleted" and record["attempts"] == 1
+    )
 
 
 def test_429_waits_for_retry_after(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = seed(sandbox, 1)
     sandbox.configure(scripted={ids[0]: [429]}, scripted_retry_after=0.6, retry_after_mode="exact")
-    result = bulkops("run", write_job(tmp_path, sandbox, ids, run={"concurrency": 1}), "--yes", cwd=tmp_path)
+    result = bulkops(
+        "run", write_job(tmp_path, sandbox, ids, run={"concurrency": 1}), "--yes", cwd=tmp_path
+    )
     assert result.code == 0
     record = result.campaigns()[0]
     assert record["attempts"] == 2 and record["outcome"] == "deleted"
     assert record["duration_ms"] >= 600
 
 
-def test_strict_rolling_window_server_never_answers_429(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_strict_rolling_window_server_never_answers_429(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = seed(sandbox, 45)
     sandbox.configure(rates=["10/0.5s", "25/2s"])
     job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/0.5s", "25/2s"], "concurrency": 16})
@@ -120,16 +142,22 @@ def test_strict_rolling_window_server_never_answers_429(tmp_path: Path, sandbox:
 def test_concurrency_cap_is_observed_by_the_server(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = seed(sandbox, 24)
     sandbox.configure(latency=0.05)
-    result = bulkops("run", write_job(tmp_path, sandbox, ids, run={"concurrency": 3}), "--yes", cwd=tmp_path)
+    result = bulkops(
+        "run", write_job(tmp_path, sandbox, ids, run={"concurrency": 3}), "--yes", cwd=tmp_path
+    )
     assert result.code == 0
     assert sandbox.stats_snapshot()["max_in_flight"] == 3
 
 
 @pytest.mark.parametrize("status", [401, 403])
-def test_auth_failure_aborts_with_exit_3(tmp_path: Path, sandbox: SandboxThread, status: int) -> None:
+def test_auth_failure_aborts_with_exit_3(
+    tmp_path: Path, sandbox: SandboxThread, status: int
+) -> None:
     ids = seed(sandbox, 40)
     sandbox.configure(auth_status=status)
-    result = bulkops("run", write_job(tmp_path, sandbox, ids, run={"concurrency": 2}), "--yes", cwd=tmp_path)
+    result = bulkops(
+        "run", write_job(tmp_path, sandbox, ids, run={"concurrency": 2}), "--yes", cwd=tmp_path
+    )
     assert result.code == 3
     finished = result.finished()
     assert finished["reason"] == "aborted" and finished["exit_code"] == 3
@@ -139,7 +167,9 @@ def test_auth_failure_aborts_with_exit_3(tmp_path: Path, sandbox: SandboxThread,
     assert f"HTTP {status}" in result.stderr
 
 
-def test_wrong_secret_aborts_and_no_secret_or_token_leaks(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_wrong_secret_aborts_and_no_secret_or_token_leaks(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     ids = seed(sandbox, 3)
     wrong = "a-wrong-secret-that-is-long-enough-0123456789"
     result = bulkops(

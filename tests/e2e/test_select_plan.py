@@ -37,7 +37,9 @@ def expected(rows: list[dict], exclude: set[str] = frozenset()) -> set[str]:
 SELECT = {"status": ["Stopped", "Completed"], "name": "Test*", "created_before": "30d"}
 
 
-def test_selection_over_pages_deletes_exactly_the_matching_set(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_selection_over_pages_deletes_exactly_the_matching_set(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     rows = seed_mix(sandbox, 440)
     want = expected(rows)
     skip_one = sorted(want)[0]
@@ -64,7 +66,9 @@ def test_results_with_id_instead_of__id(tmp_path: Path, sandbox: SandboxThread) 
     assert set(sandbox.stats_snapshot()["deleted_ids"]) == expected(rows)
 
 
-def test_plan_out_then_plan_deletes_exactly_the_planned_set(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_plan_out_then_plan_deletes_exactly_the_planned_set(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     rows = seed_mix(sandbox, 80)
     job = write_job(tmp_path, sandbox, select=SELECT)
     plan = tmp_path / "plan.json"
@@ -109,7 +113,9 @@ def test_stale_or_foreign_plans_are_refused(tmp_path: Path, sandbox: SandboxThre
     assert sandbox.stats_snapshot()["total_requests"] == sent
 
 
-def test_dry_run_json_output_and_max_deletes_warning(tmp_path: Path, sandbox: SandboxThread) -> None:
+def test_dry_run_json_output_and_max_deletes_warning(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
     rows = seed_mix(sandbox, 80)
     job = write_job(tmp_path, sandbox, select=SELECT, run={"max_deletes": 2})
     result = bulkops("run", job, "--dry-run", "--output", "json", cwd=tmp_path)
@@ -139,5 +145,7 @@ def test_failed_ids_feed_back_as_a_campaigns_file(tmp_path: Path, sandbox: Sandb
     assert set(sandbox.stats_snapshot()["deleted_ids"]) == set(ids)
     again = bulkops("report", tmp_path / "audit.jsonl", "--failed-ids", cwd=tmp_path)
     assert again.stdout == ""
-    summary = json.loads(bulkops("report", tmp_path / "audit.jsonl", "--format", "json", cwd=tmp_path).stdout)
+    summary = json.loads(
+        bulkops("report", tmp_path / "audit.jsonl", "--format", "json", cwd=tmp_path).stdout
+    )
     assert summary["totals"]["deleted"] == 6 and summary["totals"]["failed"] == 2

@@ -52,7 +52,9 @@ def test_quiet_keeps_only_the_summary(tmp_path: Path, sandbox: SandboxThread) ->
 
 def test_summary_and_metrics_after_success(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = sandbox.add_campaigns(count=5)
-    result = bulkops("run", write_job(tmp_path, sandbox, [*ids, "cd-gone"]), "--yes", *MONITORING, cwd=tmp_path)
+    result = bulkops(
+        "run", write_job(tmp_path, sandbox, [*ids, "cd-gone"]), "--yes", *MONITORING, cwd=tmp_path
+    )
     assert result.code == 0
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["exit_code"] == 0 and summary["reason"] == "completed"
@@ -63,9 +65,10 @@ def test_summary_and_metrics_after_success(tmp_path: Path, sandbox: SandboxThrea
     assert values[("bulkops_campaigns", "deleted")] == 5
     assert values[("bulkops_last_run_exit_code", "")] == 0
     assert values[("bulkops_last_run_success", "")] == 1
-    assert values[("bulkops_last_run_end_timestamp_seconds", "")] >= values[
-        ("bulkops_last_run_start_timestamp_seconds", "")
-    ]
+    assert (
+        values[("bulkops_last_run_end_timestamp_seconds", "")]
+        >= values[("bulkops_last_run_start_timestamp_seconds", "")]
+    )
     assert list((tmp_path / "metrics").iterdir()) == [tmp_path / "metrics/bulkops.prom"]
 
 
@@ -116,5 +119,7 @@ def test_the_built_wheel_installs_and_reports_its_version(tmp_path: Path) -> Non
     # dependencies come from the package index (pip's cache), as `pipx install .` gets them
     pip = [tmp_path / "venv/bin/python", "-m", "pip", "install", "-q", wheel]
     subprocess.run(pip, check=True, capture_output=True, timeout=300)
-    out = subprocess.run([tmp_path / "venv/bin/bulkops", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [tmp_path / "venv/bin/bulkops", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == f"bulkops {__version__}"
