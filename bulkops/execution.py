@@ -90,7 +90,12 @@ class Execution:
     """One run: the job, where it reports, the audit log, the limiter, and its summary."""
 
     def __init__(
-        self, job: Job, console: Console, *, fresh: bool = False, plan_ids: Sequence[str] | None = None
+        self,
+        job: Job,
+        console: Console,
+        *,
+        fresh: bool = False,
+        plan_ids: Sequence[str] | None = None,
     ) -> None:
         self.job = job
         self.console = console
@@ -192,7 +197,7 @@ class Execution:
         self.summary.list_calls = pages
         self.console.info(
             "selected", f"selected {len(chosen)} campaigns with {pages} list calls "
-            f"in {time.monotonic() - started:.1f}s", selected=len(chosen), list_calls=pages,
+            f"in {time.monotonic() - started:.2f}s", selected=len(chosen), list_calls=pages,
         )  # fmt: skip
         return [c.id for c in chosen]
 
@@ -223,7 +228,13 @@ class Execution:
     def _record(self, event: str, **fields: Any) -> None:
         assert self._writer is not None
         self._writer.write(
-            {"event": event, "ts": utc_now(), "run_id": self.summary.run_id, "job": self.job.name, **fields}
+            {
+                "event": event,
+                "ts": utc_now(),
+                "run_id": self.summary.run_id,
+                "job": self.job.name,
+                **fields,
+            }
         )
 
     def _write_started(self) -> None:
