@@ -25,7 +25,7 @@ from bulkops.client import Answer, KoreClient, open_session
 from bulkops.console import Console
 from bulkops.errors import ApiError, AuthError, JobError
 from bulkops.job import Job, check_max_deletes
-from bulkops.policy import build_retrying
+from bulkops.policy import RetryPolicy
 from bulkops.progress import Progress
 from bulkops.ratelimit import RollingWindowLimiter
 from bulkops.runner import Outcome, Runner
@@ -211,7 +211,7 @@ class Execution:
             return answer
 
         try:
-            return await build_retrying(self.job.run)(attempt)
+            return await RetryPolicy(self.job.run).call(attempt)
         except AuthError:
             raise
         except ApiError as exc:

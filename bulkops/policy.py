@@ -1,22 +1,27 @@
-"""The retry policy, built from the job's run settings on tenacity."""
+"""The retry policy: tenacity's stop and wait policies, built from the job's run settings.
+
+``RetryPolicy.call`` drives them with a lean loop instead of
+``AsyncRetrying.__call__``: the first attempt, which nearly always succeeds,
+costs nothing extra. Profiled on 5,000 deletes, tenacity's own loop (action
+lists, coroutine introspection per attempt) was about a quarter of bulkops'
+CPU per request. From the first failure on, a tenacity ``RetryCallState`` is
+kept and the policies decide exactly as tenacity's loop would.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_random_exponential,
-)
-
+from tenacity import AsyncRetrying, RetryCallState, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from bulkops.errors import RetryableError
 from bulkops.job import RunSettings
+
+T = TypeVar("T")
 
 
 class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's own waits
@@ -43,19 +48,39 @@ def backoff(settings: RunSettings) -> wait_base:
     )
 
 
-def build_retrying(
-    settings: RunSettings,
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> AsyncRetrying:
-    """Retries RetryableError only, at most max_attempts tries, then re-raises the last error.
+class RetryPolicy:
+    """Retries RetryableError only, at most max_attempts tries, then re-raises the last one.
 
     ``sleep`` is injectable: tests pass a fake, the runner one that wakes on interrupt.
     """
-    return AsyncRetrying(
-        stop=stop_after_attempt(settings.max_attempts),
-        wait=wait_retry_after(backoff(settings), settings.max_retry_after),
-        retry=retry_if_exception_type(RetryableError),
-        sleep=sleep,
-        reraise=True,
-    )
+
+    def __init__(
+        self,
+        settings: RunSettings,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.stop: stop_base = stop_after_attempt(settings.max_attempts)
+        self.wait: wait_base = wait_retry_after(backoff(settings), settings.max_retry_after)
+        self._sleep = sleep
+        # what a RetryCallState names as its manager (tenacity's repr and statistics)
+        self._manager = AsyncRetrying(stop=self.stop, wait=self.wait, sleep=sleep, reraise=True)
+
+    async def call(self, attempt: Callable[[], Awaitable[T]]) -> T:
+        try:
+            return await attempt()
+        except RetryableError as exc:
+            error = exc
+        state = RetryCallState(self._manager, None, (), {})
+        while True:
+            state.set_exception((type(error), error, error.__traceback__))
+            if self.stop(state):
+                raise error
+            delay = self.wait(state)
+            state.idle_for += delay
+            await self._sleep(delay)
+            state.prepare_for_next_attempt()
+            try:
+                return await attempt()
+            except RetryableError as exc:
+                error = exc

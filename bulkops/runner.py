@@ -20,12 +20,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from tenacity import AsyncRetrying
-
 from bulkops.client import Answer
 from bulkops.errors import ApiError, AuthError, NotFound, RetryableError
 from bulkops.job import RunSettings
-from bulkops.policy import build_retrying
+from bulkops.policy import RetryPolicy
 from bulkops.ratelimit import RollingWindowLimiter
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
@@ -79,7 +77,7 @@ class Runner:
         self._limiter = limiter
         self._on_outcome = on_outcome
         self._clock = clock
-        self._retrying: AsyncRetrying = build_retrying(settings, sleep=self._sleep_unless_stopped)
+        self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
         self._stop = asyncio.Event()
         self._stop_reasons: set[str] = set()
         self._failures = 0
@@ -151,7 +149,7 @@ class Runner:
             )  # fmt: skip
 
         try:
-            answer: Answer = await self._retrying.copy()(attempt)
+            answer = await self._retry.call(attempt)
         except _Stopped:
             if attempts == 0:
                 return None

@@ -12,7 +12,7 @@ from bulkops.auth import StaticToken
 from bulkops.client import KoreClient
 from bulkops.errors import NotFound, PermanentError, RetryableError
 from bulkops.job import RunSettings
-from bulkops.policy import build_retrying
+from bulkops.policy import RetryPolicy
 
 SETTINGS = RunSettings(max_attempts=4, backoff_initial=0.5, backoff_max=3.0, max_retry_after=10)
 
@@ -38,7 +38,7 @@ async def run_against(
             )  # fmt: skip
             error: Exception | None = None
             try:
-                await build_retrying(SETTINGS, sleep=sleeps)(client.delete, "cd-1")
+                await RetryPolicy(SETTINGS, sleep=sleeps).call(lambda: client.delete("cd-1"))
             except Exception as exc:  # noqa: BLE001 - the test inspects it
                 error = exc
             calls = sum(len(v) for v in mocked.requests.values())

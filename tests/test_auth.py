@@ -1,0 +1,45 @@
+"""JWT minting: what pyjwt (and so Kore.ai) verifies, per request."""
+
+from __future__ import annotations
+
+import jwt
+import pytest
+
+from bulkops.auth import JwtMinter, StaticToken
+
+SECRET = "0123456789abcdef0123456789abcdef-secret"
+
+
+def decode(token: str, secret: str = SECRET) -> dict[str, object]:
+    return jwt.decode(token, secret, algorithms=["HS256"], options={"verify_exp": False})
+
+
+def test_claims_and_signature() -> None:
+    minter = JwtMinter("cs-app", SECRET, subject="ops", ttl=120, clock=lambda: 1_700_000_000.7)
+    token = minter.token()
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = decode(token)
+    assert claims["appId"] == "cs-app" and claims["sub"] == "ops"
+    assert claims["iat"] == 1_700_000_000 and claims["exp"] == 1_700_000_120
+    with pytest.raises(jwt.InvalidSignatureError):
+        decode(token, "another-secret-another-secret-another")
+
+
+def test_every_token_has_its_own_jti_across_minters() -> None:
+    a, b = JwtMinter("cs", SECRET), JwtMinter("cs", SECRET)
+    jtis = {decode(m.token())["jti"] for m in (a, b) for _ in range(50)}
+    assert len(jtis) == 100
+
+
+def test_tokens_are_fresh_when_minted_later() -> None:
+    now = [1000.0]
+    minter = JwtMinter("cs", SECRET, ttl=300, clock=lambda: now[0])
+    first = decode(minter.token())
+    now[0] += 290
+    assert decode(minter.token())["exp"] == int(first["exp"]) + 290  # type: ignore[call-overload]
+
+
+def test_secrets_stay_out_of_repr_and_short_keys_are_flagged() -> None:
+    assert SECRET not in repr(JwtMinter("cs", SECRET))
+    assert "tok-123" not in repr(StaticToken("tok-123"))
+    assert JwtMinter("cs", "short").short_key and not JwtMinter("cs", SECRET).short_key
