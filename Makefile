@@ -1,4 +1,5 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
+# `make bench ARGS=--quick` for a short benchmark; bench/README.md says more.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -26,7 +27,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -38,8 +38,10 @@ class RollingWindowLimiter:
 
     ``await limiter.acquire()`` returns when a request may start and records
     the start. ``slow_down()`` is the answer to a 429: it pauses all starts and
-    lowers every limit, because the server counts differently from us. Without
-    any spec, the first 429 sets one: 80% of the starts of the last second.
+    lowers every limit, because the server counts differently from us. Each
+    full window without a slow-down gives a lowered limit back 10% of its
+    count. Without any spec, the first 429 sets one: 80% of the starts of the
+    last second.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class RollingWindowLimiter:
         self._allowed = [s.count for s in self._specs]
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
+        self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._lock = asyncio.Lock()  # one waiter computes and sleeps at a time: FIFO
@@ -94,6 +97,14 @@ class RollingWindowLimiter:
             starts.append(now)
         if self._recent is not None:
             self._recent.append(now)
+        if self._slowed_at > -math.inf:
+            self._recover(now)
+
+    def _recover(self, now: float) -> None:
+        for i, spec in enumerate(self._specs):
+            if self._allowed[i] < spec.count and now - self._changed_at[i] >= spec.window:
+                self._allowed[i] = min(spec.count, self._allowed[i] + max(1, spec.count // 10))
+                self._changed_at[i] = now
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
         """After a 429: no start for ``pause`` seconds, and every limit times ``factor``.
@@ -106,6 +117,8 @@ class RollingWindowLimiter:
         if sent_at is not None and sent_at < self._slowed_at:
             return
         self._slowed_at = now
+        # recovery counts from the end of the pause
+        self._changed_at = [self._paused_until for _ in self._specs]
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
         if self._recent is not None:
             self._learn_limit(now, factor)
@@ -118,4 +131,5 @@ class RollingWindowLimiter:
         self._specs = (spec,)
         self._starts = [deque(recent[-count:], maxlen=count)]
         self._allowed = [count]
+        self._changed_at = [now]
         self._recent = None

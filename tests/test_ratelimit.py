@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -85,10 +86,10 @@ async def test_slow_down_pauses_and_lowers_the_limit() -> None:
     await lim.acquire()
     assert clock.now - 1000.0 == pytest.approx(3.0)
     starts = []
-    for _ in range(12):
+    for _ in range(5):
         await lim.acquire()
-        starts.append(clock.now)
-    assert_rolling(starts, RateSpec(5, 1.0), 0.0)
+        starts.append(clock.now - 1000.0)
+    assert starts == [3.0] * 4 + [4.0]  # 5 in the first second after the pause, not 10
 
 
 async def test_no_specs_never_waits() -> None:
@@ -139,3 +140,14 @@ async def test_429s_from_one_burst_lower_the_limit_once() -> None:
         await lim.acquire()
         starts.append(clock.now)
     assert starts[5] - starts[0] == pytest.approx(1.0)  # 5 per second, not 1
+
+
+async def test_a_lowered_limit_recovers_a_tenth_per_clean_window() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(10, 1.0))
+    lim.slow_down(0.0, factor=0.5)  # 5 per second now
+    per_second: Counter[int] = Counter()
+    for _ in range(70):
+        await lim.acquire()
+        per_second[int(clock.now - 1000.0)] += 1
+    assert [per_second[s] for s in range(7)] == [5, 6, 7, 8, 9, 10, 10]
