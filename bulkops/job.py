@@ -17,12 +17,21 @@ import os
 import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from bulkops.errors import JobError
 from bulkops.idfile import id_problem, read_ids_file, validate_campaign_id
+from bulkops.model import (
+    DEFAULT_RATES,
+    Auth,
+    CreatedBefore,
+    Job,
+    RunSettings,
+    Secret,
+    Selection,
+    Target,
+)
 from bulkops.ratelimit import RateSpec
 from bulkops.yamlsafe import (
     Map,
@@ -53,107 +62,6 @@ __all__ = [
     "validate_campaign_id",
     "with_overrides",
 ]
-
-
-class Secret:
-    """A credential that never shows itself in repr(), str() or a traceback."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str  # scheme://host[:port], no trailing slash
-    app_id: str
-    account_id: str
-    campaign_type: str = "voice"
-
-
-@dataclass(frozen=True)
-class Auth:
-    """Either a client secret to mint JWTs with, or a pre-made token."""
-
-    client_id: str  # "" when a pre-made token is given without one
-    client_secret: Secret | None
-    token: Secret | None = None
-    subject: str = "bulkops"
-    token_ttl: float = 300.0
-    secret_source: str = ""  # where the secret came from, for people: "environment variable X"
-
-
-@dataclass(frozen=True)
-class CreatedBefore:
-    """An absolute instant, or an age measured back from the run's start."""
-
-    instant: datetime | None = None  # timezone-aware UTC
-    age: timedelta | None = None
-    text: str = ""
-
-    def resolve(self, now: datetime) -> datetime:
-        if self.instant is not None:
-            return self.instant
-        assert self.age is not None
-        return now - self.age
-
-
-@dataclass(frozen=True)
-class Selection:
-    status: tuple[str, ...] = ()
-    dialing_mode: tuple[str, ...] = ()
-    priority: tuple[int, ...] = ()
-    name: str | None = None  # glob, matched case-insensitively
-    created_before: CreatedBefore | None = None
-
-
-DEFAULT_RATES = (RateSpec(60, 60.0, "60/min"), RateSpec(1800, 3600.0, "1800/hour"))
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    concurrency: int = 8
-    rates: tuple[RateSpec, ...] = DEFAULT_RATES  # () = no rate limit
-    rate_margin: float = 0.05
-    max_attempts: int = 5
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-    timeout: float = 30.0
-    max_retry_after: float = 300.0
-    max_deletes: int = 1000
-    halt_after_failures: int = 0
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class Job:
-    version: int
-    name: str
-    target: Target
-    auth: Auth
-    campaign_ids: tuple[str, ...]  # campaigns + campaigns_file, de-duplicated, exclude applied
-    select: Selection | None
-    exclude: frozenset[str]
-    run: RunSettings
-    audit_log: Path
-    path: Path
-    sha256: str  # of the job file's bytes: plans are bound to it
-    warnings: tuple[str, ...] = field(default=())
 
 
 CAMPAIGN_TYPES = ("voice",)
@@ -483,11 +391,16 @@ def _choices(value: Value, allowed: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
+def parse_age(text: str) -> timedelta | None:
+    """An age like 12h, 30d or 8w (units s, m, h, d, w); None if ``text`` is not one."""
+    age = _AGE.fullmatch(text.strip())
+    return timedelta(seconds=int(age[1]) * _AGE_UNITS[age[2]]) if age else None
+
+
 def _created_before(value: Value) -> CreatedBefore:
     """An ISO date (midnight UTC) or datetime (naive = UTC), or an age like 30d."""
     raw, text = value.raw, value.node.text if isinstance(value.node, Scalar) else ""
-    if isinstance(raw, str) and (age := _AGE.fullmatch(raw.strip())):
-        delta = timedelta(seconds=int(age[1]) * _AGE_UNITS[age[2]])
+    if isinstance(raw, str) and (delta := parse_age(raw)) is not None:
         if not timedelta(0) < delta <= _MAX_AGE:
             value.fail(f"{excerpt(raw)}: an age must be more than 0 and at most 100 years")
         return CreatedBefore(age=delta, text=text)

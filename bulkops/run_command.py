@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,7 +14,7 @@ from bulkops.audit import utc_now
 from bulkops.console import Console
 from bulkops.errors import BulkOpsError, JobError, LockedError
 from bulkops.execution import Execution, RunSummary, new_run_id
-from bulkops.job import Job, load_job, with_overrides
+from bulkops.job import Job, load_job, parse_age, with_overrides
 from bulkops.monitoring import write_metrics, write_summary_json
 from bulkops.plan import load_plan, write_plan
 from bulkops.render import preview
@@ -138,8 +137,7 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
 
 
 def _age(text: str) -> timedelta:
-    match = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", text)
-    if not match:
+    age = parse_age(text)
+    if age is None:
         raise JobError(f"--plan-max-age: expected an age like 30m, 24h or 7d, got {text[:40]!r}")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[match[2]]
-    return timedelta(**{unit: int(match[1])})
+    return age
