@@ -69,7 +69,7 @@ def decode_body(raw: bytes, truncated: bool) -> tuple[str | None, dict[str, Any]
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        text = raw[:EXCERPT_CHARS * 4].decode("utf-8", "replace")
+        text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
         return None, None, f"answer was not JSON: {_excerpt(text)}"
     if not isinstance(doc, dict):
         return None, None, "answer was JSON but not an object"
@@ -83,7 +83,11 @@ def decode_body(raw: bytes, truncated: bool) -> tuple[str | None, dict[str, Any]
 
 
 def classify(
-    status: int, message: str | None, data: dict[str, Any] | None, note: str, retry_after: str | None
+    status: int,
+    message: str | None,
+    data: dict[str, Any] | None,
+    note: str,
+    retry_after: str | None,
 ) -> ApiError:
     """The error a non-2xx answer stands for (pure: testable without a network)."""
     said = message or note or "no message"
@@ -93,7 +97,9 @@ def classify(
     if status == 404:
         return NotFound(f"HTTP 404: {said}", **kw)
     if status in RETRYABLE_STATUSES:
-        return RetryableError(f"HTTP {status}: {said}", retry_after=parse_retry_after(retry_after), **kw)
+        return RetryableError(
+            f"HTTP {status}: {said}", retry_after=parse_retry_after(retry_after), **kw
+        )
     return PermanentError(f"HTTP {status}: {said}", **kw)
 
 
@@ -138,7 +144,7 @@ class KoreClient:
             async with self._session.request(
                 method, URL(url, encoded=True), headers=headers, json=body, timeout=self._timeout
             ) as resp:
-                raw, truncated = await _read_bounded(resp.content)
+                raw, truncated = await _read_bounded(resp)
                 status = resp.status
                 retry_after = resp.headers.get("Retry-After")
         except asyncio.TimeoutError as exc:
@@ -151,8 +157,11 @@ class KoreClient:
         raise classify(status, message, data, note, retry_after)
 
 
-async def _read_bounded(stream: aiohttp.StreamReader) -> tuple[bytes, bool]:
+async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     """The body, or (b"", True) once it passes MAX_BODY_BYTES (the rest is not read)."""
+    if resp.content_length is not None and resp.content_length <= MAX_BODY_BYTES:
+        return await resp.read(), False  # the usual case: one read of a known size
+    stream = resp.content
     chunks: list[bytes] = []
     size = 0
     while chunk := await stream.read(1 << 16):
@@ -167,7 +176,9 @@ def open_session(concurrency: int) -> aiohttp.ClientSession:
     """One session a run: pooled keep-alive connections, no silent resends."""
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     session = aiohttp.ClientSession(
-        connector=connector, headers={"User-Agent": f"bulkops/{__version__}"}
+        connector=connector,
+        headers={"User-Agent": f"bulkops/{__version__}"},
+        cookie_jar=aiohttp.DummyCookieJar(),  # the API sets none; a real jar costs per request
     )
     # aiohttp resends an idempotent request once on its own when a kept-alive
     # connection turns out closed; that resend would slip past the rate limiter
