@@ -17,7 +17,9 @@ LEVELS = ("debug", "info", "result", "warning", "error")
 
 
 class Console:
-    def __init__(self, stream: TextIO | None = None, *, json_lines: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, json_lines: bool = False, quiet: bool = False
+    ) -> None:
         self.stream = stream or sys.stderr
         self.json_lines = json_lines
         self.quiet = quiet

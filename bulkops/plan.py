@@ -24,7 +24,12 @@ MAX_PLAN_BYTES = 256 << 20
 
 def _target(job: Job) -> dict[str, str]:
     t = job.target
-    return {"host": t.host, "app_id": t.app_id, "account_id": t.account_id, "campaign_type": t.campaign_type}
+    return {
+        "host": t.host,
+        "app_id": t.app_id,
+        "account_id": t.account_id,
+        "campaign_type": t.campaign_type,
+    }
 
 
 def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
@@ -52,7 +57,9 @@ def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
         raise
 
 
-def load_plan(path: Path, job: Job, *, max_age: timedelta, now: datetime | None = None) -> list[str]:
+def load_plan(
+    path: Path, job: Job, *, max_age: timedelta, now: datetime | None = None
+) -> list[str]:
     """The plan's campaign ids, after checking it belongs to this job, target and time."""
     where = f"plan {path}"
     try:
@@ -71,7 +78,9 @@ def load_plan(path: Path, job: Job, *, max_age: timedelta, now: datetime | None 
             "make a new plan with --dry-run --plan-out"
         )
     if plan.get("target") != _target(job):
-        raise JobError(f"{where}: made for another target than {job.target.host} app {job.target.app_id}")
+        raise JobError(
+            f"{where}: made for another target than {job.target.host} app {job.target.app_id}"
+        )
     created = _parse_ts(plan.get("created_at"))
     now = now or datetime.now(timezone.utc)
     if created is None or now - created > max_age:
@@ -82,7 +91,9 @@ def load_plan(path: Path, job: Job, *, max_age: timedelta, now: datetime | None 
     if not isinstance(campaigns, list):
         raise JobError(f"{where}: has no campaigns list")
     return [
-        validate_campaign_id(c.get("id") if isinstance(c, dict) else None, f"{where}: campaigns[{i}]")
+        validate_campaign_id(
+            c.get("id") if isinstance(c, dict) else None, f"{where}: campaigns[{i}]"
+        )
         for i, c in enumerate(campaigns)
     ]
 

@@ -32,7 +32,9 @@ class Candidate:
     created_at: str
 
 
-def list_body(selection: Selection, campaign_type: str, page: int, limit: int = PAGE_SIZE) -> dict[str, Any]:
+def list_body(
+    selection: Selection, campaign_type: str, page: int, limit: int = PAGE_SIZE
+) -> dict[str, Any]:
     filters: dict[str, list[Any]] = {}
     if selection.status:
         filters["status"] = list(selection.status)
@@ -88,7 +90,10 @@ def candidate(item: dict[str, Any]) -> Candidate | None:
     if not isinstance(ident, str) or not ident:
         return None
     return Candidate(
-        ident, str(item.get("name") or ""), str(item.get("status") or ""), str(item.get("createdAt") or "")
+        ident,
+        str(item.get("name") or ""),
+        str(item.get("status") or ""),
+        str(item.get("createdAt") or ""),
     )
 
 
