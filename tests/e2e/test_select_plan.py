@@ -149,3 +149,17 @@ def test_failed_ids_feed_back_as_a_campaigns_file(tmp_path: Path, sandbox: Sandb
         bulkops("report", tmp_path / "audit.jsonl", "--format", "json", cwd=tmp_path).stdout
     )
     assert summary["totals"]["deleted"] == 6 and summary["totals"]["failed"] == 2
+
+
+def test_a_selection_that_cannot_be_resolved_aborts_before_any_delete(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    seed_mix(sandbox, 40)
+    sandbox.configure(auth_status=401)
+    result = bulkops("run", write_job(tmp_path, sandbox, select=SELECT), "--yes", cwd=tmp_path)
+    assert result.code == 3
+    assert "could not resolve the selection" in result.stderr and "HTTP 401" in result.stderr
+    assert sandbox.stats_snapshot()["by_method"] == {"POST": 1}
+    started, finished = result.audit
+    assert started["total"] == 0
+    assert finished["reason"] == "aborted" and finished["exit_code"] == 3
