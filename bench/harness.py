@@ -147,12 +147,15 @@ def measure(
 
 @dataclass
 class SandboxProcess:
-    """``bulkops sandbox`` on an ephemeral loopback port, seeded with exactly ``ids_file``."""
+    """``bulkops sandbox`` on an ephemeral loopback port, seeded with exactly ``ids_file``
+    (plus ``campaigns`` made-up ones); ``extra`` are more sandbox flags (faults)."""
 
     workdir: Path
-    ids_file: Path
+    ids_file: Path | None
     rates: tuple[str, ...] = ()
     latency: float = 0.0
+    campaigns: int = 0
+    extra: tuple[str, ...] = ()
     url: str = ""
     cpu_s: float = 0.0  # the sandbox's own CPU, known once stopped
     problems: list[str] = field(default_factory=list)
@@ -163,8 +166,10 @@ class SandboxProcess:
         ready = self.workdir / "sandbox-ready.json"
         ready.unlink(missing_ok=True)
         cmd = [*bulkops_cmd(), "sandbox", "--host", "127.0.0.1", "--port", "0"]
-        cmd += ["--ready-file", str(ready), "--campaigns", "0", "--seed-ids", str(self.ids_file)]
-        cmd += ["--quiet", "--latency", str(self.latency)]
+        cmd += ["--ready-file", str(ready), "--campaigns", str(self.campaigns)]
+        if self.ids_file is not None:
+            cmd += ["--seed-ids", str(self.ids_file)]
+        cmd += ["--quiet", "--latency", str(self.latency), *self.extra]
         for spec in self.rates:
             cmd += ["--rate", spec]
         self._err = open(self.workdir / "sandbox.stderr", "wb")  # noqa: SIM115 - closed in stop()

@@ -16,17 +16,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import bulkops_cmd, child_env, write_ids, write_job  # noqa: E402
-
-
-def stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/_sandbox/stats", timeout=60) as resp:
-        return json.load(resp)
+from harness import SandboxProcess, bulkops_cmd, child_env, write_ids, write_job  # noqa: E402
 
 
 def main() -> int:
@@ -37,18 +31,9 @@ def main() -> int:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bulkops-resume-"))
     ids = write_ids(work / "ids.txt", args.ids, prefix="cd-resume")
-    ready = work / "ready.json"
-    sandbox = subprocess.Popen(
-        [*bulkops_cmd(), "sandbox", "--port", "0", "--campaigns", "0", "--seed-ids", str(ids),
-         "--drop-rate", str(args.drop), "--error-rate", f"503={args.e503}", "--quiet",
-         "--ready-file", str(ready)], env=child_env(), stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while not ready.exists():
-            assert sandbox.poll() is None, "sandbox died"
-            time.sleep(0.05)
-        url = json.loads(ready.read_text())["url"]
-        job = write_job(work / "job.yaml", host=url, ids_file=ids, concurrency=16)
+    faults = ("--drop-rate", str(args.drop), "--error-rate", f"503={args.e503}")
+    with SandboxProcess(work, ids, extra=faults) as sandbox:
+        job = write_job(work / "job.yaml", host=sandbox.url, ids_file=ids, concurrency=16)
         runs = []
         for stop_at in (args.ids // 3, 2 * args.ids // 3, None):
             proc = subprocess.Popen(
@@ -56,16 +41,13 @@ def main() -> int:
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             )  # fmt: skip
             if stop_at is not None:
-                while len(stats(url)["deleted_ids"]) < stop_at and proc.poll() is None:
+                while len(sandbox.stats()["deleted_ids"]) < stop_at and proc.poll() is None:
                     time.sleep(0.01)
                 proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=600)
+            _, err = proc.communicate(timeout=600)
             runs.append({"exit": proc.returncode, "summary": err.strip().splitlines()[-1]})
         audit = [json.loads(line) for line in job.with_suffix(".jsonl").read_text().splitlines()]
-        server = stats(url)
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=15)
+        server = sandbox.stats()
 
     latest: dict[str, str] = {}
     lines_per_run: Counter[tuple[str, str]] = Counter()

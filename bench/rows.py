@@ -210,8 +210,13 @@ def row_rate(b: Bench, sub: str, n: int, rates: tuple[str, ...]) -> Row:
         "≥ 0.97, 0×429",
         met_if(fig >= 0.97 and r429 == 0, problems),
         [note, *problems],
-        {"bulkops": bo, "ideal_s": ideal, "allowed_s": allowed, "actual_s": actual,
-         "achieved_per_s": achieved},  # fmt: skip
+        {
+            "bulkops": bo,
+            "ideal_s": ideal,
+            "allowed_s": allowed,
+            "actual_s": actual,
+            "achieved_per_s": achieved,
+        },  # fmt: skip
     )
 
 

@@ -10,14 +10,12 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SECRET, bulkops_cmd, child_env, measure  # noqa: E402
+from harness import SECRET, SandboxProcess, bulkops_cmd, child_env, measure  # noqa: E402
 
 
 def measured(cmd: list[str], cwd: Path) -> dict[str, object]:
@@ -28,16 +26,8 @@ def measured(cmd: list[str], cwd: Path) -> dict[str, object]:
 
 
 def selection(work: Path, campaigns: int) -> dict[str, object]:
-    ready = work / "ready.json"
-    sandbox = subprocess.Popen(
-        [*bulkops_cmd(), "sandbox", "--port", "0", "--campaigns", str(campaigns), "--quiet",
-         "--ready-file", str(ready)], env=child_env(), stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        while not ready.exists():
-            assert sandbox.poll() is None, "sandbox died"
-            time.sleep(0.05)
-        url = json.loads(ready.read_text())["url"]
+    with SandboxProcess(work, None, campaigns=campaigns) as sandbox:
+        url = sandbox.url
         (work / "job.yaml").write_text(
             "version: 1\nname: select-bench\n"
             f"target: {{host: '{url}', app_id: st-sandbox-app, account_id: acc-sandbox}}\n"
@@ -47,24 +37,12 @@ def selection(work: Path, campaigns: int) -> dict[str, object]:
             f"run: {{rate: none, concurrency: 32, max_deletes: {campaigns}}}\n"
             "audit_log: audit.jsonl\n"
         )
-        run = measured(
-            [
-                *bulkops_cmd(),
-                "run",
-                "job.yaml",
-                "--dry-run",
-                "--log-format",
-                "json",
-                "--output",
-                "json",
-            ],
-            work,
-        )
+        preview = ["run", "job.yaml", "--dry-run", "--log-format", "json", "--output", "json"]
+        run = measured([*bulkops_cmd(), *preview], work)
         selected = next(
             json.loads(line) for line in str(run["stderr"]).splitlines() if '"selected"' in line
         )
-        with __import__("urllib.request").request.urlopen(f"{url}/_sandbox/stats") as resp:
-            stats = json.load(resp)
+        stats = sandbox.stats()
         return {
             "campaigns": campaigns,
             "selected": selected["selected"],
@@ -74,9 +52,6 @@ def selection(work: Path, campaigns: int) -> dict[str, object]:
             "resolve_message": selected["message"],
             "dry_run_exit": run["code"],
         }
-    finally:
-        sandbox.terminate()
-        sandbox.wait(timeout=15)
 
 
 STATUS_OF = {"deleted": 200, "not_found": 404, "failed": 503}
