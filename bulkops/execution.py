@@ -105,7 +105,6 @@ class Execution:
         self.limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin)
         self._monotonic_start = time.monotonic()
         self._signum: int | None = None
-        self._runner: Runner | None = None
         self._writer: AuditWriter | None = None
         self._progress: Progress | None = None
 
@@ -255,10 +254,9 @@ class Execution:
             dry_run=self.job.run.dry_run,
             on_outcome=self._on_outcome,
         )
-        self._runner = runner
         self._progress = progress = Progress(self.console, len(todo))
         reason = "aborted"
-        with self._signals_stop(runner):
+        with _SignalStop(self, runner):
             progress.start()
             try:
                 reason = await runner.run(todo)
@@ -313,9 +311,6 @@ class Execution:
             reason=reason,
         )
 
-    def _signals_stop(self, runner: Runner) -> _SignalStop:
-        return _SignalStop(self, runner)
-
     def on_signal(self, signum: int, runner: Runner) -> None:
         if self._signum is not None:
             # a second signal: leave now; every line already written is whole
@@ -333,7 +328,6 @@ class _SignalStop:
 
     def __init__(self, execution: Execution, runner: Runner) -> None:
         self._execution = execution
-        self._runner = runner
         self._loop = asyncio.get_running_loop()
 
     def __enter__(self) -> None:
