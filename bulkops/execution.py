@@ -328,6 +328,7 @@ class _SignalStop:
 
     def __init__(self, execution: Execution, runner: Runner) -> None:
         self._execution = execution
+        self._runner = runner
         self._loop = asyncio.get_running_loop()
 
     def __enter__(self) -> None:
