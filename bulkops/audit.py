@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import time
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -67,38 +68,57 @@ class History:
     done: set[str] = field(default_factory=set)
     problems: list[BadLine] = field(default_factory=list)
     torn_tail: bool = False
+    # wall-clock times (time.time()) of the latest requests to this target, oldest first
+    recent_starts: list[float] = field(default_factory=list)
 
 
-def read_history(path: Path, host: str, app_id: str) -> History:
-    """Campaigns whose latest non-dry-run outcome for this target is deleted/not_found."""
+def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) -> History:
+    """Campaigns whose latest non-dry-run outcome for this target is deleted/not_found,
+    and when the last ``keep_starts`` requests to it (dry runs too) were sent."""
     history = History()
     if not path.exists():
         return history
-    counted_runs: set[str] = set()  # real runs against this target
+    real_runs: set[str] = set()  # real runs against this target
+    target_runs: set[str] = set()  # dry or real
+    latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
     for _, item in iter_records(path):
         if isinstance(item, BadLine):
             history.problems.append(item)
             history.torn_tail = history.torn_tail or "cut off" in item.problem
             continue
-        event, run_id = item.get("event"), item.get("run_id")
+        event, run_id = item.get("event"), str(item.get("run_id"))
         if event == "run_started":
             target = item.get("target") or {}
-            if (
-                not item.get("dry_run")
-                and isinstance(target, dict)
-                and target.get("host") == host
-                and target.get("app_id") == app_id
+            if isinstance(target, dict) and (target.get("host"), target.get("app_id")) == (
+                host,
+                app_id,
             ):
-                counted_runs.add(str(run_id))
-        elif event == "campaign" and str(run_id) in counted_runs:
+                target_runs.add(run_id)
+                if not item.get("dry_run"):
+                    real_runs.add(run_id)
+        elif event == "campaign" and run_id in target_runs:
+            latest.append(item)
             campaign_id = item.get("campaign_id")
-            if not isinstance(campaign_id, str):
+            if run_id not in real_runs or not isinstance(campaign_id, str):
                 continue
             if item.get("outcome") in DONE_OUTCOMES:
                 history.done.add(campaign_id)
             else:
                 history.done.discard(campaign_id)
+    history.recent_starts = sorted(t for item in latest for t in request_times(item))
     return history
+
+
+def request_times(record: dict[str, Any]) -> list[float]:
+    """When a campaign line's requests were sent, as well as the line tells: the first at
+    ``ts - duration_ms``, retries at ``ts`` (later than they were: the safe side)."""
+    try:
+        ended = datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00")).timestamp()
+        first = ended - float(record.get("duration_ms") or 0) / 1000
+        attempts = max(1, int(record.get("attempts") or 1))
+    except (KeyError, TypeError, ValueError):
+        return []
+    return [first] + [ended] * (attempts - 1)
 
 
 class AuditLock:

@@ -164,7 +164,12 @@ class Execution:
         await self._run(client, todo)
 
     def _read_history(self) -> History:
-        history = read_history(self.job.audit_log, self.job.target.host, self.job.target.app_id)
+        target = self.job.target
+        keep = max((spec.count for spec in self.job.run.rates), default=0)
+        history = read_history(self.job.audit_log, target.host, target.app_id, keep_starts=keep)
+        # the server's windows still count the previous runs' requests: so must we
+        to_clock = time.monotonic() - time.time()
+        self.limiter.preload(t + to_clock for t in history.recent_starts)
         for bad in history.problems[:5]:
             self.console.warn(
                 "audit_bad_line", f"{self.job.audit_log}:{bad.lineno}: {bad.problem}; ignored",

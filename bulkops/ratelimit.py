@@ -13,7 +13,7 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -76,6 +76,12 @@ class RollingWindowLimiter:
             if len(starts) >= allowed:
                 ready = max(ready, starts[-allowed] + spec.window + self._margin)
         return max(0.0, ready - now)
+
+    def preload(self, starts: Iterable[float]) -> None:
+        """Counts earlier starts (clock times, oldest first), e.g. the previous run's:
+        the server's windows still hold them."""
+        for start in starts:
+            self._record(start)
 
     def try_acquire(self) -> bool:
         """Records a start and returns True if one is allowed now and nobody waits."""

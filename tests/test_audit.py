@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,22 @@ def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
     lock = AuditLock(log)
     lock.acquire()
     lock.release()
+
+
+def test_recent_request_times_cover_dry_runs_of_this_target_only(tmp_path: Path) -> None:
+    log = tmp_path / "a.jsonl"
+
+    def line(run_id: str, cid: str, ts: str, ms: int, attempts: int = 1) -> dict[str, object]:
+        return {**campaign(run_id, cid, "deleted"), "ts": ts, "duration_ms": ms, "attempts": attempts}
+
+    write_log(log, [
+        started("dry", dry_run=True), line("dry", "a", "2026-01-01T00:00:10.000Z", 500),
+        started("other", host="https://elsewhere.example"),
+        line("other", "b", "2026-01-01T00:00:11.000Z", 0),
+        started("r1"), line("r1", "c", "2026-01-01T00:00:12.000Z", 2000, attempts=2),
+    ])  # fmt: skip
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
+    history = read_history(log, HOST, APP, keep_starts=10)
+    assert [t - base for t in history.recent_starts] == [9.5, 10.0, 12.0]
+    assert history.done == {"c"}  # the dry run's line counts for timing, not for resume
+    assert len(read_history(log, HOST, APP, keep_starts=1).recent_starts) == 2  # the last line's

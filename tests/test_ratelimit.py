@@ -151,3 +151,12 @@ async def test_a_lowered_limit_recovers_a_tenth_per_clean_window() -> None:
         await lim.acquire()
         per_second[int(clock.now - 1000.0)] += 1
     assert [per_second[s] for s in range(7)] == [5, 6, 7, 8, 9, 10, 10]
+
+
+async def test_preloaded_starts_count_against_the_window() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(3, 1.0))
+    lim.preload([clock.now - 0.5, clock.now - 0.4])  # the previous run's last requests
+    await lim.acquire()
+    await lim.acquire()
+    assert clock.now - 1000.0 == pytest.approx(0.5)

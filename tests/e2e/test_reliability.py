@@ -146,3 +146,15 @@ def test_a_429_storm_is_waited_out_not_hammered(tmp_path: Path, sandbox: Sandbox
     assert sorted(stats["deleted_ids"]) == sorted(ids)
     # after the first 429s the limiter paused and slowed down instead of burning attempts
     assert stats["rate_limited"] < len(ids)
+
+
+def test_a_run_right_after_its_dry_run_respects_the_server_window(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=15)
+    sandbox.configure(rates=["10/s"])
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/s"], "concurrency": 10})
+    assert bulkops("run", job, "--dry-run", cwd=tmp_path).code == 0
+    assert bulkops("run", job, "--yes", cwd=tmp_path).code == 0
+    stats = sandbox.stats_snapshot()
+    assert stats["rate_limited"] == 0 and len(stats["deleted_ids"]) == 15
