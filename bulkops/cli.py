@@ -6,6 +6,7 @@ The only module that prints results or decides the process's exit code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -118,7 +119,15 @@ def _add_log_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        # `bulkops report ... | head` closed our stdout: stop quietly, as cat would
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _dispatch(args_list: list[str]) -> int:
     # report and sandbox own their arguments
     if args_list and args_list[0] == "report":
         from bulkops import report

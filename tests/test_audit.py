@@ -107,7 +107,8 @@ def test_recent_request_times_cover_dry_runs_of_this_target_only(tmp_path: Path)
     log = tmp_path / "a.jsonl"
 
     def line(run_id: str, cid: str, ts: str, ms: int, attempts: int = 1) -> dict[str, object]:
-        return {**campaign(run_id, cid, "deleted"), "ts": ts, "duration_ms": ms, "attempts": attempts}
+        record = campaign(run_id, cid, "deleted")
+        return {**record, "ts": ts, "duration_ms": ms, "attempts": attempts}
 
     write_log(log, [
         started("dry", dry_run=True), line("dry", "a", "2026-01-01T00:00:10.000Z", 500),

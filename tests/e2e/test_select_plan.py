@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, write_job
+from tests.e2e.harness import bulkops, env, write_job
 
 NOW = datetime.now(timezone.utc)
 STATUSES = ["Stopped", "Completed", "Active", "Paused"]
@@ -163,3 +165,22 @@ def test_a_selection_that_cannot_be_resolved_aborts_before_any_delete(
     started, finished = result.audit
     assert started["total"] == 0
     assert finished["reason"] == "aborted" and finished["exit_code"] == 3
+
+
+def test_report_into_a_closed_pipe_stops_quietly(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    records = [{"event": "run_started", "ts": "2026-01-01T00:00:00.000Z", "run_id": "r", "job": "j",
+                "dry_run": False, "total": 20000}]  # fmt: skip
+    records += [
+        {"event": "campaign", "ts": "2026-01-01T00:00:01.000Z", "run_id": "r", "job": "j",
+         "campaign_id": f"cd-{i}", "outcome": "failed", "http_status": 503, "attempts": 5,
+         "duration_ms": 10, "message": None, "error": "gave up", "campaign": None}
+        for i in range(20000)
+    ]  # fmt: skip
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    pipeline = subprocess.run(
+        f"{sys.executable} -m bulkops report {log} --failed-ids | head -1",
+        shell=True, capture_output=True, text=True, env=env(), timeout=60,
+    )  # fmt: skip
+    assert pipeline.stdout == "cd-0\n"
+    assert "Traceback" not in pipeline.stderr and "BrokenPipe" not in pipeline.stderr
