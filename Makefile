@@ -18,7 +18,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) lint
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
