@@ -9,8 +9,11 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+import jwt
 from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
+
+from bulkops.errors import AuthError
 
 _HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
 # the JOSE header never changes: encode it once
@@ -74,12 +77,24 @@ class JwtMinter:
 
 
 class StaticToken:
-    """A token made elsewhere and handed in through the environment or a file."""
+    """A token made elsewhere and handed in through the environment or a file.
 
-    def __init__(self, token: str) -> None:
+    Its ``exp`` claim, if it has one, is honoured: an expired token is never
+    sent; ``token()`` raises AuthError instead, which aborts the run.
+    """
+
+    def __init__(self, token: str, *, clock: Callable[[], float] = time.time) -> None:
         self._token = token
+        self._clock = clock
+        try:
+            exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+        except jwt.PyJWTError:
+            exp = None  # not a JWT we can read: the server will judge it
+        self._expires = float(exp) if isinstance(exp, int | float) else None
 
     def token(self) -> str:
+        if self._expires is not None and self._clock() >= self._expires:
+            raise AuthError("the pre-made token has expired (its exp claim): make a new one")
         return self._token
 
     def __repr__(self) -> str:

@@ -270,6 +270,7 @@ class Execution:
                 self.summary.requests += runner.stats.requests
                 self.summary.retries = runner.stats.retries
                 self.summary.rate_limited = runner.stats.rate_limited
+                self.summary.error = runner.abort_error
                 self._finish(runner.stop_reason or reason)
 
     def _on_outcome(self, outcome: Outcome) -> None:
@@ -297,8 +298,6 @@ class Execution:
                     "createdAt": data.get("createdAt"),
                 }
             )
-        elif outcome.outcome == "failed" and outcome.http_status in (401, 403):
-            self.summary.error = f"{outcome.campaign_id}: {outcome.error}"
 
     def _finish(self, reason: str) -> None:
         s = self.summary

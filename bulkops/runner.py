@@ -82,6 +82,7 @@ class Runner:
         self._stop_reasons: set[str] = set()
         self._failures = 0
         self.stats = RunStats()
+        self.abort_error: str | None = None  # why the run aborted (401/403), for the person
 
     @property
     def stop_reason(self) -> str | None:
@@ -158,6 +159,7 @@ class Runner:
             return outcome("not_found", 404, None, message=exc.message, campaign=exc.data)
         except AuthError as exc:
             self.stop("aborted")
+            self.abort_error = self.abort_error or f"{campaign_id}: {exc.explanation}"
             return outcome("failed", exc.status, exc.explanation, message=exc.message)
         except ApiError as exc:
             error = exc.explanation

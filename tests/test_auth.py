@@ -6,6 +6,7 @@ import jwt
 import pytest
 
 from bulkops.auth import JwtMinter, StaticToken
+from bulkops.errors import AuthError
 
 SECRET = "0123456789abcdef0123456789abcdef-secret"
 
@@ -43,3 +44,14 @@ def test_secrets_stay_out_of_repr_and_short_keys_are_flagged() -> None:
     assert SECRET not in repr(JwtMinter("cs", SECRET))
     assert "tok-123" not in repr(StaticToken("tok-123"))
     assert JwtMinter("cs", "short").short_key and not JwtMinter("cs", SECRET).short_key
+
+
+def test_an_expired_pre_made_token_is_never_sent() -> None:
+    made = JwtMinter("cs", SECRET, ttl=60, clock=lambda: 1000.0).token()
+    now = [1059.0]
+    static = StaticToken(made, clock=lambda: now[0])
+    assert static.token() == made
+    now[0] = 1060.0
+    with pytest.raises(AuthError, match="expired"):
+        static.token()
+    assert StaticToken("opaque-not-a-jwt").token() == "opaque-not-a-jwt"

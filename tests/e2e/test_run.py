@@ -196,3 +196,24 @@ def test_without_a_terminal_yes_is_required(tmp_path: Path, sandbox: SandboxThre
     assert result.code == 2 and "--yes" in result.stderr
     assert sandbox.stats_snapshot()["total_requests"] == 0
     assert not (tmp_path / "audit.jsonl").exists()
+
+
+def test_a_pre_made_token_is_used_until_it_expires(tmp_path: Path, sandbox: SandboxThread) -> None:
+    import time
+
+    from bulkops.auth import JwtMinter
+
+    ids = seed(sandbox, 2)
+    auth = {"client_id": "cs-sandbox-demo", "token_env": "KOREAI_TOKEN"}
+    job = write_job(tmp_path, sandbox, ids, auth=auth)
+    fresh = JwtMinter("cs-sandbox-demo", SECRET).token()
+    result = bulkops("run", job, "--yes", "--fresh", cwd=tmp_path, KOREAI_TOKEN=fresh)
+    # one token for every request: the sandbox, like Kore.ai with "Enforce JTI", refuses its reuse
+    assert result.code == 3 and "jti" in result.stderr
+    assert fresh not in result.stderr + result.stdout + (tmp_path / "audit.jsonl").read_text()
+
+    sandbox.clear_stats()
+    expired = JwtMinter("cs-sandbox-demo", SECRET, ttl=60, clock=lambda: time.time() - 120).token()
+    result = bulkops("run", job, "--yes", "--fresh", cwd=tmp_path, KOREAI_TOKEN=expired)
+    assert result.code == 3 and "expired" in result.stderr
+    assert sandbox.stats_snapshot()["total_requests"] == 0
