@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkops.errors import JobError, LockedError
+from bulkops.jsoncodec import dumps_line
 
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})
 FSYNC_EVERY = 2.0  # seconds between fsyncs while a run writes
@@ -165,10 +166,9 @@ class AuditWriter:
         if torn_tail:
             os.write(self._fd, b"\n")  # the torn line stays, alone; ours start clean
         self._last_sync = time.monotonic()
-        self._dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
     def write(self, record: dict[str, Any]) -> None:
-        line = (self._dumps(record) + "\n").encode()
+        line = dumps_line(record)
         written = os.write(self._fd, line)
         while written < len(line):  # rare short write: finish the same line
             written += os.write(self._fd, line[written:])

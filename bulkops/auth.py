@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -14,13 +13,10 @@ from jwt.algorithms import HMACAlgorithm
 from jwt.utils import base64url_encode
 
 from bulkops.errors import AuthError
+from bulkops.jsoncodec import dumps
 
 _HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
-# the JOSE header never changes: encode it once
-_HEADER = base64url_encode(
-    json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode()
-)
-_compact = json.JSONEncoder(separators=(",", ":")).encode
+_HEADER = base64url_encode(dumps({"alg": "HS256", "typ": "JWT"}))  # never changes: encoded once
 
 
 class TokenSource(Protocol):
@@ -68,7 +64,7 @@ class JwtMinter:
             "exp": now + self._ttl,
             "jti": f"{self._jti_prefix}-{next(self._serial)}",
         }
-        signing_input = _HEADER + b"." + base64url_encode(_compact(claims).encode())
+        signing_input = _HEADER + b"." + base64url_encode(dumps(claims))
         signature = base64url_encode(_HS256.sign(signing_input, self._key))
         return (signing_input + b"." + signature).decode()
 

@@ -9,7 +9,6 @@ leaves this module has been admitted by the limiter.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -22,6 +21,7 @@ from yarl import URL
 from bulkops import __version__
 from bulkops.auth import TokenSource
 from bulkops.errors import ApiError, AuthError, NotFound, PermanentError, RetryableError
+from bulkops.jsoncodec import loads
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_BODY_BYTES = 1 << 20  # larger answers are cut: the audit log keeps a record, not a dump
@@ -67,7 +67,7 @@ def decode_body(raw: bytes, truncated: bool) -> tuple[str | None, dict[str, Any]
     if not raw:
         return None, None, ""
     try:
-        doc = json.loads(raw)
+        doc = loads(raw)
     except (ValueError, UnicodeDecodeError):
         text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
         return None, None, f"answer was not JSON: {_excerpt(text)}"

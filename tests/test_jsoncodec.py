@@ -1,0 +1,29 @@
+"""The fast JSON path gives what the json module would, and falls back where orjson refuses."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from bulkops.jsoncodec import dumps, dumps_line, loads
+
+
+def test_a_line_is_compact_utf8_with_one_newline() -> None:
+    record = {"event": "campaign", "name": "Réunion\u2028", "n": 1, "none": None}
+    line = dumps_line(record)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    assert json.loads(line) == record
+    assert "é".encode() in line
+
+
+def test_what_orjson_refuses_still_round_trips() -> None:
+    big = {"id": 2**70}
+    assert json.loads(dumps_line(big)) == big and json.loads(dumps(big)) == big
+    assert math.isnan(loads(b'{"x": NaN}')["x"])
+
+
+def test_not_json_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        loads(b"<html>Bad gateway</html>")
