@@ -13,7 +13,7 @@ import os
 import secrets
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -25,7 +25,6 @@ from bulkops.client import Answer, KoreClient, open_session
 from bulkops.console import Console
 from bulkops.errors import ApiError, AuthError, JobError
 from bulkops.job import Job, check_max_deletes
-from bulkops.policy import RetryPolicy
 from bulkops.progress import Progress
 from bulkops.ratelimit import RollingWindowLimiter
 from bulkops.runner import Outcome, Runner
@@ -105,6 +104,7 @@ class Execution:
         self.limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin)
         self._monotonic_start = time.monotonic()
         self._signum: int | None = None
+        self._runner: Runner | None = None
         self._writer: AuditWriter | None = None
         self._progress: Progress | None = None
 
@@ -123,6 +123,13 @@ class Execution:
                     campaign_type=self.job.target.campaign_type,
                     tokens=self._tokens(),
                     timeout=self.job.run.timeout,
+                )
+                self._runner = Runner(
+                    client,
+                    settings=self.job.run,
+                    limiter=self.limiter,
+                    dry_run=self.job.run.dry_run,
+                    on_outcome=self._on_outcome,
                 )
                 await self._execute(client, history, confirm)
         finally:
@@ -161,7 +168,7 @@ class Execution:
                 "resume", f"skipping {skipped} campaigns already done in earlier runs "
                 f"recorded in {self.job.audit_log} (--fresh ignores them)", skipped=skipped,
             )  # fmt: skip
-        await self._run(client, todo)
+        await self._run(todo)
 
     def _read_history(self) -> History:
         target = self.job.target
@@ -192,7 +199,7 @@ class Execution:
             return list(self.job.campaign_ids)
         started = time.monotonic()
         chosen, pages = await resolve(
-            lambda body: self._with_policy(lambda: client.list_page(body)),
+            lambda body: self._list_call(lambda: client.list_page(body)),
             self.job.select,
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
@@ -205,17 +212,10 @@ class Execution:
         )  # fmt: skip
         return [c.id for c in chosen]
 
-    async def _with_policy(self, call: Callable[[], Any]) -> Answer:
-        """A list call: admitted by the limiter and retried like a campaign request."""
-
-        async def attempt() -> Answer:
-            await self.limiter.acquire()
-            self.summary.requests += 1
-            answer: Answer = await call()
-            return answer
-
+    async def _list_call(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
+        assert self._runner is not None
         try:
-            return await RetryPolicy(self.job.run).call(attempt)
+            return await self._runner.request(call)
         except AuthError:
             raise
         except ApiError as exc:
@@ -251,14 +251,9 @@ class Execution:
             version=__version__,
         )
 
-    async def _run(self, client: KoreClient, todo: list[str]) -> None:
-        runner = Runner(
-            client,
-            settings=self.job.run,
-            limiter=self.limiter,
-            dry_run=self.job.run.dry_run,
-            on_outcome=self._on_outcome,
-        )
+    async def _run(self, todo: list[str]) -> None:
+        assert self._runner is not None
+        runner = self._runner
         self._progress = progress = Progress(self.console, len(todo))
         reason = "aborted"
         with _SignalStop(self, runner):
@@ -267,10 +262,6 @@ class Execution:
                 reason = await runner.run(todo)
             finally:
                 await progress.stop()
-                self.summary.requests += runner.stats.requests
-                self.summary.retries = runner.stats.retries
-                self.summary.rate_limited = runner.stats.rate_limited
-                self.summary.error = runner.abort_error
                 self._finish(runner.stop_reason or reason)
 
     def _on_outcome(self, outcome: Outcome) -> None:
@@ -301,6 +292,14 @@ class Execution:
 
     def _finish(self, reason: str) -> None:
         s = self.summary
+        if self._runner is not None:
+            stats = self._runner.stats
+            s.requests, s.retries, s.rate_limited = (
+                stats.requests,
+                stats.retries,
+                stats.rate_limited,
+            )
+            s.error = s.error or self._runner.abort_error
         settled = sum(s.counts[k] for k in COUNT_KEYS if k != "pending")
         s.counts["pending"] = s.total - settled
         s.reason = reason

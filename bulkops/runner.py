@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -132,15 +132,8 @@ class Runner:
             if started is None:
                 started = self._clock()
             attempts += 1
-            self.stats.requests += 1
             self.stats.retries += attempts > 1
-            sent_at = self._clock()
-            try:
-                return await self._call(campaign_id)
-            except RetryableError as exc:
-                if exc.status == 429:
-                    self._on_rate_limited(exc, sent_at)
-                raise
+            return await self._send(lambda: self._call(campaign_id))
 
         def outcome(name: str, status: int | None, error: str | None, **kw: Any) -> Outcome:
             elapsed = 0.0 if started is None else self._clock() - started
@@ -169,6 +162,27 @@ class Runner:
         return outcome(
             self._success, answer.status, None, message=answer.message, campaign=answer.data
         )
+
+    async def request(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
+        """Any other call (the list calls of a selection) under the same rules as a
+        campaign's: admitted by the limiter, counted, retried, and a 429 slows everyone."""
+
+        async def attempt() -> Answer:
+            await self._admit()
+            return await self._send(call)
+
+        return await self._retry.call(attempt)
+
+    async def _send(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
+        """One admitted request."""
+        self.stats.requests += 1
+        sent_at = self._clock()
+        try:
+            return await call()
+        except RetryableError as exc:
+            if exc.status == 429:
+                self._on_rate_limited(exc, sent_at)
+            raise
 
     def _on_rate_limited(self, exc: RetryableError, sent_at: float) -> None:
         """A 429 means the server counts differently from us: pause everyone, then go slower."""
