@@ -23,7 +23,9 @@ from typing import Any
 from bulkops.errors import JobError, LockedError
 from bulkops.jsoncodec import dumps_line
 
-DONE_OUTCOMES = frozenset({"deleted", "not_found"})
+OUTCOMES = ("deleted", "not_found", "failed", "would_delete")  # of a campaign line
+COUNT_KEYS = (*OUTCOMES, "skipped", "pending")  # of run_finished.counts
+DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
 FSYNC_EVERY = 2.0  # seconds between fsyncs while a run writes
 MAX_LINE_BYTES = 8 << 20  # a longer line is not a record of ours
 
@@ -31,6 +33,18 @@ MAX_LINE_BYTES = 8 << 20  # a longer line is not a record of ours
 def utc_now() -> str:
     """UTC ISO-8601 with milliseconds and Z, as every record's ``ts``."""
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_utc(value: object) -> datetime | None:
+    """An aware datetime from ISO-8601 text (``Z`` or an offset; none means UTC),
+    as ``ts`` fields, plans and the API's ``createdAt`` carry; None if unusable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -113,11 +127,14 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
 def request_times(record: dict[str, Any]) -> list[float]:
     """When a campaign line's requests were sent, as well as the line tells: the first at
     ``ts - duration_ms``, retries at ``ts`` (later than they were: the safe side)."""
+    ended_at = parse_utc(record.get("ts"))
+    if ended_at is None:
+        return []
+    ended = ended_at.timestamp()
     try:
-        ended = datetime.fromisoformat(str(record["ts"]).replace("Z", "+00:00")).timestamp()
         first = ended - float(record.get("duration_ms") or 0) / 1000
         attempts = max(1, int(record.get("attempts") or 1))
-    except (KeyError, TypeError, ValueError):
+    except (TypeError, ValueError):
         return []
     return [first] + [ended] * (attempts - 1)
 

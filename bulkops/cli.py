@@ -12,12 +12,11 @@ from collections.abc import Sequence
 
 from bulkops import __version__
 from bulkops.console import Console
-from bulkops.errors import JobError, LockedError
+from bulkops.errors import EXIT_USAGE, JobError, LockedError
 
 # Modules are imported where a command needs them: `bulkops --help` and
 # `validate` start without loading aiohttp.
 
-EXIT_USAGE = 2
 
 MAIN_EPILOG = """examples:
   bulkops validate jobs/example.yaml

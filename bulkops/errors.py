@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+EXIT_USAGE = 2  # bad usage, invalid job, locked log: nothing was sent
+
 
 class BulkOpsError(Exception):
     """Base of every error bulkops raises on purpose."""

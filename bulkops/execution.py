@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bulkops import __version__
-from bulkops.audit import AuditLock, AuditWriter, History, read_history, utc_now
+from bulkops.audit import COUNT_KEYS, AuditLock, AuditWriter, History, read_history, utc_now
 from bulkops.auth import JwtMinter, StaticToken, TokenSource
 from bulkops.client import Answer, KoreClient, open_session
 from bulkops.console import Console
@@ -30,7 +30,6 @@ from bulkops.ratelimit import RollingWindowLimiter
 from bulkops.runner import Outcome, Runner
 from bulkops.select import resolve
 
-COUNT_KEYS = ("deleted", "not_found", "failed", "would_delete", "skipped", "pending")
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 Confirm = Callable[[int], bool]

@@ -22,10 +22,10 @@ import math
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
-from bulkops.execution import COUNT_KEYS, RunSummary
+from bulkops.audit import COUNT_KEYS, parse_utc
+from bulkops.execution import RunSummary
 
 FILE_MODE = 0o644  # the node exporter usually runs as another user and must read the file
 
@@ -125,10 +125,8 @@ def _unix_seconds(stamp: str) -> float | None:
     """UTC ISO-8601 (``...Z``) to unix seconds; None when the run has no such time."""
     if not stamp:
         return None
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    moment = parse_utc(stamp)
+    return moment.timestamp() if moment else None
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bulkops.audit import utc_now
+from bulkops.audit import parse_utc, utc_now
 from bulkops.errors import JobError
 from bulkops.job import Job, validate_campaign_id
 
@@ -81,7 +81,7 @@ def load_plan(
         raise JobError(
             f"{where}: made for another target than {job.target.host} app {job.target.app_id}"
         )
-    created = _parse_ts(plan.get("created_at"))
+    created = parse_utc(plan.get("created_at"))
     now = now or datetime.now(timezone.utc)
     if created is None or now - created > max_age:
         raise JobError(
@@ -96,13 +96,3 @@ def load_plan(
         )
         for i, c in enumerate(campaigns)
     ]
-
-
-def _parse_ts(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else None

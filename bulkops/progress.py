@@ -8,11 +8,11 @@ import contextlib
 import time
 from collections.abc import Callable
 
+from bulkops.audit import OUTCOMES
 from bulkops.console import Console
 
 REDRAW_EVERY = 0.2  # seconds between terminal redraws
 PLAIN_EVERY = 5.0  # seconds between lines when stderr is not a terminal
-OUTCOMES = ("deleted", "would_delete", "not_found", "failed")
 
 
 class Progress:

@@ -21,15 +21,12 @@ import sys
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bulkops.audit import BadLine, iter_records
+from bulkops.audit import COUNT_KEYS, DONE_OUTCOMES, OUTCOMES, BadLine, iter_records, parse_utc
+from bulkops.errors import EXIT_USAGE
 
-COUNT_KEYS = ("deleted", "not_found", "failed", "would_delete", "skipped", "pending")
-OUTCOMES = frozenset({"deleted", "not_found", "failed", "would_delete"})
-DONE_OUTCOMES = frozenset({"deleted", "not_found"})
 PERCENTILES = (50, 95, 99)
 EXACT_MS = 1000  # latencies below this are kept exactly, to the millisecond
 LOG_STEP = 1.01  # above it, buckets this ratio wide: at most 0.5 % off
@@ -39,7 +36,6 @@ ERROR_CHARS = 300  # a longer error message is cut (a hostile log must not fill 
 MAX_ID_CHARS = 256  # a longer "id" is not one a job would accept
 BAD_LINES_KEEP = 50  # bad lines reported one by one; the rest are counted
 KNOWN_RUNS_SHOWN = 10  # run ids listed when --run names an unknown one
-EXIT_USAGE = 2
 
 EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl                    every run, as a table
@@ -292,10 +288,8 @@ def _printable(text: str) -> str:
 
 
 def _elapsed(first: str | None, last: str | None) -> float | None:
-    try:
-        start = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
-        end = datetime.fromisoformat(str(last).replace("Z", "+00:00"))
-    except ValueError:
+    start, end = parse_utc(first), parse_utc(last)
+    if start is None or end is None:
         return None
     return round((end - start).total_seconds(), 3)
 

@@ -12,14 +12,12 @@ from pathlib import Path
 
 from bulkops.audit import utc_now
 from bulkops.console import Console
-from bulkops.errors import BulkOpsError, JobError, LockedError
+from bulkops.errors import EXIT_USAGE, BulkOpsError, JobError, LockedError
 from bulkops.execution import Execution, RunSummary, new_run_id
 from bulkops.job import Job, load_job, parse_age, with_overrides
 from bulkops.monitoring import write_metrics, write_summary_json
 from bulkops.plan import load_plan, write_plan
 from bulkops.render import preview
-
-EXIT_USAGE = 2
 
 
 def load(args: argparse.Namespace) -> Job:

@@ -11,9 +11,10 @@ import fnmatch
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
+from bulkops.audit import parse_utc
 from bulkops.client import Answer
 from bulkops.errors import ApiError
 from bulkops.job import Selection
@@ -52,17 +53,6 @@ def list_body(
     }
 
 
-def parse_created_at(value: object) -> datetime | None:
-    """An aware UTC datetime from the API's ISO-8601 ``createdAt``; None if unusable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
 class LocalFilter:
     """The name glob (case-insensitive) and the strict created-before cut-off."""
 
@@ -78,7 +68,7 @@ class LocalFilter:
             if not isinstance(name, str) or not self._name.match(name.lower()):
                 return False
         if self._cutoff is not None:
-            created = parse_created_at(item.get("createdAt"))
+            created = parse_utc(item.get("createdAt"))
             if created is None or not created < self._cutoff:
                 return False
         return True

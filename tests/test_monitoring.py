@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bulkops.execution import COUNT_KEYS, RunSummary
+from bulkops.audit import COUNT_KEYS
+from bulkops.execution import RunSummary
 from bulkops.monitoring import write_metrics, write_summary_json
 
 Writer = Callable[[RunSummary, Path], None]
