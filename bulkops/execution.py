@@ -253,7 +253,7 @@ class Execution:
     async def _run(self, todo: list[str]) -> None:
         assert self._runner is not None
         runner = self._runner
-        self._progress = progress = Progress(self.console, len(todo))
+        self._progress = progress = Progress(self.console, len(todo), self.summary.counts)
         reason = "aborted"
         with _SignalStop(self, runner):
             progress.start()
@@ -277,7 +277,7 @@ class Execution:
         )
         self.summary.counts[outcome.outcome] += 1
         assert self._progress is not None
-        self._progress.record(outcome.outcome)
+        self._progress.update()
         if outcome.outcome == "would_delete":
             data = outcome.campaign or {}
             self.summary.previews.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bulkops.audit import OUTCOMES
 from bulkops.console import Console
@@ -16,17 +16,23 @@ PLAIN_EVERY = 5.0  # seconds between lines when stderr is not a terminal
 
 
 class Progress:
-    """Counts outcomes and shows them; never draws control characters off a terminal."""
+    """Shows the run's outcome counts as they grow; never draws control characters off a
+    terminal. ``counts`` is the run's own tally (shared, not copied)."""
 
     def __init__(
-        self, console: Console, total: int, *, clock: Callable[[], float] = time.monotonic
+        self,
+        console: Console,
+        total: int,
+        counts: Mapping[str, int],
+        *,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._console = console
         self._total = total
+        self._counts = counts
+        self._before = self._settled()  # outcomes counted before this run's work began
         self._clock = clock
         self._live = console.is_tty and not console.json_lines and not console.quiet
-        self._counts = dict.fromkeys(OUTCOMES, 0)
-        self._done = 0
         self._started = clock()
         self._last_draw = 0.0
         self._ticker: asyncio.Task[None] | None = None
@@ -35,9 +41,8 @@ class Progress:
         if not self._console.quiet:
             self._ticker = asyncio.create_task(self._tick())
 
-    def record(self, outcome: str) -> None:
-        self._counts[outcome] += 1
-        self._done += 1
+    def update(self) -> None:
+        """An outcome was counted: redraw if a terminal shows us and it is time."""
         if self._live and self._clock() - self._last_draw >= REDRAW_EVERY:
             self._draw()
 
@@ -52,14 +57,18 @@ class Progress:
             self._console.transient = False
 
     def line(self) -> str:
+        done = self._settled() - self._before
         elapsed = max(self._clock() - self._started, 1e-9)
-        rate = self._done / elapsed
-        counts = "  ".join(f"{k} {v}" for k, v in self._counts.items() if v)
-        left = self._total - self._done
+        rate = done / elapsed
+        counts = "  ".join(f"{k} {self._counts[k]}" for k in OUTCOMES if self._counts[k])
+        left = self._total - done
         eta = f"ETA {_clock_text(left / rate)}" if rate > 0 and left > 0 else ""
-        bar = _bar(self._done, self._total) if self._live else ""
-        parts = [bar, f"{self._done}/{self._total}", counts, f"{rate:.1f}/s", eta]
+        bar = _bar(done, self._total) if self._live else ""
+        parts = [bar, f"{done}/{self._total}", counts, f"{rate:.1f}/s", eta]
         return "  ".join(p for p in parts if p)
+
+    def _settled(self) -> int:
+        return sum(self._counts[k] for k in OUTCOMES)
 
     def _draw(self) -> None:
         self._last_draw = self._clock()
@@ -72,7 +81,8 @@ class Progress:
             if self._live:
                 self._draw()
             else:
-                self._console.info("progress", self.line(), done=self._done, total=self._total)
+                done = self._settled() - self._before
+                self._console.info("progress", self.line(), done=done, total=self._total)
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:
