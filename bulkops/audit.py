@@ -95,6 +95,7 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
         return history
     real_runs: set[str] = set()  # real runs against this target
     target_runs: set[str] = set()  # dry or real
+    # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
     latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
     for _, item in iter_records(path):
         if isinstance(item, BadLine):
@@ -112,7 +113,8 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
                 if not item.get("dry_run"):
                     real_runs.add(run_id)
         elif event == "campaign" and run_id in target_runs:
-            latest.append(item)
+            if keep_starts:
+                latest.append({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
             campaign_id = item.get("campaign_id")
             if run_id not in real_runs or not isinstance(campaign_id, str):
                 continue
