@@ -1,13 +1,37 @@
-"""The job model: frozen values that job.py builds and validates once, and everything
-downstream trusts. Constructing one directly skips validation: only tests do that."""
+"""Plain immutable values shared by the layers.
+
+The job model (``Job`` and its parts) is built and validated once by
+``bulkops.job``; everything downstream trusts it. Constructing one directly
+skips validation: only tests do that. The rest are what a run produces: an
+``Answer`` from the API, one ``Outcome`` per campaign, and the ``RunResult``.
+"""
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from bulkops.ratelimit import RateSpec
+# The audit log's vocabulary (SPEC "Audit log").
+OUTCOMES = ("deleted", "not_found", "failed", "would_delete")  # of a campaign line
+COUNT_KEYS = (*OUTCOMES, "skipped", "pending")  # of run_finished.counts
+DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
+REASONS = ("completed", "interrupted", "aborted", "halted")  # of run_finished.reason
+
+
+@dataclass(frozen=True)
+class RateSpec:
+    """At most ``count`` requests started in any ``window`` seconds."""
+
+    count: int
+    window: float
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text or f"{self.count}/{self.window:g}s"
 
 
 class Secret:
@@ -109,3 +133,69 @@ class Job:
     path: Path
     sha256: str  # of the job file's bytes: plans are bound to it
     warnings: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A 2xx answer: its status, the server's ``message`` and ``data`` (either may be None)."""
+
+    status: int
+    message: str | None
+    data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The one outcome of one campaign in this run (an audit ``campaign`` line)."""
+
+    campaign_id: str
+    outcome: str  # one of OUTCOMES
+    http_status: int | None
+    attempts: int
+    duration_ms: int
+    message: str | None
+    error: str | None
+    campaign: dict[str, Any] | None
+
+
+EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+def exit_code_for(reason: str, failed: int, signum: int | None = None) -> int:
+    """SPEC's exit code for a run that ended for ``reason`` with ``failed`` campaigns."""
+    if reason == "interrupted":
+        return EXIT_BY_SIGNAL.get(signal.Signals(signum or signal.SIGINT), 130)
+    if reason in ("aborted", "halted"):
+        return 3
+    return 1 if failed else 0
+
+
+def zero_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run of a job did, as the CLI, the summary file and the metrics show it.
+
+    ``counts`` always add up to ``total``. A run refused before it started
+    (bad job, lock held, declined) has ``total`` 0 and no times of its own.
+    """
+
+    run_id: str
+    job: str
+    dry_run: bool
+    audit_log: str
+    total: int = 0
+    counts: Mapping[str, int] = field(default_factory=zero_counts)
+    started_at: str = ""
+    finished_at: str = ""
+    duration_s: float = 0.0
+    exit_code: int = 0
+    reason: str = "completed"
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    list_calls: int = 0
+    error: str | None = None  # why the run stopped early, for people
+    previews: tuple[dict[str, Any], ...] = ()  # dry run: the would_delete rows

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkops.audit import AuditLock, AuditWriter, BadLine, iter_records, read_history, utc_now
 from bulkops.errors import LockedError
+from bulkops.records.audit_log import AuditLock, AuditWriter
+from bulkops.records.history import BadLine, iter_records, read_history
+from bulkops.utc import utc_now
 
 HOST, APP = "https://kore.example", "st-a"
 
@@ -93,7 +95,8 @@ def test_second_lock_is_refused_and_released_lock_is_free(tmp_path: Path) -> Non
 def test_lock_of_a_killed_process_does_not_block(tmp_path: Path) -> None:
     log = tmp_path / "a.jsonl"
     code = (
-        "import os, sys; from pathlib import Path; from bulkops.audit import AuditLock; "
+        "import os, sys; from pathlib import Path; "
+        "from bulkops.records.audit_log import AuditLock; "
         f"AuditLock(Path({str(log)!r})).acquire(); os.kill(os.getpid(), 9)"
     )
     subprocess.run([sys.executable, "-c", code], check=False)

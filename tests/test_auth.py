@@ -5,8 +5,8 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from bulkops.auth import JwtMinter, StaticToken
 from bulkops.errors import AuthError
+from bulkops.kore.tokens import JwtMinter, StaticToken
 
 SECRET = "0123456789abcdef0123456789abcdef-secret"
 

@@ -13,9 +13,10 @@ import jwt
 import pytest
 from aioresponses import aioresponses
 
-from bulkops.auth import JwtMinter
-from bulkops.client import MAX_BODY_BYTES, KoreClient, classify, parse_retry_after
 from bulkops.errors import AuthError, NotFound, PermanentError, RetryableError
+from bulkops.kore.answers import MAX_BODY_BYTES, classify, parse_retry_after
+from bulkops.kore.client import KoreClient
+from bulkops.kore.tokens import JwtMinter
 
 HOST = "https://kore.example"
 BASE = f"{HOST}/agentassist/api/v1/public/st-app/campaign"

@@ -338,11 +338,8 @@ def test_the_nightly_job_has_the_fields_asked_for() -> None:
 
 
 def test_the_nightly_job_loads() -> None:
-    from bulkops import job as job_module
+    from bulkops.job import load_job
 
-    load_job = getattr(job_module, "load_job", None)
-    if load_job is None:
-        pytest.skip("bulkops.job.load_job is not there yet")
     environ = {"KOREAI_CLIENT_ID": "cs-x", "KOREAI_CLIENT_SECRET": "s" * 40}
     job = load_job(JOB, environ=environ)
     assert job.name == "nightly-cleanup"

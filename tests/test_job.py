@@ -11,20 +11,17 @@ from pathlib import Path
 import pytest
 
 from bulkops.errors import JobError
+from bulkops.ids import validate_campaign_id
 from bulkops.job import (
     CAMPAIGN_TYPES,
-    DEFAULT_RATES,
-    Job,
-    RunSettings,
     check_max_deletes,
     describe,
     load_job,
     parse_rate_spec,
-    read_ids_file,
-    validate_campaign_id,
     with_overrides,
 )
-from bulkops.ratelimit import RateSpec
+from bulkops.job.idfile import read_ids_file
+from bulkops.model import DEFAULT_RATES, Job, RateSpec, RunSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
 SECRET = "S3CRET-value-that-must-never-show"

@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bulkops.errors import JobError
-from bulkops.job import Job, load_job, parse_rate_spec
-from bulkops.yamlsafe import EXCERPT_CHARS
+from bulkops.job import load_job, parse_rate_spec
+from bulkops.model import Job
+from bulkops.text import EXCERPT_CHARS
 
 ENV = {"KOREAI_CLIENT_SECRET": "s3cret", "KOREAI_TOKEN": "t0ken", "KOREAI_CLIENT_ID": "cs-env"}
 SETTINGS = settings(

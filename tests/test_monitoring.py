@@ -7,61 +7,56 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bulkops.audit import COUNT_KEYS
-from bulkops.execution import RunSummary
-from bulkops.monitoring import write_metrics, write_summary_json
+from bulkops.model import COUNT_KEYS, RunResult, zero_counts
+from bulkops.records.summary_files import write_metrics, write_summary_json
 
-Writer = Callable[[RunSummary, Path], None]
+Writer = Callable[[RunResult, Path], None]
 
 RUN_ID = "20240501T023000Z-a1b2c3"
 STARTED = "2024-05-01T02:30:00.250Z"
 FINISHED = "2024-05-01T02:41:40.750Z"
 
 
-def _summary(**overrides: object) -> RunSummary:
-    summary = RunSummary(
-        run_id=RUN_ID,
-        job="nightly-cleanup",
-        dry_run=False,
-        audit_log="/var/lib/bulkops/audit/nightly-cleanup.jsonl",
-        total=120,
-        started_at=STARTED,
-        finished_at=FINISHED,
-        duration_s=700.5,
-        requests=131,
-        retries=9,
-        rate_limited=4,
-        list_calls=2,
-    )
-    summary.counts.update(deleted=100, not_found=5, skipped=15)
-    for key, value in overrides.items():
-        setattr(summary, key, value)
-    return summary
+def _summary(counts: dict[str, int] | None = None, **overrides: Any) -> RunResult:
+    fields: dict[str, Any] = {
+        "run_id": RUN_ID,
+        "job": "nightly-cleanup",
+        "dry_run": False,
+        "audit_log": "/var/lib/bulkops/audit/nightly-cleanup.jsonl",
+        "total": 120,
+        "started_at": STARTED,
+        "finished_at": FINISHED,
+        "duration_s": 700.5,
+        "requests": 131,
+        "retries": 9,
+        "rate_limited": 4,
+        "list_calls": 2,
+        "counts": {**zero_counts(), **(counts or {"deleted": 100, "not_found": 5, "skipped": 15})},
+    }
+    return RunResult(**{**fields, **overrides})
 
 
-def successful() -> RunSummary:
+def successful() -> RunResult:
     return _summary()
 
 
-def with_failures() -> RunSummary:
-    summary = _summary(exit_code=1)
-    summary.counts.update(deleted=90, failed=10)
-    return summary
+def with_failures() -> RunResult:
+    return _summary({"deleted": 90, "not_found": 5, "skipped": 15, "failed": 10}, exit_code=1)
 
 
-def interrupted() -> RunSummary:
-    summary = _summary(exit_code=130, reason="interrupted", duration_s=12.0)
-    summary.counts.update(deleted=20, not_found=0, skipped=15, pending=85)
-    return summary
+def interrupted() -> RunResult:
+    counts = {"deleted": 20, "not_found": 0, "skipped": 15, "pending": 85}
+    return _summary(counts, exit_code=130, reason="interrupted", duration_s=12.0)
 
 
-def never_started() -> RunSummary:
+def never_started() -> RunResult:
     """What a run stopped before its first request leaves: no times, no counts."""
-    return RunSummary("20240501T023000Z-ffffff", "nightly-cleanup", False, "audit/x.jsonl")
+    return RunResult("20240501T023000Z-ffffff", "nightly-cleanup", False, "audit/x.jsonl")
 
 
 def unix(stamp: str) -> float:
@@ -92,7 +87,7 @@ def leftovers(directory: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("make", [successful, with_failures, interrupted])
-def test_summary_json_has_the_run(tmp_path: Path, make: Callable[[], RunSummary]) -> None:
+def test_summary_json_has_the_run(tmp_path: Path, make: Callable[[], RunResult]) -> None:
     summary = make()
     path = tmp_path / "deep" / "dir" / "summary.json"
     write_summary_json(summary, path)
@@ -276,9 +271,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_no_secret_is_written(tmp_path: Path) -> None:
-    # RunSummary has no field for a secret; make sure none appears by accident
+    # RunResult has no field for a secret; make sure none appears by accident
     secret_like = {"secret", "token", "password", "client_secret", "auth"}
-    assert not secret_like & set(RunSummary.__dataclass_fields__)
+    assert not secret_like & set(RunResult.__dataclass_fields__)
     write_summary_json(successful(), tmp_path / "s.json")
     write_metrics(successful(), tmp_path / "m.prom")
     for name in ("s.json", "m.prom"):

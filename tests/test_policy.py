@@ -8,11 +8,11 @@ import aiohttp
 import pytest
 from aioresponses import aioresponses
 
-from bulkops.auth import StaticToken
-from bulkops.client import KoreClient
+from bulkops.engine.retry import RetryPolicy
 from bulkops.errors import NotFound, PermanentError, RetryableError
-from bulkops.job import RunSettings
-from bulkops.policy import RetryPolicy
+from bulkops.kore.client import KoreClient
+from bulkops.kore.tokens import StaticToken
+from bulkops.model import RunSettings
 
 SETTINGS = RunSettings(max_attempts=4, backoff_initial=0.5, backoff_max=3.0, max_retry_after=10)
 

@@ -7,7 +7,8 @@ from collections import Counter
 
 import pytest
 
-from bulkops.ratelimit import RateSpec, RollingWindowLimiter
+from bulkops.engine.limiter import RollingWindowLimiter
+from bulkops.model import RateSpec
 
 
 class FakeClock:

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from bulkops import report
-from bulkops.report import FAILED_KEEP, LatencyHistogram, summarize
+from bulkops.cli import report_command as report
+from bulkops.records.report import ERROR_CHARS, FAILED_KEEP, LatencyHistogram, summarize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "audit" / "three_runs.jsonl"
 R1, R2, R3 = "20250101T020000Z-aaaaaa", "20250102T020000Z-bbbbbb", "20250103T100000Z-cccccc"
@@ -288,7 +288,7 @@ def test_failed_entries_kept_per_run_are_capped(tmp_path: Path) -> None:
     ]
     (run,) = summarize(write_log(tmp_path / "a.jsonl", records)).runs
     assert (len(run.failed), run.failed_more, run.counts["failed"]) == (FAILED_KEEP, 7, n)
-    assert len(run.failed[0].error or "") == report.ERROR_CHARS
+    assert len(run.failed[0].error or "") == ERROR_CHARS
 
 
 def test_help_shows_an_example(capsys: pytest.CaptureFixture[str]) -> None:

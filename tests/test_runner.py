@@ -6,11 +6,10 @@ import asyncio
 from collections import defaultdict
 from dataclasses import replace
 
-from bulkops.client import Answer
+from bulkops.engine.limiter import RollingWindowLimiter
+from bulkops.engine.pool import WorkerPool
 from bulkops.errors import ApiError, AuthError, NotFound, PermanentError, RetryableError
-from bulkops.job import RunSettings
-from bulkops.ratelimit import RollingWindowLimiter
-from bulkops.runner import Outcome, Runner
+from bulkops.model import Answer, Outcome, RunSettings
 
 FAST = RunSettings(
     concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1
@@ -54,18 +53,18 @@ class ScriptedApi:
 
 async def run(
     api: ScriptedApi, ids: list[str], settings: RunSettings = FAST, dry_run: bool = False
-) -> tuple[str, dict[str, Outcome], Runner]:
+) -> tuple[str, dict[str, Outcome], WorkerPool]:
     outcomes: dict[str, Outcome] = {}
 
     def record(o: Outcome) -> None:
         assert o.campaign_id not in outcomes, "two outcomes for one campaign"
         outcomes[o.campaign_id] = o
 
-    runner = Runner(
+    runner = WorkerPool(
         api, settings=settings, limiter=RollingWindowLimiter(settings.rates),
         dry_run=dry_run, on_outcome=record,
     )  # fmt: skip
-    reason = await runner.run(ids)
+    reason = await runner.settle_all(ids)
     return reason, outcomes, runner
 
 
@@ -146,11 +145,11 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
     api = ScriptedApi({"cd-0": [RetryableError("HTTP 503", status=503)]}, delay=0.01)
     ids = [f"cd-{i}" for i in range(20)]
     outcomes: dict[str, Outcome] = {}
-    runner = Runner(
+    runner = WorkerPool(
         api, settings=settings, limiter=RollingWindowLimiter(()), dry_run=False,
         on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
     )  # fmt: skip
-    task = asyncio.create_task(runner.run(ids))
+    task = asyncio.create_task(runner.settle_all(ids))
     await asyncio.sleep(0.05)
     runner.stop("interrupted")
     assert await asyncio.wait_for(task, 1) == "interrupted"
@@ -164,10 +163,10 @@ async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     limiter = RollingWindowLimiter(())
     waits: list[float] = []
     api = ScriptedApi({"cd-1": [RetryableError("HTTP 429", status=429, retry_after=0.05)]})
-    runner = Runner(api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None)
+    runner = WorkerPool(api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    await runner.run(["cd-1"])
+    await runner.settle_all(["cd-1"])
     waits.append(loop.time() - started)
     assert waits[0] >= 0.05
     assert runner.stats.rate_limited == 1

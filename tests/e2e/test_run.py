@@ -201,7 +201,7 @@ def test_without_a_terminal_yes_is_required(tmp_path: Path, sandbox: SandboxThre
 def test_a_pre_made_token_is_used_until_it_expires(tmp_path: Path, sandbox: SandboxThread) -> None:
     import time
 
-    from bulkops.auth import JwtMinter
+    from bulkops.kore.tokens import JwtMinter
 
     ids = seed(sandbox, 2)
     auth = {"client_id": "cs-sandbox-demo", "token_env": "KOREAI_TOKEN"}

@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from bulkops.audit import utc_now
+from bulkops.utc import utc_now
 
 LEVELS = ("debug", "info", "result", "warning", "error")
 

@@ -8,15 +8,15 @@ another target, or one older than the allowed age.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bulkops.audit import parse_utc, utc_now
 from bulkops.errors import JobError
-from bulkops.job import Job, validate_campaign_id
+from bulkops.ids import validate_campaign_id
+from bulkops.model import Job
+from bulkops.records.files import atomic_write
+from bulkops.utc import parse_utc, utc_now
 
 PLAN_VERSION = 1
 MAX_PLAN_BYTES = 256 << 20
@@ -43,18 +43,7 @@ def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
         "count": len(rows),
         "campaigns": rows,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(plan, f, ensure_ascii=False, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(plan, ensure_ascii=False, indent=1) + "\n", mode=0o600)
 
 
 def load_plan(

@@ -9,9 +9,6 @@ leaves this module has been admitted by the limiter.
 from __future__ import annotations
 
 import asyncio
-import time
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,88 +16,10 @@ import aiohttp
 from yarl import URL
 
 from bulkops import __version__
-from bulkops.auth import TokenSource
-from bulkops.errors import ApiError, AuthError, NotFound, PermanentError, RetryableError
-from bulkops.jsoncodec import loads
-
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_BODY_BYTES = 1 << 20  # larger answers are cut: the audit log keeps a record, not a dump
-EXCERPT_CHARS = 200
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """A 2xx answer: its status, the server's ``message`` and ``data`` (either may be None)."""
-
-    status: int
-    message: str | None
-    data: dict[str, Any] | None
-
-
-def _excerpt(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, seconds) if seconds == seconds else None  # NaN is no answer
-
-
-def decode_body(raw: bytes, truncated: bool) -> tuple[str | None, dict[str, Any] | None, str]:
-    """(message, data, note) from a body; ``note`` explains a body we could not use."""
-    if truncated:
-        return None, None, f"answer body larger than {MAX_BODY_BYTES} bytes, not read"
-    if not raw:
-        return None, None, ""
-    try:
-        doc = loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
-        return None, None, f"answer was not JSON: {_excerpt(text)}"
-    if not isinstance(doc, dict):
-        return None, None, "answer was JSON but not an object"
-    message = doc.get("message")
-    data = doc.get("data")
-    return (
-        message if isinstance(message, str) else None,
-        data if isinstance(data, dict) else None,
-        "",
-    )
-
-
-def classify(
-    status: int,
-    message: str | None,
-    data: dict[str, Any] | None,
-    note: str,
-    retry_after: str | None,
-) -> ApiError:
-    """The error a non-2xx answer stands for (pure: testable without a network)."""
-    said = message or note or "no message"
-    kw: dict[str, Any] = {"status": status, "message": message, "data": data}
-    if status in (401, 403):
-        return AuthError(f"HTTP {status}: {said}", **kw)
-    if status == 404:
-        return NotFound(f"HTTP 404: {said}", **kw)
-    if status in RETRYABLE_STATUSES:
-        return RetryableError(
-            f"HTTP {status}: {said}", retry_after=parse_retry_after(retry_after), **kw
-        )
-    return PermanentError(f"HTTP {status}: {said}", **kw)
+from bulkops.errors import RetryableError
+from bulkops.kore.answers import MAX_BODY_BYTES, classify, decode_body, excerpt
+from bulkops.kore.tokens import TokenSource
+from bulkops.model import Answer
 
 
 class KoreClient:
@@ -190,4 +109,4 @@ def open_session(concurrency: int) -> aiohttp.ClientSession:
 def _describe(exc: aiohttp.ClientError) -> str:
     detail = str(exc)
     name = type(exc).__name__
-    return f"{name}: {_excerpt(detail)}" if detail else name
+    return f"{name}: {excerpt(detail)}" if detail else name

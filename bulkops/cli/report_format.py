@@ -11,9 +11,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bulkops.audit import COUNT_KEYS
-from bulkops.render import table
-from bulkops.report import PERCENTILES, Report, RunReport
+from bulkops.cli.tables import table
+from bulkops.model import COUNT_KEYS
+from bulkops.records.report import PERCENTILES, Report, RunReport
 
 TABLE_FAILED = 20  # failed campaigns listed per run in the table; json lists all it kept
 CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula

@@ -14,20 +14,8 @@ import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class RateSpec:
-    """At most ``count`` requests started in any ``window`` seconds."""
-
-    count: int
-    window: float
-    text: str = ""
-
-    def __str__(self) -> str:
-        return self.text or f"{self.count}/{self.window:g}s"
-
+from bulkops.model import RateSpec
 
 LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
 RECENT_STARTS = 4096  # starts remembered to learn that limit from

@@ -2,7 +2,7 @@
 
 ``concurrency`` workers share one iterator of ids, so at most that many
 requests are in flight. Every attempt, first try or retry, is admitted by the
-rolling-window limiter before it is sent. The runner talks to a small
+rolling-window limiter before it is sent. The pool talks to a small
 ``CampaignApi`` protocol, never to aiohttp.
 
 A stop (interrupt, abort on 401/403, halt after failures) ends dispatching:
@@ -18,13 +18,13 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
-from bulkops.client import Answer
+from bulkops.engine.attempt import Attempt
+from bulkops.engine.limiter import RollingWindowLimiter
+from bulkops.engine.retry import RetryPolicy
 from bulkops.errors import ApiError, AuthError, NotFound, RetryableError
-from bulkops.job import RunSettings
-from bulkops.policy import RetryPolicy
-from bulkops.ratelimit import RollingWindowLimiter
+from bulkops.model import Answer, Outcome, RunSettings
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
 STOP_PRIORITY = ("interrupted", "aborted", "halted")
@@ -33,20 +33,6 @@ STOP_PRIORITY = ("interrupted", "aborted", "halted")
 class CampaignApi(Protocol):
     async def delete(self, campaign_id: str) -> Answer: ...
     async def get(self, campaign_id: str) -> Answer: ...
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The one outcome of one campaign in this run (an audit ``campaign`` line)."""
-
-    campaign_id: str
-    outcome: str  # deleted | not_found | failed | would_delete
-    http_status: int | None
-    attempts: int
-    duration_ms: int
-    message: str | None
-    error: str | None
-    campaign: dict[str, Any] | None
 
 
 @dataclass
@@ -60,7 +46,7 @@ class _Stopped(Exception):
     """The run stopped while this campaign waited (for the limiter or a retry)."""
 
 
-class Runner:
+class WorkerPool:
     def __init__(
         self,
         api: CampaignApi,
@@ -93,7 +79,7 @@ class Runner:
         self._stop_reasons.add(reason)
         self._stop.set()
 
-    async def run(self, campaign_ids: Iterable[str]) -> str:
+    async def settle_all(self, campaign_ids: Iterable[str]) -> str:
         """Settles campaigns until done or stopped; returns the run's reason."""
         ids = iter(campaign_ids)
         workers = [
@@ -123,44 +109,35 @@ class Runner:
                     self.stop("halted")
 
     async def _settle(self, campaign_id: str) -> Outcome | None:
-        attempts = 0
-        started: float | None = None
+        attempt = Attempt(campaign_id, self._clock)
 
-        async def attempt() -> Answer:
-            nonlocal attempts, started
+        async def try_once() -> Answer:
             await self._admit()
-            if started is None:
-                started = self._clock()
-            attempts += 1
-            self.stats.retries += attempts > 1
+            attempt.begin()
+            self.stats.retries += attempt.tries > 1
             return await self._send(lambda: self._call(campaign_id))
 
-        def outcome(name: str, status: int | None, error: str | None, **kw: Any) -> Outcome:
-            elapsed = 0.0 if started is None else self._clock() - started
-            return Outcome(
-                campaign_id, name, status, attempts, round(elapsed * 1000),
-                kw.get("message"), error, kw.get("campaign"),
-            )  # fmt: skip
-
         try:
-            answer = await self._retry.call(attempt)
+            answer = await self._retry.call(try_once)
         except _Stopped:
-            if attempts == 0:
+            if attempt.tries == 0:
                 return None
-            return outcome("failed", None, "run stopped before this campaign settled")
+            return attempt.outcome("failed", None, error="run stopped before this campaign settled")
         except NotFound as exc:
-            return outcome("not_found", 404, None, message=exc.message, campaign=exc.data)
+            return attempt.outcome("not_found", 404, message=exc.message, campaign=exc.data)
         except AuthError as exc:
             self.stop("aborted")
             self.abort_error = self.abort_error or f"{campaign_id}: {exc.explanation}"
-            return outcome("failed", exc.status, exc.explanation, message=exc.message)
+            return attempt.outcome("failed", exc.status, error=exc.explanation, message=exc.message)
         except ApiError as exc:
             error = exc.explanation
             if isinstance(exc, RetryableError):
-                error = f"gave up after {attempts} attempts; last: {error}"
-            return outcome("failed", exc.status, error, message=exc.message, campaign=exc.data)
-        return outcome(
-            self._success, answer.status, None, message=answer.message, campaign=answer.data
+                error = f"gave up after {attempt.tries} attempts; last: {error}"
+            return attempt.outcome(
+                "failed", exc.status, error=error, message=exc.message, campaign=exc.data
+            )
+        return attempt.outcome(
+            self._success, answer.status, message=answer.message, campaign=answer.data
         )
 
     async def request(self, call: Callable[[], Awaitable[Answer]]) -> Answer:

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bulkops.audit import parse_utc
-from bulkops.client import Answer
 from bulkops.errors import ApiError
-from bulkops.job import Selection
+from bulkops.model import Answer, Selection
+from bulkops.utc import parse_utc
 
 PAGE_SIZE = 100  # the list call's largest page
 MAX_PAGES = 100_000  # a server that never says hasMore=false must not page forever

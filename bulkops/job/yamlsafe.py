@@ -27,40 +27,15 @@ from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bulkops.errors import JobError
+from bulkops.text import excerpt
 
 MAX_JOB_BYTES = 1024 * 1024
 MAX_DEPTH = 20
-EXCERPT_CHARS = 60
 
 T = TypeVar("T")
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
-
-
-def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
-    """``value`` quoted for an error message: at most ``limit`` characters, then "…".
-
-    Unprintable characters are escaped (``\\t``, ``\\x00``) and count as what is shown.
-    """
-    if not isinstance(value, str):
-        text = repr(value)
-        return text if len(text) <= limit else text[:limit] + "…"
-    shown: list[str] = []
-    used = 0
-    for char in value:
-        if char in ("'", "\\"):
-            part = "\\" + char
-        elif char.isprintable():
-            part = char
-        else:
-            part = repr(char)[1:-1]  # \t, \x00, \u200b, ...
-        used += len(part)
-        if used > limit:
-            shown.append("…")
-            break
-        shown.append(part)
-    return "'" + "".join(shown) + "'"
 
 
 def suggest(word: str, choices: Collection[str]) -> str:

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from bulkops import __version__
-from bulkops.console import Console
+from bulkops.cli.console import Console
 from bulkops.errors import EXIT_USAGE, JobError, LockedError
 
 # Modules are imported where a command needs them: `bulkops --help` and
@@ -129,9 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args_list: list[str]) -> int:
     # report and sandbox own their arguments
     if args_list and args_list[0] == "report":
-        from bulkops import report
+        from bulkops.cli import report_command
 
-        return report.main(args_list[1:], prog="bulkops report")
+        return report_command.main(args_list[1:], prog="bulkops report")
     if args_list and args_list[0] == "sandbox":
         from bulkops import sandbox
 
@@ -141,9 +141,9 @@ def _dispatch(args_list: list[str]) -> int:
     try:
         if args.command == "validate":
             return _validate(args, console)
-        from bulkops.run_command import run
+        from bulkops.cli.run_command import run_command
 
-        return run(args, console)
+        return run_command(args, console)
     except LockedError as exc:
         console.error("locked", str(exc))
         return EXIT_USAGE

@@ -1,4 +1,4 @@
-"""`bulkops run`: the job with its flags → an execution → results, monitoring files, exit code."""
+"""`bulkops run`: the job with its flags → a JobRun → output, monitoring files, exit code."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bulkops.audit import utc_now
-from bulkops.console import Console
+from bulkops.cli.console import Console
+from bulkops.cli.run_observer import ConsoleObserver
+from bulkops.cli.tables import preview
+from bulkops.engine.job_run import JobRun, new_run_id
 from bulkops.errors import EXIT_USAGE, BulkOpsError, JobError, LockedError
-from bulkops.execution import Execution, RunSummary, new_run_id
-from bulkops.job import Job, load_job, parse_age, with_overrides
-from bulkops.monitoring import write_metrics, write_summary_json
-from bulkops.plan import load_plan, write_plan
-from bulkops.render import preview
+from bulkops.job import load_job, parse_age, with_overrides
+from bulkops.model import Job, RunResult
+from bulkops.records.plans import load_plan, write_plan
+from bulkops.records.summary_files import write_metrics, write_summary_json
+from bulkops.utc import utc_now
 
 
 def load(args: argparse.Namespace) -> Job:
@@ -31,34 +32,37 @@ def load(args: argparse.Namespace) -> Job:
     )
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
+def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         job = load(args)
     except JobError as exc:
-        refused = RunSummary(
-            new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or ""
-        )
-        _refuse(args, refused, "invalid", str(exc))
+        refused = RunResult(
+            new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or "",
+            started_at=utc_now(), finished_at=utc_now(), exit_code=EXIT_USAGE,
+            reason="invalid", error=str(exc),
+        )  # fmt: skip
+        _write_monitoring(args, refused)
         raise
     for warning in job.warnings:
         console.warn("job", warning)
-    execution = Execution(job, console, fresh=args.fresh)
+    observer = ConsoleObserver(console, job, assume_yes=args.yes)
+    job_run = JobRun(job, observer, fresh=args.fresh)
+    observer.on_signal = job_run.interrupt
     try:
-        execution.plan_ids = _check_run_args(args, job)
-        summary = asyncio.run(execution.execute(_confirmer(args, job)))
+        job_run.plan_ids = _check_run_args(args, job)
+        result = asyncio.run(job_run.execute())
     except LockedError:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
-        _refuse(args, execution.summary, "refused", str(exc))
+        _write_monitoring(args, job_run.refused("refused", str(exc), EXIT_USAGE))
         raise
     except KeyboardInterrupt:
-        _refuse(
-            args, execution.summary, "interrupted", "interrupted before anything was deleted", 130
-        )
+        message = "interrupted before anything was deleted"
+        _write_monitoring(args, job_run.refused("interrupted", message, 130))
         raise
-    _write_monitoring(args, summary)
-    _show_result(args, console, job, summary)
-    return summary.exit_code
+    _write_monitoring(args, result)
+    _show_result(args, console, job, result)
+    return result.exit_code
 
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
@@ -76,49 +80,24 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     return None
 
 
-def _confirmer(args: argparse.Namespace, job: Job) -> Callable[[int], bool]:
-    def confirm(count: int) -> bool:
-        if args.yes:
-            return True
-        t = job.target
-        sys.stderr.write(
-            f"About to DELETE {count} campaigns from {t.host} "
-            f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
-        )
-        sys.stderr.flush()
-        return sys.stdin.readline().strip().lower() == "yes"
-
-    return confirm
-
-
-def _refuse(
-    args: argparse.Namespace, summary: RunSummary, reason: str, error: str, code: int = EXIT_USAGE
-) -> None:
-    """Monitoring hears of runs that never started, too."""
-    summary.exit_code, summary.reason, summary.error = code, reason, error
-    summary.started_at = summary.started_at or utc_now()
-    summary.finished_at = utc_now()
-    _write_monitoring(args, summary)
-
-
-def _write_monitoring(args: argparse.Namespace, summary: RunSummary) -> None:
+def _write_monitoring(args: argparse.Namespace, summary: RunResult) -> None:
     if args.summary_json:
         write_summary_json(summary, Path(args.summary_json))
     if args.metrics_file:
         write_metrics(summary, Path(args.metrics_file))
 
 
-def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunSummary) -> None:
+def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> None:
     if summary.dry_run:
         if args.output == "json":
             doc = {"job": job.name, "target": job.target.host, "count": len(summary.previews),
-                   "campaigns": summary.previews, "counts": summary.counts}  # fmt: skip
+                   "campaigns": summary.previews, "counts": dict(summary.counts)}  # fmt: skip
             print(json.dumps(doc, ensure_ascii=False, indent=1))
         else:
             print(preview(summary.previews))
             print(f"{len(summary.previews)} campaigns would be deleted from {job.target.host}")
         if args.plan_out:
-            write_plan(Path(args.plan_out), job, summary.previews)
+            write_plan(Path(args.plan_out), job, list(summary.previews))
             console.result(
                 "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
             )
@@ -127,7 +106,7 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
         "summary",
         f"{summary.reason}: {counts or 'nothing to do'} "
         f"({summary.duration_s:.1f}s, exit {summary.exit_code}); audit log {summary.audit_log}",
-        run_id=summary.run_id, counts=summary.counts, exit_code=summary.exit_code,
+        run_id=summary.run_id, counts=dict(summary.counts), exit_code=summary.exit_code,
         reason=summary.reason, duration_s=summary.duration_s,
     )  # fmt: skip
     if summary.error:

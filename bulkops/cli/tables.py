@@ -23,7 +23,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
-def preview(rows: list[dict[str, Any]], *, limit: int = PREVIEW_ROWS) -> str:
+def preview(rows: Sequence[dict[str, Any]], *, limit: int = PREVIEW_ROWS) -> str:
     """The dry run's table: oldest first, the first ``limit`` rows, then a count."""
     ordered = sorted(rows, key=lambda r: (str(r.get("createdAt") or ""), str(r.get("id"))))
     shown = ordered if len(ordered) <= limit else ordered[:limit]

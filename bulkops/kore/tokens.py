@@ -14,6 +14,7 @@ from jwt.utils import base64url_encode
 
 from bulkops.errors import AuthError
 from bulkops.jsoncodec import dumps
+from bulkops.model import Auth
 
 _HS256 = HMACAlgorithm(HMACAlgorithm.SHA256)
 _HEADER = base64url_encode(dumps({"alg": "HS256", "typ": "JWT"}))  # never changes: encoded once
@@ -95,3 +96,13 @@ class StaticToken:
 
     def __repr__(self) -> str:
         return "StaticToken('***')"
+
+
+def token_source(auth: Auth) -> TokenSource:
+    """The job's way of signing requests: its pre-made token, or a minter for its secret."""
+    if auth.token is not None:
+        return StaticToken(auth.token.reveal())
+    assert auth.client_secret is not None  # the job loader guarantees one of the two
+    return JwtMinter(
+        auth.client_id, auth.client_secret.reveal(), subject=auth.subject, ttl=auth.token_ttl
+    )

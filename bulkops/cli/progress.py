@@ -8,8 +8,8 @@ import contextlib
 import time
 from collections.abc import Callable, Mapping
 
-from bulkops.audit import OUTCOMES
-from bulkops.console import Console
+from bulkops.cli.console import Console
+from bulkops.model import OUTCOMES
 
 REDRAW_EVERY = 0.2  # seconds between terminal redraws
 PLAIN_EVERY = 5.0  # seconds between lines when stderr is not a terminal

@@ -19,7 +19,7 @@ from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from bulkops.errors import RetryableError
-from bulkops.job import RunSettings
+from bulkops.model import RunSettings
 
 T = TypeVar("T")
 

@@ -2,7 +2,7 @@
 
 ``write_summary_json`` writes the run summary as one JSON object;
 ``write_metrics`` writes it in the Prometheus text exposition format for the
-node exporter's textfile collector. Both only describe a ``RunSummary``: they
+node exporter's textfile collector. Both only describe a ``RunResult``: they
 work the same for a run that completed, failed, halted or was interrupted.
 
 Both replace their file atomically: the text goes to a temporary file in the
@@ -10,22 +10,20 @@ same directory (named ``.<name>.<random>.tmp``, never ``*.prom``, so the
 collector cannot read half a file), is fsynced, and is renamed over the
 target. A reader sees the old file or the new one, never a mix.
 
-A ``RunSummary`` carries no secret (ids, counts, times and our own error
+A ``RunResult`` carries no secret (ids, counts, times and our own error
 text), and nothing is added here, so these files are safe to publish.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from bulkops.audit import COUNT_KEYS, parse_utc
-from bulkops.execution import RunSummary
+from bulkops.model import COUNT_KEYS, RunResult
+from bulkops.records.files import atomic_write
+from bulkops.utc import parse_utc
 
 FILE_MODE = 0o644  # the node exporter usually runs as another user and must read the file
 
@@ -36,7 +34,7 @@ SUMMARY_KEYS = (
 )  # fmt: skip
 
 
-def write_summary_json(summary: RunSummary, path: Path) -> None:
+def write_summary_json(summary: RunResult, path: Path) -> None:
     """Writes the summary as a JSON object with the keys of ``SUMMARY_KEYS``.
 
     Parent directories are created. The file is replaced atomically; on error
@@ -44,26 +42,26 @@ def write_summary_json(summary: RunSummary, path: Path) -> None:
     """
     doc = {key: getattr(summary, key) for key in SUMMARY_KEYS}
     doc["counts"] = {key: summary.counts.get(key, 0) for key in COUNT_KEYS}
-    _atomic_write(Path(path), json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(Path(path), json.dumps(doc, ensure_ascii=False, indent=2) + "\n", mode=FILE_MODE)
 
 
-def write_metrics(summary: RunSummary, path: Path) -> None:
+def write_metrics(summary: RunResult, path: Path) -> None:
     """Writes the summary as Prometheus textfile metrics, every sample labelled ``job``.
 
     Same atomic replacement and error behaviour as ``write_summary_json``.
     """
-    _atomic_write(Path(path), render_metrics(summary))
+    atomic_write(Path(path), render_metrics(summary), mode=FILE_MODE)
 
 
 # Every metric is a gauge: the file holds the state of the job's last run and is
 # replaced whole by the next one, so its numbers are not monotonic counters
 # (a counter that drops to a smaller run's value would look like a reset to rate()).
-def render_metrics(summary: RunSummary) -> str:
+def render_metrics(summary: RunResult) -> str:
     """The text exposition of ``summary`` (what ``write_metrics`` writes)."""
     return "".join(_render(summary))
 
 
-def _render(s: RunSummary) -> Iterator[str]:
+def _render(s: RunResult) -> Iterator[str]:
     job = {"job": s.job}
     yield from _family(
         "bulkops_campaigns",
@@ -127,32 +125,3 @@ def _unix_seconds(stamp: str) -> float | None:
         return None
     moment = parse_utc(stamp)
     return moment.timestamp() if moment else None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fchmod(tmp.fileno(), FILE_MODE)
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # interrupted or failed before the rename: the old file stays, the temp goes
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Makes the rename itself durable; some filesystems refuse, which is harmless."""
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

@@ -1,0 +1,89 @@
+"""``bulkops report``: an audit log summarised on stdout, in the format asked for."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bulkops.cli.report_format import FORMATS
+from bulkops.errors import EXIT_USAGE
+from bulkops.records.report import UnknownRunError, summarize
+
+EPILOG = """examples:
+  bulkops report audit/billing-cleanup.jsonl                    every run, as a table
+  bulkops report audit/billing-cleanup.jsonl --run 20250101T020000Z-a1b2c3 --format json
+  bulkops report audit/billing-cleanup.jsonl --failed-ids > retry-ids.txt
+      (then set `campaigns_file: retry-ids.txt` in the job and run it again)
+
+exit codes: 0 report printed, 2 unreadable log or unknown --run id
+"""
+
+
+def build_parser(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Summarise a bulkops audit log: counts, rate, latency, retries, failures.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("audit_log", metavar="AUDIT.jsonl", help="the audit log a job appended to")
+    parser.add_argument("--run", metavar="RUN_ID", help="only this run (default: every run)")
+    parser.add_argument(
+        "--format", choices=tuple(FORMATS), default="table", help="output format (default table)"
+    )
+    parser.add_argument(
+        "--failed-ids",
+        action="store_true",
+        help="print only the ids whose latest real outcome is failed, one a line (campaigns_file)",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
+    """Print the report on stdout, warnings and errors on stderr; return the exit code."""
+    args = build_parser(prog).parse_args(argv)
+    try:
+        report = summarize(Path(args.audit_log), args.run, failed_ids=args.failed_ids)
+    except OSError as exc:
+        _say(
+            f"{prog}: cannot read {args.audit_log}: {exc.strerror or exc}; check the path "
+            "(a job's log defaults to audit/<job name>.jsonl)"
+        )
+        return EXIT_USAGE
+    except UnknownRunError as exc:
+        _say(_unknown_run_message(prog, args.audit_log, exc))
+        return EXIT_USAGE
+    for bad in report.bad_lines:
+        _say(f"{args.audit_log}:{bad.lineno}: {bad.problem}; ignored")
+    unlisted = report.bad_line_count - len(report.bad_lines)
+    if unlisted:
+        _say(f"{args.audit_log}: … and {unlisted} more bad lines ignored")
+    if args.failed_ids:
+        if len(report.targets) > 1:
+            _say(
+                f"{prog}: warning: these failures come from {len(report.targets)} targets; "
+                "use --run to pick one run's target before feeding them to a job"
+            )
+        if report.runs and all(r.dry_run for r in report.runs):
+            _say(f"{prog}: note: only dry runs selected; they delete nothing, so no id is listed")
+        for campaign_id in report.failed_ids:
+            print(campaign_id)
+        return 0
+    print(FORMATS[args.format](report, args.audit_log))
+    return 0
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _unknown_run_message(prog: str, log: str, exc: UnknownRunError) -> str:
+    if not exc.count:
+        return f"{prog}: {log} records no runs; run a job first, or check the path"
+    shown = len(exc.known)
+    latest = f"the latest {shown} of {exc.count}" if exc.count > shown else "known"
+    return (
+        f"{prog}: no run {exc.run_id!r} in {log}; {latest}: {', '.join(exc.known)}. "
+        "Pass one of these to --run, or leave --run out to report every run."
+    )

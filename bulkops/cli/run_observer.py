@@ -1,0 +1,76 @@
+"""The person's side of a run: console lines, the prompt, live progress and signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bulkops.cli.console import Console
+from bulkops.cli.progress import Progress
+from bulkops.model import EXIT_BY_SIGNAL, Job, Outcome
+
+
+class ConsoleObserver:
+    """A ``RunObserver`` that talks to a person (or a log shipper) through ``Console``.
+
+    While the campaigns are worked on, SIGINT/SIGTERM call ``on_signal`` (the
+    run stops dispatching and lets requests in flight settle); a second signal
+    leaves at once: every audit line already written is whole.
+    """
+
+    def __init__(self, console: Console, job: Job, *, assume_yes: bool) -> None:
+        self._console = console
+        self._job = job
+        self._assume_yes = assume_yes
+        self._progress: Progress | None = None
+        self._signalled = False
+        self.on_signal: Callable[[int], None] = lambda signum: None
+
+    def info(self, event: str, message: str, **fields: Any) -> None:
+        self._console.info(event, message, **fields)
+
+    def warn(self, event: str, message: str, **fields: Any) -> None:
+        self._console.warn(event, message, **fields)
+
+    def confirm(self, count: int) -> bool:
+        if self._assume_yes:
+            return True
+        t = self._job.target
+        sys.stderr.write(
+            f"About to DELETE {count} campaigns from {t.host} "
+            f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
+        )
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() == "yes"
+
+    def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_BY_SIGNAL:
+            loop.add_signal_handler(signum, self._signal, signum)
+        self._progress = Progress(self._console, todo, counts)
+        self._progress.start()
+
+    def settled(self, outcome: Outcome) -> None:
+        if self._progress is not None:
+            self._progress.update()
+
+    async def work_ended(self) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in EXIT_BY_SIGNAL:
+            loop.remove_signal_handler(signum)
+        if self._progress is not None:
+            await self._progress.stop()
+
+    def _signal(self, signum: int) -> None:
+        if self._signalled:
+            os._exit(EXIT_BY_SIGNAL.get(signal.Signals(signum), 130))
+        self._signalled = True
+        self._console.warn(
+            "interrupted", "interrupted: letting requests in flight finish "
+            "(press Ctrl-C again to quit at once)", signal=signal.Signals(signum).name,
+        )  # fmt: skip
+        self.on_signal(signum)

@@ -1,0 +1,244 @@
+"""One run of a job, from lock to ``run_finished``.
+
+lock the audit log → read what earlier runs settled → resolve the campaigns
+(select) → check max_deletes → confirm → the worker pool → an immutable
+``RunResult``. Everything recorded goes through ``RunRecorder``, which
+writes ``run_finished`` whatever happens once ``run_started`` is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timezone
+
+from bulkops.engine.limiter import RollingWindowLimiter
+from bulkops.engine.observer import RunObserver
+from bulkops.engine.pool import WorkerPool
+from bulkops.engine.recorder import Ending, RunRecorder
+from bulkops.engine.selection import resolve
+from bulkops.errors import ApiError, AuthError, JobError
+from bulkops.job import check_max_deletes
+from bulkops.kore.client import KoreClient, open_session
+from bulkops.kore.tokens import JwtMinter, TokenSource, token_source
+from bulkops.model import Answer, Job, Outcome, RunResult
+from bulkops.records.audit_log import AuditLock, AuditWriter
+from bulkops.records.history import History, read_history
+from bulkops.utc import utc_now
+
+
+class Declined(JobError):
+    """The person at the terminal did not confirm; nothing was deleted."""
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
+class JobRun:
+    """One run of ``job``: ``await JobRun(job, observer).execute()`` returns its result.
+
+    JobError and LockedError escape ``execute`` with nothing deleted and nothing
+    logged; ``refused()`` then describes the run for monitoring files.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        observer: RunObserver,
+        *,
+        fresh: bool = False,
+        plan_ids: Sequence[str] | None = None,
+    ) -> None:
+        self.job = job
+        self.run_id = new_run_id()
+        self._observer = observer
+        self._fresh = fresh
+        self.plan_ids = plan_ids  # a reviewed plan replaces the job's own selection
+        self._limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin)
+        self._began = time.monotonic()
+        self._started_at = ""
+        self._list_calls = 0
+        self._pool: WorkerPool | None = None
+        self._recorder: RunRecorder | None = None
+        self._previews: list[dict[str, object]] = []
+
+    def interrupt(self, signum: int) -> None:
+        """A signal: stop dispatching; requests in flight settle and are recorded."""
+        if self._recorder is not None:
+            self._recorder.ending.signum = signum
+        if self._pool is not None:
+            self._pool.stop("interrupted")
+
+    def refused(self, reason: str, error: str, exit_code: int) -> RunResult:
+        """This run as monitoring sees it when it stopped before ``run_started``."""
+        now = utc_now()
+        return RunResult(
+            self.run_id, self.job.name, self.job.run.dry_run, str(self.job.audit_log),
+            started_at=self._started_at or now, finished_at=now, exit_code=exit_code,
+            reason=reason, error=error, list_calls=self._list_calls,
+        )  # fmt: skip
+
+    async def execute(self) -> RunResult:
+        lock = AuditLock(self.job.audit_log)
+        lock.acquire()
+        try:
+            history = self._read_history()
+            async with open_session(self.job.run.concurrency) as session:
+                target = self.job.target
+                client = KoreClient(
+                    session, host=target.host, app_id=target.app_id,
+                    account_id=target.account_id, campaign_type=target.campaign_type,
+                    tokens=self._tokens(), timeout=self.job.run.timeout,
+                )  # fmt: skip
+                self._pool = WorkerPool(
+                    client, settings=self.job.run, limiter=self._limiter,
+                    dry_run=self.job.run.dry_run, on_outcome=self._settled,
+                )  # fmt: skip
+                return await self._run(client, self._pool, history)
+        finally:
+            lock.release()
+
+    async def _run(self, client: KoreClient, pool: WorkerPool, history: History) -> RunResult:
+        self._started_at = utc_now()
+        try:
+            ids = await self._campaign_ids(client, pool)
+        except ApiError as exc:
+            with self._recording(history, total=0, skipped=0) as ending:
+                ending.error = f"could not resolve the selection: {exc.explanation}"
+            return self._result(pool)
+        self._check_count(len(ids))
+        done = set() if self._fresh else history.done
+        todo = [i for i in ids if i not in done]
+        if not self.job.run.dry_run and todo and not self._observer.confirm(len(todo)):
+            raise Declined("not confirmed: nothing was deleted")
+        with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
+            if skipped := len(ids) - len(todo):
+                self._observer.info(
+                    "resume", f"skipping {skipped} campaigns already done in earlier runs "
+                    f"recorded in {self.job.audit_log} (--fresh ignores them)", skipped=skipped,
+                )  # fmt: skip
+            assert self._recorder is not None
+            self._observer.work_started(len(todo), self._recorder.counts)
+            try:
+                ending.reason = await pool.settle_all(todo)
+            finally:
+                await self._observer.work_ended()
+                ending.reason = pool.stop_reason or ending.reason
+                ending.error = pool.abort_error
+        return self._result(pool)
+
+    def _recording(
+        self, history: History, *, total: int, skipped: int
+    ) -> AbstractContextManager[Ending]:
+        if history.torn_tail:
+            self._observer.warn(
+                "audit_torn_line", f"{self.job.audit_log}: the last line was cut off by a crash; "
+                "it stays as it is and this run starts on a new line",
+            )  # fmt: skip
+        writer = AuditWriter(self.job.audit_log, torn_tail=history.torn_tail)
+        self._recorder = RunRecorder(writer, self.job, self.run_id, started=self._began)
+        return self._recorder.recording(total, skipped)
+
+    def _check_count(self, count: int) -> None:
+        if not self.job.run.dry_run:
+            check_max_deletes(self.job, count)
+        elif count > self.job.run.max_deletes:
+            self._observer.warn(
+                "max_deletes", f"{count} campaigns selected: a real run would be refused "
+                f"(run.max_deletes is {self.job.run.max_deletes})",
+            )  # fmt: skip
+
+    def _read_history(self) -> History:
+        target = self.job.target
+        keep = max((spec.count for spec in self.job.run.rates), default=0)
+        history = read_history(self.job.audit_log, target.host, target.app_id, keep_starts=keep)
+        # the server's windows still count the previous runs' requests: so must we
+        to_clock = time.monotonic() - time.time()
+        self._limiter.preload(t + to_clock for t in history.recent_starts)
+        for bad in history.problems[:5]:
+            self._observer.warn(
+                "audit_bad_line", f"{self.job.audit_log}:{bad.lineno}: {bad.problem}; ignored",
+                line=bad.lineno,
+            )  # fmt: skip
+        if len(history.problems) > 5:
+            self._observer.warn(
+                "audit_bad_line", f"… and {len(history.problems) - 5} more bad lines"
+            )
+        return history
+
+    def _tokens(self) -> TokenSource:
+        tokens = token_source(self.job.auth)
+        if isinstance(tokens, JwtMinter) and tokens.short_key:
+            self._observer.warn("short_secret", "the client secret is shorter than 32 bytes")
+        return tokens
+
+    async def _campaign_ids(self, client: KoreClient, pool: WorkerPool) -> list[str]:
+        if self.plan_ids is not None:
+            return [i for i in self.plan_ids if i not in self.job.exclude]
+        if self.job.select is None:
+            return list(self.job.campaign_ids)
+        started = time.monotonic()
+        chosen, pages = await resolve(
+            lambda body: _list_call(pool, lambda: client.list_page(body)),
+            self.job.select,
+            campaign_type=self.job.target.campaign_type,
+            now=datetime.now(timezone.utc),
+            exclude=self.job.exclude,
+        )
+        self._list_calls = pages
+        self._observer.info(
+            "selected", f"selected {len(chosen)} campaigns with {pages} list calls "
+            f"in {time.monotonic() - started:.2f}s", selected=len(chosen), list_calls=pages,
+        )  # fmt: skip
+        return [c.id for c in chosen]
+
+    def _settled(self, outcome: Outcome) -> None:
+        assert self._recorder is not None
+        self._recorder.campaign(outcome)
+        if outcome.outcome == "would_delete":
+            data = outcome.campaign or {}
+            self._previews.append(
+                {
+                    "id": outcome.campaign_id,
+                    "name": data.get("name"),
+                    "status": data.get("status"),
+                    "createdAt": data.get("createdAt"),
+                }
+            )
+        self._observer.settled(outcome)
+
+    def _result(self, pool: WorkerPool) -> RunResult:
+        rec = self._recorder
+        assert rec is not None
+        stats = pool.stats
+        return RunResult(
+            run_id=self.run_id,
+            job=self.job.name,
+            dry_run=self.job.run.dry_run,
+            audit_log=str(self.job.audit_log),
+            total=rec.total,
+            counts=dict(rec.counts),
+            started_at=self._started_at,
+            finished_at=utc_now(),
+            duration_s=rec.duration_s,
+            exit_code=rec.exit_code,
+            reason=rec.ending.reason,
+            requests=stats.requests,
+            retries=stats.retries,
+            rate_limited=stats.rate_limited,
+            list_calls=self._list_calls,
+            error=rec.ending.error,
+            previews=tuple(self._previews),
+        )
+
+
+async def _list_call(pool: WorkerPool, call: Callable[[], Awaitable[Answer]]) -> Answer:
+    try:
+        return await pool.request(call)
+    except AuthError:
+        raise
+    except ApiError as exc:
+        raise ApiError(f"list call failed: {exc.explanation}", status=exc.status) from exc

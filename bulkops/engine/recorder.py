@@ -1,0 +1,95 @@
+"""The audit lines of one run, and the tally they add up to.
+
+``RunRecorder.recording()`` writes ``run_started`` on entry and, whatever
+happens inside, ``run_finished`` on exit: this is the one place that promise
+is kept. Counts derive from the campaign lines written; ``pending`` is what
+is left of ``total``, so the counts always add up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bulkops import __version__
+from bulkops.model import COUNT_KEYS, Job, Outcome, exit_code_for, zero_counts
+from bulkops.records.audit_log import AuditWriter
+from bulkops.utc import utc_now
+
+
+@dataclass
+class Ending:
+    """How the recorded run ended, filled in while it runs."""
+
+    reason: str = "aborted"  # stays so if the work raised
+    signum: int | None = None
+    error: str | None = None
+
+
+class RunRecorder:
+    def __init__(self, writer: AuditWriter, job: Job, run_id: str, *, started: float) -> None:
+        self._writer = writer
+        self._job = job
+        self._run_id = run_id
+        self._started = started  # time.monotonic() when the run began
+        self.total = 0
+        self.counts = zero_counts()
+        self.ending = Ending()
+        self.exit_code = 0
+        self.duration_s = 0.0
+
+    @contextmanager
+    def recording(self, total: int, skipped: int) -> Iterator[Ending]:
+        """``run_started`` now, ``run_finished`` on the way out; yields the ``Ending`` to fill."""
+        self.total = total
+        self.counts["skipped"] = skipped
+        target = self._job.target
+        self._write(
+            "run_started",
+            dry_run=self._job.run.dry_run,
+            total=total,
+            target={"host": target.host, "app_id": target.app_id, "account_id": target.account_id},
+            version=__version__,
+        )
+        try:
+            yield self.ending
+        finally:
+            try:
+                self._finish()
+            finally:
+                self._writer.close()
+
+    def campaign(self, outcome: Outcome) -> None:
+        self._write(
+            "campaign",
+            campaign_id=outcome.campaign_id,
+            outcome=outcome.outcome,
+            http_status=outcome.http_status,
+            attempts=outcome.attempts,
+            duration_ms=outcome.duration_ms,
+            message=outcome.message,
+            error=outcome.error,
+            campaign=outcome.campaign,
+        )
+        self.counts[outcome.outcome] += 1
+
+    def _finish(self) -> None:
+        settled = sum(self.counts[k] for k in COUNT_KEYS if k != "pending")
+        self.counts["pending"] = self.total - settled
+        end = self.ending
+        self.exit_code = exit_code_for(end.reason, self.counts["failed"], end.signum)
+        self.duration_s = round(time.monotonic() - self._started, 3)
+        self._write(
+            "run_finished",
+            counts=dict(self.counts),
+            duration_s=self.duration_s,
+            exit_code=self.exit_code,
+            reason=end.reason,
+        )
+
+    def _write(self, event: str, **fields: Any) -> None:
+        record = {"event": event, "ts": utc_now(), "run_id": self._run_id, "job": self._job.name}
+        self._writer.write({**record, **fields})

@@ -1,0 +1,63 @@
+"""What ``bulkops validate`` says about a job, and the max_deletes guard."""
+
+from __future__ import annotations
+
+from bulkops.errors import JobError
+from bulkops.model import Job
+
+
+def check_max_deletes(job: Job, count: int) -> None:
+    """JobError when a real run would delete more than ``run.max_deletes`` campaigns."""
+    cap = job.run.max_deletes
+    if not job.run.dry_run and count > cap:
+        raise JobError(
+            f"{count:,} campaigns are selected, more than run.max_deletes ({cap:,}); nothing "
+            f"was deleted. Raise run.max_deletes in {job.path} or narrow the selection."
+        )
+
+
+def describe(job: Job) -> list[str]:
+    """Lines for ``bulkops validate``: what the job would do. Never shows a secret.
+
+    ``job.warnings`` are not among them: the caller shows those as warnings.
+    """
+    t, a, run = job.target, job.auth, job.run
+    rate = ", ".join(map(str, run.rates))
+    halt = (
+        f"after {run.halt_after_failures} failed campaigns" if run.halt_after_failures else "never"
+    )
+    return [
+        f"job: {job.name} ({job.path}, sha256 {job.sha256[:12]})",
+        f"target: {t.host}  app {t.app_id}  account {t.account_id}  type {t.campaign_type}",
+        f"auth: client id {a.client_id or '(none)'}; {a.secret_source}; subject {a.subject}; "
+        f"token ttl {a.token_ttl:g} s",
+        _describe_selection(job),
+        f"exclude: {len(job.exclude):,} ids",
+        f"concurrency: {run.concurrency}",
+        f"rate: {rate} (+{run.rate_margin:g} s margin)" if run.rates else "rate: unlimited",
+        f"retries: at most {run.max_attempts} attempts, backoff {run.backoff_initial:g} s to "
+        f"{run.backoff_max:g} s, Retry-After up to {run.max_retry_after:g} s, "
+        f"timeout {run.timeout:g} s",
+        f"max deletes: {run.max_deletes:,}",
+        f"halt: {halt}",
+        f"dry run: {'yes' if run.dry_run else 'no'}",
+        f"audit log: {job.audit_log}",
+    ]
+
+
+def _describe_selection(job: Job) -> str:
+    s = job.select
+    if s is None:
+        return f"campaigns: {len(job.campaign_ids):,} ids (de-duplicated, exclude applied)"
+    filters = [
+        f"{label} {', '.join(map(str, values))}"
+        for label, values in (
+            ("status", s.status),
+            ("dialing mode", s.dialing_mode),
+            ("priority", s.priority),
+        )
+        if values
+    ]
+    filters += [f"name {s.name!r}"] if s.name else []
+    filters += [f"created before {s.created_before.text}"] if s.created_before else []
+    return f"select: {'; '.join(filters)}"

@@ -1,0 +1,45 @@
+"""The job file's ``run:`` section: how a run goes (concurrency, rates, retries, limits)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from bulkops.job.rates import read_rates
+from bulkops.job.yamlsafe import Section, Value
+from bulkops.model import RunSettings
+
+RUN_KEYS = [f.name for f in dataclasses.fields(RunSettings) if f.name != "rates"] + ["rate"]
+
+
+def read_run_settings(run: Section | None) -> RunSettings:
+    if run is None:
+        return RunSettings()
+    d = RunSettings()
+    settings = RunSettings(
+        concurrency=run.read("concurrency", lambda v: v.integer(1, 1000), d.concurrency),
+        rates=run.read("rate", read_rates, d.rates),
+        rate_margin=run.read("rate_margin", lambda v: v.number(0, 10), d.rate_margin),
+        max_attempts=run.read("max_attempts", lambda v: v.integer(1, 100), d.max_attempts),
+        backoff_initial=run.read("backoff_initial", _seconds(3600), d.backoff_initial),
+        backoff_max=run.read("backoff_max", _seconds(3600), d.backoff_max),
+        timeout=run.read("timeout", _seconds(3600), d.timeout),
+        max_retry_after=run.read(
+            "max_retry_after", lambda v: v.number(0, 86400), d.max_retry_after
+        ),
+        max_deletes=run.read("max_deletes", lambda v: v.integer(1), d.max_deletes),
+        halt_after_failures=run.read("halt_after_failures", lambda v: v.integer(0), 0),
+        dry_run=run.read("dry_run", Value.boolean, d.dry_run),
+    )
+    if settings.backoff_max < settings.backoff_initial:
+        low, high = settings.backoff_max, settings.backoff_initial
+        if maximum := run.get("backoff_max"):
+            maximum.fail(f"{low:g} is less than run.backoff_initial ({high:g})")
+        run.need("backoff_initial").fail(
+            f"{high:g} is more than run.backoff_max ({low:g}, the default)"
+        )
+    return settings
+
+
+def _seconds(most: float) -> Callable[[Value], float]:
+    return lambda v: v.number(0, most, lo_open=True)

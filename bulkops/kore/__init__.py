@@ -1,0 +1,1 @@
+"""The Kore.ai campaign API on aiohttp: calls, tokens, reading answers (no retries, no limits)."""
