@@ -25,7 +25,7 @@ import pytest
 from yarl import URL
 
 from bulkops.sandbox import Sandbox, SandboxConfig, SandboxThread, main
-from bulkops.sandbox_state import RollingWindows, SandboxState, parse_rate
+from bulkops.sandbox.state import RollingWindows, SandboxState, parse_rate
 
 CFG = SandboxConfig()
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again later"

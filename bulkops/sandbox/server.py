@@ -36,7 +36,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkops.sandbox_state import (
+from bulkops.sandbox.state import (
     DROP,
     HANG,
     ID_FIELDS,
