@@ -25,7 +25,8 @@ import pytest
 from yarl import URL
 
 from bulkops.sandbox import Sandbox, SandboxConfig, SandboxThread, main
-from bulkops.sandbox_state import RollingWindows, SandboxState, parse_rate
+from bulkops.sandbox.config import parse_rate
+from bulkops.sandbox.state import RollingWindows, SandboxState
 
 CFG = SandboxConfig()
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again later"

@@ -1,0 +1,157 @@
+"""``bulkops sandbox``: arguments, the start banner, the ready file, serving until a signal."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bulkops.sandbox.config import ID_FIELDS, RETRY_AFTER_MODES, SandboxConfig, parse_rate
+from bulkops.sandbox.server import Sandbox, check_loopback
+
+EPILOG = """\
+example:
+  bulkops sandbox --port 8765 --campaigns 200 --rate 20/s --rate 400/10s \\
+      --error-rate 503=0.05 --latency 0.02 --ready-file /tmp/sandbox.json
+  then point a job's target.host at http://127.0.0.1:8765 with the printed
+  client id, app id and account id, and export the printed KOREAI_CLIENT_SECRET.
+  Faults can be changed while it runs:
+  curl -X POST localhost:8765/_sandbox/config -d '{"drop_rate": 0.1}'
+"""
+
+
+def read_ids(path: str) -> tuple[str, ...]:
+    """Ids from a file: one a line; blank lines and ``#`` comments ignored."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {exc}") from None
+    ids = (re.sub(r"(^|\s)#.*", "", line).strip() for line in lines)
+    return tuple(i for i in ids if i)
+
+
+def _error_rate(spec: str) -> tuple[int, float]:
+    status, _, p = spec.partition("=")
+    try:
+        return int(status), float(p)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected STATUS=P like 503=0.1, got {spec!r}") from None
+
+
+def _rate_arg(spec: str) -> tuple[int, float]:
+    try:
+        return parse_rate(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
+    """The ``bulkops sandbox`` arguments; every dest is a SandboxConfig field, or
+    ``ready_file``/``quiet``."""
+    d = SandboxConfig()
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description="Local Kore.ai-compatible campaign API for rehearsals (loopback only).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add = p.add_argument
+    add("--host", default=d.host, help="loopback address to bind (default %(default)s)")
+    add("--port", type=int, default=8765, help="0 = any free port (default %(default)s)")
+    add("--campaigns", type=int, default=50, help="made-up campaigns (default %(default)s)")
+    add("--seed", type=int, default=d.seed, help="PRNG seed for data and faults")
+    add("--seed-ids", type=read_ids, default=(), metavar="FILE", help="also create these ids")
+    add("--client-id", default=d.client_id)
+    add("--client-secret", default=d.client_secret, help="throwaway; printed on start")
+    add("--app-id", default=d.app_id)
+    add("--account-id", default=d.account_id)
+    add("--campaign-type", default=d.campaign_type)
+    add("--rate", dest="rates", action="append", type=_rate_arg, default=[], metavar="N/W",
+        help="strict rolling window, repeatable: 20/s, 60/min, 1800/hour, 5/2s")  # fmt: skip
+    add("--retry-after-mode", choices=RETRY_AFTER_MODES, default=d.retry_after_mode)
+    add("--latency", type=float, default=0.0, metavar="SECONDS")
+    add("--latency-jitter", type=float, default=0.0, metavar="SECONDS")
+    add("--error-rate", dest="error_rates", action="append", type=_error_rate, default=[],
+        metavar="STATUS=P", help="answer STATUS with probability P, repeatable")  # fmt: skip
+    add("--drop-rate", type=float, default=0.0, metavar="P", help="close without answering")
+    add("--hang-rate", type=float, default=0.0, metavar="P", help="hold, then answer 504")
+    add("--hang-seconds", type=float, default=d.hang_seconds, metavar="S")
+    add("--non-json-rate", type=float, default=0.0, metavar="P", help="502 with an HTML body")
+    add("--id-field", choices=ID_FIELDS, default=d.id_field, help="id key in list results")
+    add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")
+    add("--quiet", action="store_true", help="print nothing")
+    return p
+
+
+def _write_atomic(path: str, doc: Mapping[str, Any]) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+    os.replace(tmp, path)
+
+
+def _banner(sb: Sandbox) -> str:
+    c = sb.config
+    rates = ", ".join(f"{n}/{w:g}s" for n, w in sb.state.settings.rates) or "none"
+    return (
+        f"bulkops sandbox listening on {sb.url} ({len(sb.state.store)} campaigns, "
+        f"rate limits: {rates})\n"
+        f"  client id:     {c.client_id}\n  client secret: {c.client_secret}\n"
+        f"  app id:        {c.app_id}\n  account id:    {c.account_id}\n"
+        f"  export KOREAI_CLIENT_SECRET={c.client_secret}\n"
+        f"  stats: {sb.url}/_sandbox/stats   (Ctrl-C to stop)"
+    )
+
+
+async def _serve(config: SandboxConfig, ready_file: str | None, quiet: bool) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Sandbox(config) as sb:
+        if not quiet:
+            print(_banner(sb), flush=True)
+        if ready_file:
+            c = sb.config
+            _write_atomic(ready_file, {
+                "url": sb.url, "port": sb.port, "client_id": c.client_id,
+                "app_id": c.app_id, "account_id": c.account_id, "pid": os.getpid(),
+            })  # fmt: skip
+        try:
+            await stop.wait()
+        finally:
+            if ready_file:
+                with contextlib.suppress(OSError):
+                    os.unlink(ready_file)
+    if not quiet:
+        s = sb.stats
+        summary = f"{len(s.deleted_ids)} deleted, {s.rate_limited} rate-limited"
+        print(f"sandbox stopped: {s.total_requests} requests, {summary}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``bulkops sandbox ARGS``: serve until SIGINT/SIGTERM, then return 0."""
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    ready_file, quiet = args.pop("ready_file"), args.pop("quiet")
+    try:
+        config = SandboxConfig(**args)
+        check_loopback(config.host)
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        return asyncio.run(_serve(config, ready_file, quiet))
+    except OSError as exc:  # e.g. the port is taken
+        print(
+            f"{parser.prog}: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr
+        )
+        return 1
