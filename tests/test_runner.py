@@ -163,7 +163,9 @@ async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     limiter = RollingWindowLimiter(())
     waits: list[float] = []
     api = ScriptedApi({"cd-1": [RetryableError("HTTP 429", status=429, retry_after=0.05)]})
-    runner = WorkerPool(api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None)
+    runner = WorkerPool(
+        api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None
+    )
     loop = asyncio.get_running_loop()
     started = loop.time()
     await runner.settle_all(["cd-1"])
