@@ -39,6 +39,12 @@ class Attempt:
     ) -> Outcome:
         elapsed = 0.0 if self.started is None else self.clock() - self.started
         return Outcome(
-            self.campaign_id, name, http_status, self.tries, round(elapsed * 1000),
-            message, error, campaign,
-        )  # fmt: skip
+            campaign_id=self.campaign_id,
+            outcome=name,
+            http_status=http_status,
+            attempts=self.tries,
+            duration_ms=round(elapsed * 1000),
+            message=message,
+            error=error,
+            campaign=campaign,
+        )
