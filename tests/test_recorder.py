@@ -1,0 +1,92 @@
+"""RunRecorder: run_started, campaign lines, and run_finished whatever happens in between."""
+
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from job_factory import SECRET, make_job
+
+from bulkops import __version__
+from bulkops.engine.recorder import RunRecorder
+from bulkops.model import COUNT_KEYS, Outcome
+from bulkops.records.audit_log import AuditWriter
+
+RUN_ID = "20250101T000000Z-abcdef"
+
+
+def outcome(campaign_id: str, name: str, status: int | None = 200) -> Outcome:
+    error = "HTTP 400: Campaign is running" if name == "failed" else None
+    return Outcome(campaign_id, name, status, 1, 12, None, error, None)
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def recorder(tmp_path: Path, **run: Any) -> RunRecorder:
+    job = make_job(tmp_path, **run)
+    return RunRecorder(AuditWriter(job.audit_log), job, RUN_ID, started=0.0)
+
+
+def test_counts_add_up_to_total_and_pending_is_what_is_left(tmp_path: Path) -> None:
+    rec = recorder(tmp_path)
+    with rec.recording(total=6, skipped=1) as ending:
+        rec.campaign(outcome("c1", "deleted"))
+        rec.campaign(outcome("c2", "not_found", 404))
+        rec.campaign(outcome("c3", "failed", 400))
+        ending.reason = "completed"
+    started, *campaigns, finished = lines(tmp_path / "audit.jsonl")
+    assert started["event"] == "run_started" and started["total"] == 6
+    assert [c["campaign_id"] for c in campaigns] == ["c1", "c2", "c3"]
+    counts = finished["counts"]
+    assert counts == {"deleted": 1, "not_found": 1, "failed": 1, "would_delete": 0,
+                      "skipped": 1, "pending": 2}  # fmt: skip
+    assert set(counts) == set(COUNT_KEYS) and sum(counts.values()) == 6
+    assert (finished["reason"], finished["exit_code"]) == ("completed", 1)
+    assert (rec.exit_code, rec.counts) == (1, counts)
+
+
+def test_run_finished_is_written_when_the_body_raises(tmp_path: Path) -> None:
+    rec = recorder(tmp_path)
+    with pytest.raises(RuntimeError, match="boom"), rec.recording(total=3, skipped=0):
+        rec.campaign(outcome("c1", "deleted"))
+        raise RuntimeError("boom")
+    finished = lines(tmp_path / "audit.jsonl")[-1]
+    assert finished["event"] == "run_finished"
+    assert finished["reason"] == "aborted" and finished["exit_code"] == 3
+    assert finished["counts"]["deleted"] == 1 and finished["counts"]["pending"] == 2
+    # the writer was closed: nothing more can be appended after run_finished
+    with pytest.raises(OSError):
+        rec.campaign(outcome("c2", "deleted"))
+
+
+def test_an_interrupted_run_records_its_signals_exit_code(tmp_path: Path) -> None:
+    rec = recorder(tmp_path)
+    with rec.recording(total=2, skipped=0) as ending:
+        rec.campaign(outcome("c1", "deleted"))
+        ending.reason, ending.signum = "interrupted", signal.SIGTERM
+    finished = lines(tmp_path / "audit.jsonl")[-1]
+    assert (finished["reason"], finished["exit_code"]) == ("interrupted", 143)
+    assert finished["counts"]["pending"] == 1
+
+
+def test_every_line_names_the_run_and_run_started_the_target(tmp_path: Path) -> None:
+    rec = recorder(tmp_path, dry_run=True)
+    with rec.recording(total=1, skipped=0) as ending:
+        rec.campaign(outcome("c1", "would_delete"))
+        ending.reason = "completed"
+    records = lines(tmp_path / "audit.jsonl")
+    assert [r["event"] for r in records] == ["run_started", "campaign", "run_finished"]
+    assert all(r["run_id"] == RUN_ID and r["job"] == "unit" and r["ts"].endswith("Z")
+               for r in records)  # fmt: skip
+    started = records[0]
+    assert started["dry_run"] is True and started["version"] == __version__
+    assert started["target"] == {
+        "host": "http://127.0.0.1:9", "app_id": "st-sandbox-app", "account_id": "acc-sandbox"
+    }  # fmt: skip
+    assert records[-1]["exit_code"] == 0
+    assert SECRET not in (tmp_path / "audit.jsonl").read_text()
