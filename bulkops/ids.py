@@ -1,8 +1,10 @@
 """Campaign ids: what a valid one looks like, wherever it comes from.
 
 A campaign id goes into a URL path, percent-encoded. Ids with ``/``,
-whitespace or control characters are refused here, at validation, so that no
-id can ever address something other than one campaign.
+whitespace or control characters, and the dot-segments ``.`` and ``..`` (which
+a normalising proxy would resolve), are refused here, whatever the id's source
+(job, id file, plan, list answer), so that no id can ever address something
+other than one campaign. ``shown()`` is how an id from outside is printed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def id_problem(text: str, max_chars: int = MAX_ID_CHARS) -> str | None:
         return f"is {len(text)} characters long; at most {max_chars} are allowed"
     if "/" in text:
         return "contains '/'"
+    if text in (".", ".."):
+        return "is a dot-segment: a URL would resolve it to another path"
     for position, char in enumerate(text, 1):
         if char.isspace() or unicodedata.category(char) in _BAD_CATEGORIES:
             return (
@@ -35,10 +39,15 @@ def id_problem(text: str, max_chars: int = MAX_ID_CHARS) -> str | None:
     return None
 
 
+def shown(text: str, limit: int = 80) -> str:
+    """``text`` from outside, safe to print: control and bidi characters escaped, cut short."""
+    return excerpt(text, limit)
+
+
 def validate_campaign_id(value: object, where: str) -> str:
     """``value`` if it is a valid campaign id, else a JobError saying why at ``where``.
 
-    Valid: a string of 1 to 256 characters without ``/``, whitespace (any
+    Valid: a string of 1 to 256 characters, not ``.`` or ``..``, without ``/``, whitespace (any
     Unicode space or line separator), control, surrogate or invisible format
     characters. ``where`` prefixes the message, e.g. ``jobs/x.yaml:9: campaigns[3]``.
     """

@@ -11,6 +11,8 @@ CELL_MAX = 60
 
 def _cell(value: Any) -> str:
     text = "" if value is None else " ".join(str(value).split())
+    # a server's text may hold control or bidi characters (U+202E turns the line around)
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
     return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
 
 

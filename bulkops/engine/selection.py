@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from bulkops.errors import ApiError
+from bulkops.ids import id_problem
 from bulkops.model import Answer, Selection
 from bulkops.utc import parse_utc
 
@@ -93,8 +94,12 @@ async def resolve(
     campaign_type: str,
     now: datetime,
     exclude: frozenset[str] = frozenset(),
+    on_invalid: Callable[[str, str], None] = lambda campaign_id, problem: None,
 ) -> tuple[list[Candidate], int]:
-    """Every matching campaign (de-duplicated, exclude applied), and the list calls made."""
+    """Every matching campaign (de-duplicated, exclude applied), and the list calls made.
+
+    An id the server returns passes the same checks as a job's ids: one that fails
+    them is handed to ``on_invalid`` (id, problem) and never chosen."""
     keep = LocalFilter(selection, now)
     chosen: dict[str, Candidate] = {}
     page = 0
@@ -109,6 +114,9 @@ async def resolve(
         for item in results:
             found = candidate(item) if isinstance(item, dict) else None
             if found is not None and found.id not in exclude and keep(item):
+                if problem := id_problem(found.id):
+                    on_invalid(found.id, problem)
+                    continue
                 chosen.setdefault(found.id, found)
         if not data.get("hasMore"):
             return list(chosen.values()), page
