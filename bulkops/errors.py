@@ -3,11 +3,16 @@
     BulkOpsError
     ├── JobError          bad usage or job file: exit 2, raised before any request
     ├── LockedError       another run holds the audit log: exit 2, nothing sent
+    ├── AuditWriteError   the audit log cannot be written (disk full, file size limit, I/O
+    │                     error): nothing more is sent; exit 3
     └── ApiError          an answer (or the lack of one) from the Kore.ai API
         ├── AuthError         401/403: the whole run aborts
         ├── RetryableError    408, 429, 5xx, connection errors, timeouts (.retry_after)
         └── PermanentError    other 4xx: the campaign fails, no retry
             └── NotFound      404: already gone, counts as success
+
+    Interrupted (a KeyboardInterrupt, not a BulkOpsError): SIGHUP/SIGINT/SIGTERM before a
+    run started; ``signum`` says which. Nothing was deleted.
 
 aiohttp's exceptions are translated in client.py and re-raised ``from exc``;
 nothing outside client.py sees them.
@@ -30,6 +35,18 @@ class JobError(BulkOpsError):
 
 class LockedError(BulkOpsError):
     """Another run holds the lock on the audit log."""
+
+
+class AuditWriteError(BulkOpsError):
+    """A line could not be appended to the audit log; the log still ends on a whole line."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal arrived before a run had started; ``signum`` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 class ApiError(BulkOpsError):

@@ -3,7 +3,13 @@
 Each record is one ``os.write`` of one whole line on an O_APPEND descriptor, so
 a crash can cut at most the line being written and never interleaves two. A
 torn last line (no newline) is found by ``history`` on the next open, and the
-new run starts on a fresh line.
+new run starts on a fresh line. A write that fails part-way (disk full, file
+size limit) is cut back to the last whole line before the error is raised.
+
+No file of ours is reached through a symbolic link (``O_NOFOLLOW``), and a log
+or lock file with a second name (a hard link) is refused: the lock is taken on
+the log file itself as well as on ``<log>.lock``, so whatever name a second run
+uses for the same log, it meets the lock.
 """
 
 from __future__ import annotations
@@ -15,69 +21,133 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bulkops.errors import JobError, LockedError
+from bulkops.errors import AuditWriteError, JobError, LockedError
 from bulkops.jsoncodec import dumps_line
+from bulkops.records.files import open_own_file
 
 FSYNC_EVERY = 2.0  # seconds between fsyncs while a run writes
 
 
 class AuditLock:
-    """An exclusive advisory lock on ``<log>.lock``; the kernel drops it if we die."""
+    """An exclusive advisory lock on the log itself and on ``<log>.lock`` (holding our pid);
+    the kernel drops both if we die."""
 
     def __init__(self, log_path: Path) -> None:
+        self.log_path = log_path
         self.path = log_path.with_name(log_path.name + ".lock")
-        self._fd: int | None = None
+        self._fds: list[int] = []
+        self._created = False  # the log did not exist before us: a refused run leaves none
 
     def acquire(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise JobError(f"audit log: cannot create {self.path}: {exc.strerror}") from exc
+            raise JobError(f"audit log: cannot create {self.path.parent}: {exc.strerror}") from exc
+        self._created = not os.path.lexists(self.log_path)
+        log_fd = open_own_file(
+            self.log_path, os.O_RDWR | os.O_CREAT, "audit log", 0o640, one_name=True
+        )
+        self._take(log_fd)
+        try:
+            lock_fd = open_own_file(
+                self.path, os.O_RDWR | os.O_CREAT, "audit lock file", one_name=True
+            )
+        except JobError:
+            self.release()
+            raise
+        self._take(lock_fd)
+        os.ftruncate(lock_fd, 0)
+        os.write(lock_fd, f"{os.getpid()}\n".encode())
+
+    def _take(self, fd: int) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
             os.close(fd)
+            self.release()
             raise LockedError(
-                f"{self.path.with_suffix('')} is in use by another bulkops run (pid {holder}); "
+                f"{self.log_path} is in use by another bulkops run (pid {self._holder()}); "
                 "wait for it to finish, or use another audit log"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
+        self._fds.append(fd)
+
+    def _holder(self) -> str:
+        """The pid the holding run wrote in the lock file, if it can be read safely."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return "unknown"
+        try:
+            return os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+        except OSError:
+            return "unknown"
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
-        if self._fd is not None:
+        if self._fds and self._created and os.fstat(self._fds[0]).st_size == 0:
             with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)
-            os.close(self._fd)  # closing drops the flock
-            self._fd = None
+                os.unlink(self.log_path)  # still ours: the flock on it is held
+        if len(self._fds) == 2:  # the lock file: forget our pid
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fds[1], 0)
+        for fd in self._fds:
+            os.close(fd)  # closing drops the flock
+        self._fds = []
 
 
 class AuditWriter:
-    """Appends records, one whole line per write; fsyncs every few seconds and on close."""
+    """Appends records, one whole line per write; fsyncs every few seconds and on close.
+
+    Opening fails with JobError (nothing has been sent yet); writing and closing fail
+    with AuditWriteError, after which the log still ends on a whole line."""
 
     def __init__(self, path: Path, *, torn_tail: bool = False) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise JobError(f"audit log: cannot create {path.parent}: {exc.strerror}") from exc
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        self._fd = open_own_file(path, flags, "audit log", 0o640, one_name=True)
+        self._size = os.fstat(self._fd).st_size  # the end of the last whole line we know of
         if torn_tail:
-            os.write(self._fd, b"\n")  # the torn line stays, alone; ours start clean
+            self._append(b"\n")  # the torn line stays, alone; ours start clean
         self._last_sync = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
-        line = dumps_line(record)
-        written = os.write(self._fd, line)
-        while written < len(line):  # rare short write: finish the same line
-            written += os.write(self._fd, line[written:])
+        self._append(dumps_line(record))
         now = time.monotonic()
         if now - self._last_sync >= FSYNC_EVERY:
-            os.fsync(self._fd)
+            self._sync()
             self._last_sync = now
+
+    def _append(self, line: bytes) -> None:
+        try:
+            written = os.write(self._fd, line)
+            while written < len(line):  # a short write: finish the same line, or fail
+                written += os.write(self._fd, line[written:])
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # no torn line left behind
+                os.ftruncate(self._fd, self._size)
+            raise self._failure(exc) from exc
+        self._size += len(line)
+
+    def _sync(self) -> None:
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: OSError) -> AuditWriteError:
+        return AuditWriteError(f"the audit log {self.path} could not be written: {exc.strerror}")
 
     def close(self) -> None:
         if self._fd >= 0:
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+            fd, self._fd = self._fd, -1
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise self._failure(exc) from exc
+            finally:
+                os.close(fd)
