@@ -3,23 +3,39 @@
 ``run --dry-run --plan-out plan.json`` writes it; ``run --plan plan.json``
 deletes exactly those campaigns, and refuses a plan made for another job file,
 another target, or one older than the allowed age.
+
+A plan carries the SHA-256 ``digest`` of its own content (canonical JSON without
+the digest): a plan edited by hand (an id added, a date moved) no longer matches
+and is refused, as is one with a repeated id or a ``created_at`` in the future.
+The digest catches edits, not a forger who recomputes it: keep plans where only
+their reviewers can write.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from bulkops.errors import JobError
-from bulkops.ids import validate_campaign_id
+from bulkops.ids import shown, validate_campaign_id
 from bulkops.model import Job
-from bulkops.records.files import atomic_write
+from bulkops.records.files import atomic_write, check_output_path, open_own_file
 from bulkops.utc import parse_utc, utc_now
 
 PLAN_VERSION = 1
 MAX_PLAN_BYTES = 256 << 20
+CLOCK_SKEW = timedelta(minutes=5)  # a plan dated later than now by more is refused
+
+
+def plan_digest(plan: dict[str, Any]) -> str:
+    """``sha256:<hex>`` of the plan's content without its digest, as canonical JSON."""
+    body = {k: v for k, v in plan.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _target(job: Job) -> dict[str, str]:
@@ -43,6 +59,8 @@ def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
         "count": len(rows),
         "campaigns": rows,
     }
+    plan["digest"] = plan_digest(plan)
+    check_output_path(path, "plan")
     atomic_write(path, json.dumps(plan, ensure_ascii=False, indent=1) + "\n", mode=0o600)
 
 
@@ -51,16 +69,14 @@ def load_plan(
 ) -> list[str]:
     """The plan's campaign ids, after checking it belongs to this job, target and time."""
     where = f"plan {path}"
-    try:
-        if path.stat().st_size > MAX_PLAN_BYTES:
-            raise JobError(f"{where}: larger than {MAX_PLAN_BYTES} bytes")
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise JobError(f"{where}: cannot read it: {exc.strerror}") from exc
-    except ValueError as exc:
-        raise JobError(f"{where}: not a plan file (not JSON): {str(exc)[:80]}") from exc
+    plan = _read(path, where)
     if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION:
         raise JobError(f"{where}: not a version {PLAN_VERSION} plan file")
+    if plan.get("digest") != plan_digest(plan):
+        raise JobError(
+            f"{where}: its content does not match its digest: it was edited after the dry run "
+            "made it (or by an older bulkops); make a new plan with --dry-run --plan-out"
+        )
     if plan.get("job") != job.name or plan.get("job_sha256") != job.sha256:
         raise JobError(
             f"{where}: made from another job file (or {job.path} changed since); "
@@ -72,6 +88,8 @@ def load_plan(
         )
     created = parse_utc(plan.get("created_at"))
     now = now or datetime.now(timezone.utc)
+    if created is not None and created - now > CLOCK_SKEW:
+        raise JobError(f"{where}: created_at {created_at_text(plan)} is in the future; refused")
     if created is None or now - created > max_age:
         raise JobError(
             f"{where}: older than the allowed {max_age} (--plan-max-age); review a fresh dry run"
@@ -79,9 +97,37 @@ def load_plan(
     campaigns = plan.get("campaigns")
     if not isinstance(campaigns, list):
         raise JobError(f"{where}: has no campaigns list")
-    return [
-        validate_campaign_id(
-            c.get("id") if isinstance(c, dict) else None, f"{where}: campaigns[{i}]"
-        )
-        for i, c in enumerate(campaigns)
-    ]
+    return _unique_ids(campaigns, where)
+
+
+def created_at_text(plan: dict[str, Any]) -> str:
+    return str(plan.get("created_at"))[:40]
+
+
+def _unique_ids(campaigns: list[Any], where: str) -> list[str]:
+    first: dict[str, int] = {}
+    for i, c in enumerate(campaigns):
+        raw = c.get("id") if isinstance(c, dict) else None
+        campaign_id = validate_campaign_id(raw, f"{where}: campaigns[{i}]")
+        if campaign_id in first:
+            raise JobError(
+                f"{where}: campaigns[{i}]: id {shown(campaign_id)} repeats campaigns"
+                f"[{first[campaign_id]}]; a dry run never writes one twice: refused"
+            )
+        first[campaign_id] = i
+    return list(first)
+
+
+def _read(path: Path, where: str) -> Any:
+    fd = open_own_file(path, os.O_RDONLY, "plan")
+    try:
+        with os.fdopen(fd, "rb") as f:
+            raw = f.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise JobError(f"{where}: cannot read it: {exc.strerror}") from exc
+    if len(raw) > MAX_PLAN_BYTES:
+        raise JobError(f"{where}: larger than {MAX_PLAN_BYTES} bytes")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError as exc:
+        raise JobError(f"{where}: not a plan file (not JSON): {str(exc)[:80]}") from exc
