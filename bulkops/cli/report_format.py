@@ -35,6 +35,7 @@ def format_json(report: Report, log_name: str) -> str:
             "rate": r.rate,
             "latency_ms": r.latency_ms,
             "retries": r.retries,
+            "in_flight": r.in_flight,
             "failed": [
                 {"campaign_id": f.campaign_id, "http_status": f.http_status, "error": f.error}
                 for f in r.failed
@@ -49,7 +50,10 @@ def format_table(report: Report, log_name: str) -> str:
     if not report.runs:
         return f"no runs recorded in {log_name}"
     blocks = ["\n".join(_run_block(r)) for r in report.runs]
-    blocks.append(f"totals ({len(report.runs)} runs): {_counts_line(report.totals)}")
+    blocks.append(
+        f"totals ({len(report.runs)} runs): {_counts_line(report.totals)}"
+        + _in_flight(sum(r.in_flight for r in report.runs))
+    )
     return "\n\n".join(blocks)
 
 
@@ -59,7 +63,7 @@ def _run_block(r: RunReport) -> list[str]:
     lines = [
         f"{mode} {r.run_id}  job {_dash(r.job)}  started {_dash(r.started)}  "
         f"{_dash(r.host)} app {_dash(r.app_id)}  {r.reason}{exit_code}",
-        f"  {_counts_line(r.counts)}  of {_dash(r.total)}",
+        f"  {_counts_line(r.counts)}  of {_dash(r.total)}" + _in_flight(r.in_flight),
         f"  {_seconds(r.duration_s)}  rate {_dash(r.rate)}/s  latency "
         + "  ".join(f"{k} {_ms(v)}" for k, v in r.latency_ms.items())
         + f"  retries {r.retries}",
@@ -133,6 +137,10 @@ def _md(value: Any) -> str:
 def _csv(value: Any) -> str:
     text = "" if value is None else str(value)
     return "'" + text if isinstance(value, str) and text.startswith(CSV_INJECTION) else text
+
+
+def _in_flight(count: int) -> str:
+    return f"  in flight when it stopped {count} (probably deleted)" if count else ""
 
 
 def _counts_line(counts: dict[str, int]) -> str:

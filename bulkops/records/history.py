@@ -2,6 +2,13 @@
 
 A log may hold anything (a crash's torn line, a hand edit): every line is
 checked where it is read, and a bad one becomes a ``BadLine``, never an error.
+Numbers read back are bounded: an absurd ``attempts`` or ``duration_ms`` is
+reported and its timing ignored, never multiplied into memory.
+
+Before each DELETE a run writes a short ``sent`` line. A ``sent`` line with no
+``campaign`` line of the same run after it is a request that was in flight
+when that run stopped without recording the answer (killed, or its log could
+not be written): ``History.in_flight`` lists those campaigns.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from bulkops.model import DONE_OUTCOMES
 from bulkops.utc import parse_utc
 
 MAX_LINE_BYTES = 8 << 20  # a longer line is not a record of ours
+MAX_ATTEMPTS_READ = 10_000  # more attempts at one campaign is not a record of ours
+MAX_DURATION_MS = 7 * 24 * 3600 * 1000  # neither is a campaign that took over a week
 
 
 @dataclass
@@ -61,6 +70,8 @@ class History:
     torn_tail: bool = False
     # wall-clock times (time.time()) of the latest requests to this target, oldest first
     recent_starts: list[float] = field(default_factory=list)
+    # campaigns sent a DELETE by a run that stopped before recording the answer, not done since
+    in_flight: list[str] = field(default_factory=list)
 
 
 def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) -> History:
@@ -73,7 +84,8 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
     target_runs: set[str] = set()  # dry or real
     # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
     latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
-    for _, item in iter_records(path):
+    sent: dict[tuple[str, str], None] = {}  # (run, campaign) sent and not yet settled
+    for lineno, item in iter_records(path):
         if isinstance(item, BadLine):
             history.problems.append(item)
             history.torn_tail = history.torn_tail or item.torn
@@ -88,18 +100,51 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
                 target_runs.add(run_id)
                 if not item.get("dry_run"):
                     real_runs.add(run_id)
-        elif event == "campaign" and run_id in target_runs:
-            if keep_starts:
-                latest.append({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
-            campaign_id = item.get("campaign_id")
-            if run_id not in real_runs or not isinstance(campaign_id, str):
-                continue
-            if item.get("outcome") in DONE_OUTCOMES:
-                history.done.add(campaign_id)
-            else:
-                history.done.discard(campaign_id)
+            continue
+        campaign_id = item.get("campaign_id")
+        if run_id not in target_runs or not isinstance(campaign_id, str):
+            continue
+        if event == "sent":
+            sent[(run_id, campaign_id)] = None
+            if keep_starts:  # a sent line's time is its request's own
+                latest.append({"ts": item.get("ts")})
+        elif event == "campaign":
+            _settle(history, item, run_id in real_runs)
+            if (run_id, campaign_id) in sent:
+                del sent[(run_id, campaign_id)]  # its requests were timed by their sent lines
+            elif keep_starts:
+                if problem := timing_problem(item):
+                    history.problems.append(BadLine(lineno, problem))
+                else:
+                    latest.append({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
+    history.in_flight = list(dict.fromkeys(c for _, c in sent if c not in history.done))
     history.recent_starts = sorted(t for item in latest for t in request_times(item))
     return history
+
+
+def _settle(history: History, record: dict[str, Any], real: bool) -> None:
+    if real and record.get("outcome") in DONE_OUTCOMES:
+        history.done.add(record["campaign_id"])
+    elif real:
+        history.done.discard(record["campaign_id"])
+
+
+def timing_problem(record: dict[str, Any]) -> str | None:
+    """Why a campaign line's ``attempts`` or ``duration_ms`` cannot be believed, or None."""
+    attempts, duration = record.get("attempts"), record.get("duration_ms")
+    if attempts is not None and (
+        isinstance(attempts, bool)
+        or not isinstance(attempts, int)
+        or not 0 <= attempts <= MAX_ATTEMPTS_READ
+    ):
+        return f"attempts {str(attempts)[:40]} is not believable (at most {MAX_ATTEMPTS_READ:,})"
+    if duration is not None and (
+        isinstance(duration, bool)
+        or not isinstance(duration, int | float)
+        or not 0 <= duration <= MAX_DURATION_MS
+    ):
+        return f"duration_ms {str(duration)[:40]} is not believable"
+    return None
 
 
 def request_times(record: dict[str, Any]) -> list[float]:
@@ -111,7 +156,7 @@ def request_times(record: dict[str, Any]) -> list[float]:
     ended = ended_at.timestamp()
     try:
         first = ended - float(record.get("duration_ms") or 0) / 1000
-        attempts = max(1, int(record.get("attempts") or 1))
-    except (TypeError, ValueError):
+        attempts = min(max(1, int(record.get("attempts") or 1)), MAX_ATTEMPTS_READ)
+    except (TypeError, ValueError, OverflowError):
         return []
     return [first] + [ended] * (attempts - 1)

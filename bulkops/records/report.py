@@ -11,6 +11,12 @@ the runner writes); longer ones fall into logarithmic buckets 1 % wide and are
 reported as the bucket's geometric middle, within 0.5 % of the true value.
 A run holds at most ~3,100 buckets (1,000 exact, ~2,100 logarithmic up to
 the 10^12 ms beyond which a duration is ignored as nonsense), whatever its size.
+
+A campaign with a ``sent`` line and no outcome in the same run was in flight
+when that run stopped without recording the answer: it is counted apart
+(``in_flight``), not as pending. Totals add what adds up across runs (outcomes
+that happened); ``skipped`` and ``pending`` describe the state a run left, so
+the totals take them from the latest run of each job instead of summing them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bulkops.ids import id_problem
 from bulkops.model import COUNT_KEYS, DONE_OUTCOMES, OUTCOMES
 from bulkops.records.history import BadLine, iter_records
 from bulkops.utc import parse_utc
@@ -35,6 +42,7 @@ ERROR_CHARS = 300  # a longer error message is cut (a hostile log must not fill 
 MAX_ID_CHARS = 256  # a longer "id" is not one a job would accept
 BAD_LINES_KEEP = 50  # bad lines reported one by one; the rest are counted
 KNOWN_RUNS_SHOWN = 10  # run ids listed when --run names an unknown one
+STATE_KEYS = ("skipped", "pending")  # what a run left, not what happened: never summed
 
 
 class LatencyHistogram:
@@ -92,6 +100,7 @@ class RunReport:
     reason: str
     failed: tuple[FailedCampaign, ...]  # at most FAILED_KEEP
     failed_more: int  # failed campaigns not kept in ``failed``
+    in_flight: int = 0  # sent a DELETE, no outcome recorded: the run stopped mid-request
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,7 @@ class _Tally:
     job: str | None = None
     first_ts: str | None = None
     last_ts: str | None = None
+    sent_open: set[str] = field(default_factory=set)  # sent, no outcome yet
 
 
 class _Summarizer:
@@ -169,11 +179,14 @@ class _Summarizer:
             tally.finished = record
         elif event == "campaign":
             self._campaign(tally, record)
+        elif event == "sent" and _is_id(record.get("campaign_id")):
+            tally.sent_open.add(record["campaign_id"])
 
     def _campaign(self, tally: _Tally, record: dict[str, Any]) -> None:
         outcome, campaign_id = record.get("outcome"), record.get("campaign_id")
         if outcome not in OUTCOMES or not isinstance(campaign_id, str):
             return
+        tally.sent_open.discard(campaign_id)
         tally.outcomes[outcome] += 1
         duration, attempts = _num(record.get("duration_ms")), _int(record.get("attempts"))
         if duration is not None and 0 <= duration < 1e12:
@@ -203,7 +216,7 @@ class _Summarizer:
         if self.only is not None and self.only not in self.tallies:
             raise UnknownRunError(self.only, list(self.recent_runs), self.run_count)
         runs = tuple(_finish(t) for t in self.tallies.values())
-        totals = {k: sum(r.counts[k] for r in runs) for k in COUNT_KEYS}
+        totals = _totals(runs)
         return Report(
             runs, totals, tuple(self.failing), tuple(self.bad_lines), self.bad_line_count,
             frozenset(self.targets),
@@ -227,6 +240,15 @@ def summarize(path: Path, run_id: str | None = None, *, failed_ids: bool = False
     return summarizer.report()
 
 
+def _totals(runs: Sequence[RunReport]) -> dict[str, int]:
+    """Outcomes summed over runs; the state a run leaves (skipped, pending) from each
+    job's latest run only: summing them would count one campaign once per run."""
+    totals = {k: sum(r.counts[k] for r in runs) for k in COUNT_KEYS if k not in STATE_KEYS}
+    latest = {r.job: r for r in runs}  # runs are in log order
+    totals.update({k: sum(r.counts[k] for r in latest.values()) for k in STATE_KEYS})
+    return {k: totals[k] for k in COUNT_KEYS}
+
+
 def _finish(t: _Tally) -> RunReport:
     started, finished = t.started or {}, t.finished
     target, total = _obj(started.get("target")), _int(started.get("total"))
@@ -236,9 +258,9 @@ def _finish(t: _Tally) -> RunReport:
         duration = _num(finished.get("duration_s"))
         reason = str(finished.get("reason") or "unknown")
         exit_code = _int(finished.get("exit_code"))
-    else:  # killed: what its campaign lines say; never-attempted ones are pending
+    else:  # killed: what its campaign lines say; in flight apart; never-attempted ones pending
         counts = {k: t.outcomes[k] for k in COUNT_KEYS}
-        counts["pending"] = max(0, (total or 0) - sum(t.outcomes.values()))
+        counts["pending"] = max(0, (total or 0) - sum(t.outcomes.values()) - len(t.sent_open))
         duration, reason, exit_code = _elapsed(t.first_ts, t.last_ts), "unfinished", None
     settled = sum(t.outcomes.values())
     return RunReport(
@@ -258,6 +280,7 @@ def _finish(t: _Tally) -> RunReport:
         reason=reason,
         failed=tuple(t.failed),
         failed_more=t.failed_more,
+        in_flight=len(t.sent_open),
     )
 
 
@@ -285,8 +308,11 @@ def _elapsed(first: str | None, last: str | None) -> float | None:
 
 
 def _usable_id(campaign_id: str) -> bool:
-    short = 0 < len(campaign_id) <= MAX_ID_CHARS
-    return short and campaign_id.isprintable() and " " not in campaign_id
+    return id_problem(campaign_id) is None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS
 
 
 # A log may hold anything: these read a field as the type we need, else None / {}.
