@@ -8,6 +8,7 @@ writes ``run_finished`` whatever happens once ``run_started`` is written.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -19,7 +20,8 @@ from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.recorder import Ending, RunRecorder
 from bulkops.engine.selection import resolve
-from bulkops.errors import ApiError, AuthError, JobError
+from bulkops.errors import ApiError, AuditWriteError, AuthError, Interrupted, JobError
+from bulkops.ids import shown
 from bulkops.job import check_max_deletes
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, TokenSource, token_source
@@ -64,11 +66,16 @@ class JobRun:
         self._pool: WorkerPool | None = None
         self._recorder: RunRecorder | None = None
         self._previews: list[dict[str, object]] = []
+        self._writer: AuditWriter | None = None
 
     def interrupt(self, signum: int) -> None:
-        """A signal: stop dispatching; requests in flight settle and are recorded."""
-        if self._recorder is not None:
-            self._recorder.ending.signum = signum
+        """A signal: stop dispatching; requests in flight settle and are recorded.
+
+        Before the run has started (at the prompt, while the selection is listed)
+        it raises Interrupted: nothing was deleted, and there is nothing to settle."""
+        if self._recorder is None:
+            raise Interrupted(signum)
+        self._recorder.ending.signum = signum
         if self._pool is not None:
             self._pool.stop("interrupted")
 
@@ -86,6 +93,7 @@ class JobRun:
         lock.acquire()
         try:
             history = self._read_history()
+            self._writer = AuditWriter(self.job.audit_log, torn_tail=history.torn_tail)
             async with open_session(self.job.run.concurrency) as session:
                 target = self.job.target
                 client = KoreClient(
@@ -96,9 +104,13 @@ class JobRun:
                 self._pool = WorkerPool(
                     client, settings=self.job.run, limiter=self._limiter,
                     dry_run=self.job.run.dry_run, on_outcome=self._settled,
+                    before_send=self._write_ahead,
                 )  # fmt: skip
                 return await self._run(client, self._pool, history)
         finally:
+            if self._recorder is None and self._writer is not None:
+                with contextlib.suppress(AuditWriteError):
+                    self._writer.close()  # the run never started: nothing to finish
             lock.release()
 
     async def _run(self, client: KoreClient, pool: WorkerPool, history: History) -> RunResult:
@@ -138,8 +150,8 @@ class JobRun:
                 "audit_torn_line", f"{self.job.audit_log}: the last line was cut off by a crash; "
                 "it stays as it is and this run starts on a new line",
             )  # fmt: skip
-        writer = AuditWriter(self.job.audit_log, torn_tail=history.torn_tail)
-        self._recorder = RunRecorder(writer, self.job, self.run_id, started=self._began)
+        assert self._writer is not None
+        self._recorder = RunRecorder(self._writer, self.job, self.run_id, started=self._began)
         return self._recorder.recording(total, skipped)
 
     def _check_count(self, count: int) -> None:
@@ -154,7 +166,12 @@ class JobRun:
     def _read_history(self) -> History:
         target = self.job.target
         keep = max((spec.count for spec in self.job.run.rates), default=0)
-        history = read_history(self.job.audit_log, target.host, target.app_id, keep_starts=keep)
+        try:
+            history = read_history(self.job.audit_log, target.host, target.app_id, keep_starts=keep)
+        except OSError as exc:
+            raise JobError(
+                f"audit log {self.job.audit_log}: cannot read it: {exc.strerror}"
+            ) from exc
         # the server's windows still count the previous runs' requests: so must we
         to_clock = time.monotonic() - time.time()
         self._limiter.preload(t + to_clock for t in history.recent_starts)
@@ -167,6 +184,13 @@ class JobRun:
             self._observer.warn(
                 "audit_bad_line", f"… and {len(history.problems) - 5} more bad lines"
             )
+        if history.in_flight and not self._fresh:
+            self._observer.warn(
+                "in_flight_at_crash", f"{len(history.in_flight)} campaigns were sent a DELETE by "
+                "an earlier run that stopped before recording the answer (killed?), e.g. "
+                f"{shown(history.in_flight[0])}: they are tried again, and not_found for them "
+                "most likely means that run deleted them", campaigns=len(history.in_flight),
+            )  # fmt: skip
         return history
 
     def _tokens(self) -> TokenSource:
@@ -187,6 +211,7 @@ class JobRun:
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             exclude=self.job.exclude,
+            on_invalid=self._invalid_listed_id,
         )
         self._list_calls = pages
         self._observer.info(
@@ -195,9 +220,23 @@ class JobRun:
         )  # fmt: skip
         return [c.id for c in chosen]
 
-    def _settled(self, outcome: Outcome) -> None:
+    def _invalid_listed_id(self, campaign_id: str, problem: str) -> None:
+        self._observer.warn(
+            "invalid_id", f"the list call returned campaign id {shown(campaign_id)}, which "
+            f"{problem}: it is not a campaign id bulkops can address; skipped, never sent",
+        )  # fmt: skip
+
+    def _write_ahead(self, campaign_id: str) -> None:
         assert self._recorder is not None
-        self._recorder.campaign(outcome)
+        self._recorder.sent(campaign_id)
+
+    def _settled(self, outcome: Outcome) -> None:
+        assert self._recorder is not None and self._pool is not None
+        try:
+            self._recorder.campaign(outcome)
+        except AuditWriteError as exc:
+            self._pool.stop("aborted")
+            self._pool.abort_error = self._pool.abort_error or str(exc)
         if outcome.outcome == "would_delete":
             data = outcome.campaign or {}
             self._previews.append(

@@ -9,6 +9,9 @@ A stop (interrupt, abort on 401/403, halt after failures) ends dispatching:
 campaigns not yet attempted stay pending (no outcome); requests in flight
 settle and are recorded; a campaign waiting to be retried is recorded
 ``failed`` with its last error.
+
+``before_send`` (the audit log's write-ahead line) is called before each DELETE
+is sent; if it raises AuditWriteError the DELETE is not sent and the run aborts.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Protocol
 from bulkops.engine.attempt import Attempt
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.retry import RetryPolicy
-from bulkops.errors import ApiError, AuthError, NotFound, RetryableError
+from bulkops.errors import ApiError, AuditWriteError, AuthError, NotFound, RetryableError
 from bulkops.model import Answer, Outcome, RunSettings
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
@@ -56,6 +59,7 @@ class WorkerPool:
         dry_run: bool,
         on_outcome: Callable[[Outcome], None],
         clock: Callable[[], float] = time.monotonic,
+        before_send: Callable[[str], None] | None = None,
     ) -> None:
         self._call = api.get if dry_run else api.delete
         self._success = "would_delete" if dry_run else "deleted"
@@ -63,6 +67,7 @@ class WorkerPool:
         self._limiter = limiter
         self._on_outcome = on_outcome
         self._clock = clock
+        self._before_send = None if dry_run else before_send
         self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
         self._stop = asyncio.Event()
         self._stop_reasons: set[str] = set()
@@ -113,6 +118,7 @@ class WorkerPool:
 
         async def try_once() -> Answer:
             await self._admit()
+            self._write_ahead(campaign_id)
             attempt.begin()
             self.stats.retries += attempt.tries > 1
             return await self._send(lambda: self._call(campaign_id))
@@ -139,6 +145,17 @@ class WorkerPool:
         return attempt.outcome(
             self._success, answer.status, message=answer.message, campaign=answer.data
         )
+
+    def _write_ahead(self, campaign_id: str) -> None:
+        """Records that a DELETE is about to be sent; if that fails, it is not sent."""
+        if self._before_send is None:
+            return
+        try:
+            self._before_send(campaign_id)
+        except AuditWriteError as exc:
+            self.stop("aborted")
+            self.abort_error = self.abort_error or str(exc)
+            raise _Stopped from exc
 
     async def request(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
         """Any other call (the list calls of a selection) under the same rules as a

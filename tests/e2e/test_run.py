@@ -25,10 +25,15 @@ def test_happy_path_deletes_each_id_once_and_audits_it(
     stats = sandbox.stats_snapshot()
     assert sorted(stats["deleted_ids"]) == sorted(ids)
     assert all(c["delete_requests"] == 1 for c in stats["campaigns"].values())
-    started, *lines, finished = result.audit
+    started, *between, finished = result.audit
     assert (
         started["event"] == "run_started" and started["total"] == 30 and started["dry_run"] is False
     )
+    lines = [r for r in between if r["event"] == "campaign"]
+    sent = [r["campaign_id"] for r in between if r["event"] == "sent"]
+    assert sorted(sent) == sorted(ids)  # one write-ahead line per DELETE, before its outcome
+    sent_at = {r["campaign_id"]: i for i, r in enumerate(between) if r["event"] == "sent"}
+    assert all(sent_at[r["campaign_id"]] < between.index(r) for r in lines)
     assert started["target"] == {
         "host": sandbox.url,
         "app_id": "st-sandbox-app",
