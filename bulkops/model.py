@@ -158,7 +158,7 @@ class Outcome:
     campaign: dict[str, Any] | None
 
 
-EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_BY_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def exit_code_for(reason: str, failed: int, signum: int | None = None) -> int:

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from bulkops import __version__
 from bulkops.cli.console import Console
-from bulkops.errors import EXIT_USAGE, JobError, LockedError
+from bulkops.errors import EXIT_USAGE, Interrupted, JobError, LockedError
+from bulkops.model import EXIT_BY_SIGNAL
 
 # Modules are imported where a command needs them: `bulkops --help` and
 # `validate` start without loading aiohttp.
@@ -33,7 +35,8 @@ RUN_EPILOG = """examples:
   bulkops run jobs/nightly.yaml --yes --log-format json --quiet  unattended (cron)
 
 exit codes: 0 all done, 1 some failed, 2 bad usage/job (nothing sent),
-            3 aborted (401/403) or halted, 130/143 interrupted (rerun to resume)
+            3 aborted (401/403, audit log not writable) or halted,
+            129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (rerun to resume)
 """
 
 
@@ -136,6 +139,10 @@ def _dispatch(args_list: list[str]) -> int:
         from bulkops import sandbox
 
         return sandbox.main(args_list[1:])
+    if args_list and args_list[0] == "run":
+        from bulkops.cli.signals import GUARD
+
+        GUARD.install()  # before anything else: no signal may take its default action
     args = build_parser().parse_args(args_list)
     console = Console(json_lines=args.log_format == "json", quiet=args.quiet)
     try:
@@ -150,9 +157,10 @@ def _dispatch(args_list: list[str]) -> int:
     except JobError as exc:
         console.error("invalid", str(exc))
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         console.error("interrupted", "interrupted before anything was deleted")
-        return 130
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        return EXIT_BY_SIGNAL.get(signal.Signals(signum), 130)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

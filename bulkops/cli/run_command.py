@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 from bulkops.cli.console import Console
 from bulkops.cli.run_observer import ConsoleObserver
+from bulkops.cli.signals import GUARD
 from bulkops.cli.tables import preview
 from bulkops.engine.job_run import JobRun, new_run_id
-from bulkops.errors import EXIT_USAGE, BulkOpsError, JobError, LockedError
+from bulkops.errors import EXIT_USAGE, BulkOpsError, Interrupted, JobError, LockedError
 from bulkops.job import load_job, parse_age, with_overrides
-from bulkops.model import Job, RunResult
+from bulkops.model import EXIT_BY_SIGNAL, Job, RunResult
+from bulkops.records.files import check_output_path
 from bulkops.records.plans import load_plan, write_plan
 from bulkops.records.summary_files import write_metrics, write_summary_json
 from bulkops.utc import utc_now
@@ -35,34 +38,43 @@ def load(args: argparse.Namespace) -> Job:
 def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         job = load(args)
-    except JobError as exc:
+    except (JobError, KeyboardInterrupt) as exc:
+        code = _interrupted_code(exc) if isinstance(exc, KeyboardInterrupt) else EXIT_USAGE
         refused = RunResult(
             new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or "",
-            started_at=utc_now(), finished_at=utc_now(), exit_code=EXIT_USAGE,
-            reason="invalid", error=str(exc),
+            started_at=utc_now(), finished_at=utc_now(), exit_code=code,
+            reason="invalid" if code == EXIT_USAGE else "interrupted", error=str(exc),
         )  # fmt: skip
-        _write_monitoring(args, refused)
+        _write_monitoring(args, refused, console)
         raise
     for warning in job.warnings:
         console.warn("job", warning)
-    observer = ConsoleObserver(console, job, assume_yes=args.yes)
+    observer = ConsoleObserver(console, job, assume_yes=args.yes, signals=GUARD)
     job_run = JobRun(job, observer, fresh=args.fresh)
-    observer.on_signal = job_run.interrupt
+    GUARD.on_signal = job_run.interrupt
     try:
         job_run.plan_ids = _check_run_args(args, job)
         result = asyncio.run(job_run.execute())
     except LockedError:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
-        _write_monitoring(args, job_run.refused("refused", str(exc), EXIT_USAGE))
+        _write_monitoring(args, job_run.refused("refused", str(exc), EXIT_USAGE), console)
         raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         message = "interrupted before anything was deleted"
-        _write_monitoring(args, job_run.refused("interrupted", message, 130))
+        code = _interrupted_code(exc)
+        _write_monitoring(args, job_run.refused("interrupted", message, code), console)
         raise
-    _write_monitoring(args, result)
-    _show_result(args, console, job, result)
+    written = _write_monitoring(args, result, console)
+    written = _show_result(args, console, job, result) and written
+    if not written and result.exit_code in (0, 1):
+        return 3  # the run happened, but what monitoring reads of it is missing
     return result.exit_code
+
+
+def _interrupted_code(exc: KeyboardInterrupt) -> int:
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    return EXIT_BY_SIGNAL.get(signal.Signals(signum), 130)
 
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
@@ -72,6 +84,10 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
         raise JobError("--plan-out needs --dry-run: a plan is made by previewing")
     if args.plan and dry_run:
         raise JobError("--plan runs a reviewed plan for real; drop --dry-run")
+    for path, what in ((args.summary_json, "--summary-json"), (args.metrics_file, "--metrics-file"),
+                       (args.plan_out, "--plan-out")):  # fmt: skip
+        if path:
+            check_output_path(Path(path), what)
     interactive = sys.stdin.isatty() and sys.stderr.isatty()
     if not dry_run and not args.yes and not interactive:
         raise JobError("refusing to delete without a terminal to confirm on: pass --yes")
@@ -80,14 +96,26 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     return None
 
 
-def _write_monitoring(args: argparse.Namespace, summary: RunResult) -> None:
-    if args.summary_json:
-        write_summary_json(summary, Path(args.summary_json))
-    if args.metrics_file:
-        write_metrics(summary, Path(args.metrics_file))
+def _write_monitoring(args: argparse.Namespace, summary: RunResult, console: Console) -> bool:
+    """Writes what was asked for; a file that cannot be written is said, not raised."""
+    written = True
+    for path, write in (
+        (args.summary_json, write_summary_json),
+        (args.metrics_file, write_metrics),
+    ):
+        if not path:
+            continue
+        try:
+            write(summary, Path(path))
+        except OSError as exc:
+            console.error("monitoring_file", f"could not write {path}: {exc.strerror or exc}")
+            written = False
+    return written
 
 
-def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> None:
+def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> bool:
+    """Prints the result (and writes the plan); False if the plan could not be written."""
+    written = True
     if summary.dry_run:
         if args.output == "json":
             doc = {"job": job.name, "target": job.target.host, "count": len(summary.previews),
@@ -97,10 +125,14 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
             print(preview(summary.previews))
             print(f"{len(summary.previews)} campaigns would be deleted from {job.target.host}")
         if args.plan_out:
-            write_plan(Path(args.plan_out), job, list(summary.previews))
-            console.result(
-                "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
-            )
+            try:
+                write_plan(Path(args.plan_out), job, list(summary.previews))
+                console.result(
+                    "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
+                )
+            except (OSError, JobError) as exc:
+                console.error("plan", f"could not write the plan {args.plan_out}: {exc}")
+                written = False
     counts = "  ".join(f"{k} {v}" for k, v in summary.counts.items() if v)
     console.result(
         "summary",
@@ -111,6 +143,7 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
     )  # fmt: skip
     if summary.error:
         console.error("aborted", summary.error)
+    return written
 
 
 def _age(text: str) -> timedelta:

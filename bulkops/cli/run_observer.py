@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from bulkops.cli.console import Console
 from bulkops.cli.progress import Progress
+from bulkops.cli.signals import SignalGuard
 from bulkops.model import EXIT_BY_SIGNAL, Job, Outcome
 
 
 class ConsoleObserver:
     """A ``RunObserver`` that talks to a person (or a log shipper) through ``Console``.
 
-    While the campaigns are worked on, SIGINT/SIGTERM call ``on_signal`` (the
-    run stops dispatching and lets requests in flight settle); a second signal
-    leaves at once: every audit line already written is whole.
+    While the campaigns are worked on, the event loop hands SIGHUP/SIGINT/SIGTERM
+    to ``signals`` (the run stops dispatching and lets requests in flight settle;
+    a second signal leaves at once); before and after, its own handlers do.
     """
 
-    def __init__(self, console: Console, job: Job, *, assume_yes: bool) -> None:
+    def __init__(
+        self, console: Console, job: Job, *, assume_yes: bool, signals: SignalGuard
+    ) -> None:
         self._console = console
         self._job = job
         self._assume_yes = assume_yes
         self._progress: Progress | None = None
-        self._signalled = False
-        self.on_signal: Callable[[int], None] = lambda signum: None
+        self._signals = signals
+        signals.say = self._say_interrupted
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self._console.info(event, message, **fields)
@@ -50,7 +52,7 @@ class ConsoleObserver:
     def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
         loop = asyncio.get_running_loop()
         for signum in EXIT_BY_SIGNAL:
-            loop.add_signal_handler(signum, self._signal, signum)
+            loop.add_signal_handler(signum, self._signals.handle, signum)
         self._progress = Progress(self._console, todo, counts)
         self._progress.start()
 
@@ -62,15 +64,12 @@ class ConsoleObserver:
         loop = asyncio.get_running_loop()
         for signum in EXIT_BY_SIGNAL:
             loop.remove_signal_handler(signum)
+        self._signals.install()  # removing the loop's left the default action
         if self._progress is not None:
             await self._progress.stop()
 
-    def _signal(self, signum: int) -> None:
-        if self._signalled:
-            os._exit(EXIT_BY_SIGNAL.get(signal.Signals(signum), 130))
-        self._signalled = True
+    def _say_interrupted(self, signum: int) -> None:
         self._console.warn(
             "interrupted", "interrupted: letting requests in flight finish "
             "(press Ctrl-C again to quit at once)", signal=signal.Signals(signum).name,
         )  # fmt: skip
-        self.on_signal(signum)

@@ -37,7 +37,11 @@ _TARGET_KEYS = ("host", "app_id", "account_id", "campaign_type")
 _SECRET_KEYS = ("client_secret_env", "client_secret_file", "token_env", "token_file")
 _AUTH_KEYS = ("client_id", "client_id_env", *_SECRET_KEYS, "subject", "token_ttl")
 _NAME = re.compile(r"[a-z0-9_.-]{1,100}")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What an environment variable's name looks like: upper-case words joined by '_', each
+# with at most one digit inside (K8S) and any at its end (V2). A random token (a secret
+# written in the wrong field) does not, and is refused without being quoted.
+_ENV_NAME = re.compile(r"_*[A-Z]+[0-9]?[A-Z]*[0-9]*(?:_+[A-Z0-9][A-Z]*[0-9]?[A-Z]*[0-9]*)*_*")
+MAX_ENV_NAME = 64
 _HOST = re.compile(
     r"(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::(?P<port>[0-9]{1,5}))?",
     re.ASCII,
@@ -202,10 +206,11 @@ def _client_id(auth: Section, environ: Mapping[str, str], *, required: bool) -> 
 
 def _env_value(value: Value, environ: Mapping[str, str]) -> str:
     name = value.raw
-    if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):  # not quoted: a secret?
-        value.fail(
-            "expected the name of an environment variable (letters, digits and '_'); "
-            "the secret itself must not be written in the job file"
+    if not isinstance(name, str) or len(name) > MAX_ENV_NAME or not _ENV_NAME.fullmatch(name):
+        value.fail(  # never quoted: it may be the secret itself
+            "expected the name of an environment variable (upper-case letters, digits and '_', "
+            "like KOREAI_CLIENT_SECRET); what is written there does not look like one and is "
+            "not shown: the secret itself must not be written in the job file"
         )
     text = environ.get(name)
     if not text:
