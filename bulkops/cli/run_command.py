@@ -58,7 +58,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     except LockedError:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
-        _write_monitoring(args, job_run.refused("refused", str(exc), EXIT_USAGE), console)
+        refused = job_run.refused("refused", str(exc), EXIT_USAGE)
+        _write_monitoring(args, refused, console, said=isinstance(exc, JobError))
         raise
     except KeyboardInterrupt as exc:
         message = "interrupted before anything was deleted"
@@ -96,8 +97,11 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     return None
 
 
-def _write_monitoring(args: argparse.Namespace, summary: RunResult, console: Console) -> bool:
-    """Writes what was asked for; a file that cannot be written is said, not raised."""
+def _write_monitoring(
+    args: argparse.Namespace, summary: RunResult, console: Console, *, said: bool = False
+) -> bool:
+    """Writes what was asked for; a file that cannot be written (or is a link) is said,
+    unless ``said`` (the refusal already named it), and never raised."""
     written = True
     for path, write in (
         (args.summary_json, write_summary_json),
@@ -106,9 +110,12 @@ def _write_monitoring(args: argparse.Namespace, summary: RunResult, console: Con
         if not path:
             continue
         try:
+            check_output_path(Path(path), "monitoring file")
             write(summary, Path(path))
-        except OSError as exc:
-            console.error("monitoring_file", f"could not write {path}: {exc.strerror or exc}")
+        except (OSError, JobError) as exc:
+            if not said:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                console.error("monitoring_file", f"could not write {path}: {reason or exc}")
             written = False
     return written
 

@@ -59,7 +59,7 @@ def check_output_path(path: Path, what: str) -> None:
     directory or another non-regular file there, or a parent we cannot write in."""
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         info = None
     except OSError as exc:
         raise JobError(f"{what} {path}: {exc.strerror}") from exc
