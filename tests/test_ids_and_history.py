@@ -82,7 +82,10 @@ def test_sent_without_outcome_is_in_flight_and_its_time_preloads_the_budget(
     assert history.in_flight == ["b"]  # c was settled by the next run
     assert history.done == {"a", "c"}
     base = datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
-    assert [s - base for s in history.recent_starts] == [1, 3, 3, 5]  # the sent lines' times
+    # settled: the time of the outcome line, by which the request surely had arrived
+    assert [s - base for s in history.recent_starts] == [2, 6]
+    # unanswered (b, and c in r1): when they were sent; the run adds its timeout
+    assert [s - base for s in history.in_flight_sent] == [3, 3]
 
 
 @pytest.mark.parametrize("attempts", [1_000_000_000, 1e20, -3, "many", True])

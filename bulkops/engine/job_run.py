@@ -173,8 +173,12 @@ class JobRun:
                 f"audit log {self.job.audit_log}: cannot read it: {exc.strerror}"
             ) from exc
         # the server's windows still count the previous runs' requests: so must we
-        to_clock = time.monotonic() - time.time()
-        self._limiter.preload(t + to_clock for t in history.recent_starts)
+        now = time.time()
+        to_clock = time.monotonic() - now
+        # an unanswered request of a killed run arrived before it timed out, if at all
+        unanswered = [min(now, t + self.job.run.timeout) for t in history.in_flight_sent]
+        starts = sorted([*history.recent_starts, *unanswered])
+        self._limiter.preload(t + to_clock for t in starts)
         for bad in history.problems[:5]:
             self._observer.warn(
                 "audit_bad_line", f"{self.job.audit_log}:{bad.lineno}: {bad.problem}; ignored",

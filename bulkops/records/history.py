@@ -72,6 +72,9 @@ class History:
     recent_starts: list[float] = field(default_factory=list)
     # campaigns sent a DELETE by a run that stopped before recording the answer, not done since
     in_flight: list[str] = field(default_factory=list)
+    # when those unanswered requests were sent (time.time()): they reached the server later,
+    # if at all, at a moment no line tells
+    in_flight_sent: list[float] = field(default_factory=list)
 
 
 def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) -> History:
@@ -84,7 +87,7 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
     target_runs: set[str] = set()  # dry or real
     # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
     latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
-    sent: dict[tuple[str, str], None] = {}  # (run, campaign) sent and not yet settled
+    sent: dict[tuple[str, str], Any] = {}  # (run, campaign) sent, not settled: its last ts
     for lineno, item in iter_records(path):
         if isinstance(item, BadLine):
             history.problems.append(item)
@@ -104,20 +107,25 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
         campaign_id = item.get("campaign_id")
         if run_id not in target_runs or not isinstance(campaign_id, str):
             continue
+        # A request reached the server after its sent line and before the next line about
+        # its campaign (a retry's sent line, or the outcome): that later time is the safe one.
         if event == "sent":
-            sent[(run_id, campaign_id)] = None
-            if keep_starts:  # a sent line's time is its request's own
-                latest.append({"ts": item.get("ts")})
+            if (run_id, campaign_id) in sent and keep_starts:
+                latest.append({"ts": item.get("ts")})  # the previous attempt's
+            sent[(run_id, campaign_id)] = item.get("ts")
         elif event == "campaign":
             _settle(history, item, run_id in real_runs)
             if (run_id, campaign_id) in sent:
-                del sent[(run_id, campaign_id)]  # its requests were timed by their sent lines
+                del sent[(run_id, campaign_id)]
+                if keep_starts:
+                    latest.append({"ts": item.get("ts")})
             elif keep_starts:
                 if problem := timing_problem(item):
                     history.problems.append(BadLine(lineno, problem))
                 else:
                     latest.append({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
     history.in_flight = list(dict.fromkeys(c for _, c in sent if c not in history.done))
+    history.in_flight_sent = sorted(t.timestamp() for ts in sent.values() if (t := parse_utc(ts)))
     history.recent_starts = sorted(t for item in latest for t in request_times(item))
     return history
 
