@@ -15,6 +15,7 @@ from bulkops.errors import JobError
 from bulkops.ids import id_problem, shown, validate_campaign_id
 from bulkops.model import Answer, Selection
 from bulkops.records.history import read_history
+from bulkops.records.report import summarize
 
 HOST, APP = "https://kore.example", "st-a"
 
@@ -100,3 +101,12 @@ def test_absurd_attempts_are_ignored_with_a_problem_not_a_crash(
     assert history.recent_starts == []
     assert [p.lineno for p in history.problems] == [2]
     assert "not believable" in history.problems[0].problem
+
+
+def test_failed_ids_printed_for_reuse_pass_the_same_checks(tmp_path: Path) -> None:
+    log = tmp_path / "a.jsonl"
+    ts = "2030-01-01T00:00:01.000Z"
+    odd = ["..", ".", "a/b", "\u202e"]
+    write_log(log, [started("r1"), *(line("campaign", "r1", c, ts, outcome="failed")
+                                     for c in ["ok", *odd])])  # fmt: skip
+    assert summarize(log, failed_ids=True).failed_ids == ("ok",)
