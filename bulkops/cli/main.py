@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from bulkops import __version__
 from bulkops.cli.console import Console
-from bulkops.errors import EXIT_USAGE, Interrupted, JobError, LockedError
+from bulkops.errors import EXIT_USAGE, AuditWriteError, Interrupted, JobError, LockedError
 from bulkops.model import EXIT_BY_SIGNAL
 
 # Modules are imported where a command needs them: `bulkops --help` and
@@ -157,6 +157,9 @@ def _dispatch(args_list: list[str]) -> int:
     except JobError as exc:
         console.error("invalid", str(exc))
         return EXIT_USAGE
+    except AuditWriteError as exc:  # the engine turns these into exit 3; this is a backstop
+        console.error("audit_log", str(exc))
+        return 3
     except KeyboardInterrupt as exc:
         console.error("interrupted", "interrupted before anything was deleted")
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -67,7 +68,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         _write_monitoring(args, job_run.refused("interrupted", message, code), console)
         raise
     written = _write_monitoring(args, result, console)
-    written = _show_result(args, console, job, result) and written
+    with contextlib.suppress(OSError):  # the terminal is gone (a hang-up): the files say it
+        written = _show_result(args, console, job, result) and written
     if not written and result.exit_code in (0, 1):
         return 3  # the run happened, but what monitoring reads of it is missing
     return result.exit_code

@@ -112,7 +112,11 @@ class AuditWriter:
         self._fd = open_own_file(path, flags, "audit log", 0o640, one_name=True)
         self._size = os.fstat(self._fd).st_size  # the end of the last whole line we know of
         if torn_tail:
-            self._append(b"\n")  # the torn line stays, alone; ours start clean
+            try:
+                self._append(b"\n")  # the torn line stays, alone; ours start clean
+            except AuditWriteError as exc:  # nothing has been sent yet
+                os.close(self._fd)
+                raise JobError(str(exc)) from exc
         self._last_sync = time.monotonic()
 
     def write(self, record: dict[str, Any]) -> None:
