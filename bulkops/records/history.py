@@ -80,54 +80,73 @@ class History:
 def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) -> History:
     """Campaigns whose latest non-dry-run outcome for this target is deleted/not_found,
     and when the last ``keep_starts`` requests to it (dry runs too) were sent."""
-    history = History()
-    if not path.exists():
-        return history
-    real_runs: set[str] = set()  # real runs against this target
-    target_runs: set[str] = set()  # dry or real
-    # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
-    latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
-    sent: dict[tuple[str, str], Any] = {}  # (run, campaign) sent, not settled: its last ts
-    for lineno, item in iter_records(path):
+    reader = _Reader(host, app_id, keep_starts)
+    if path.exists():
+        for lineno, item in iter_records(path):
+            reader.feed(lineno, item)
+    return reader.finish()
+
+
+class _Reader:
+    """``read_history``'s state while the log streams past."""
+
+    def __init__(self, host: str, app_id: str, keep_starts: int) -> None:
+        self.history = History()
+        self.target = (host, app_id)
+        self.keep = keep_starts
+        self.real_runs: set[str] = set()  # real runs against this target
+        self.target_runs: set[str] = set()  # dry or real
+        # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
+        self.latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
+        self.sent: dict[tuple[str, str], Any] = {}  # (run, campaign) sent, unsettled: last ts
+
+    def feed(self, lineno: int, item: dict[str, Any] | BadLine) -> None:
         if isinstance(item, BadLine):
-            history.problems.append(item)
-            history.torn_tail = history.torn_tail or item.torn
-            continue
+            self.history.problems.append(item)
+            self.history.torn_tail = self.history.torn_tail or item.torn
+            return
         event, run_id = item.get("event"), str(item.get("run_id"))
         if event == "run_started":
             target = item.get("target") or {}
             if isinstance(target, dict) and (target.get("host"), target.get("app_id")) == (
-                host,
-                app_id,
+                self.target
             ):
-                target_runs.add(run_id)
+                self.target_runs.add(run_id)
                 if not item.get("dry_run"):
-                    real_runs.add(run_id)
-            continue
+                    self.real_runs.add(run_id)
+            return
         campaign_id = item.get("campaign_id")
-        if run_id not in target_runs or not isinstance(campaign_id, str):
-            continue
+        if run_id not in self.target_runs or not isinstance(campaign_id, str):
+            return
         # A request reached the server after its sent line and before the next line about
         # its campaign (a retry's sent line, or the outcome): that later time is the safe one.
+        key = (run_id, campaign_id)
         if event == "sent":
-            if (run_id, campaign_id) in sent and keep_starts:
-                latest.append({"ts": item.get("ts")})  # the previous attempt's
-            sent[(run_id, campaign_id)] = item.get("ts")
+            if key in self.sent:
+                self._timed({"ts": item.get("ts")})  # the previous attempt's
+            self.sent[key] = item.get("ts")
         elif event == "campaign":
-            _settle(history, item, run_id in real_runs)
-            if (run_id, campaign_id) in sent:
-                del sent[(run_id, campaign_id)]
-                if keep_starts:
-                    latest.append({"ts": item.get("ts")})
-            elif keep_starts:
-                if problem := timing_problem(item):
-                    history.problems.append(BadLine(lineno, problem))
-                else:
-                    latest.append({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
-    history.in_flight = list(dict.fromkeys(c for _, c in sent if c not in history.done))
-    history.in_flight_sent = sorted(t.timestamp() for ts in sent.values() if (t := parse_utc(ts)))
-    history.recent_starts = sorted(t for item in latest for t in request_times(item))
-    return history
+            _settle(self.history, item, run_id in self.real_runs)
+            if key in self.sent:
+                del self.sent[key]
+                self._timed({"ts": item.get("ts")})
+            elif self.keep and (problem := timing_problem(item)):
+                self.history.problems.append(BadLine(lineno, problem))
+            else:
+                self._timed({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
+
+    def _timed(self, fields: dict[str, Any]) -> None:
+        if self.keep:
+            self.latest.append(fields)
+
+    def finish(self) -> History:
+        history, done = self.history, self.history.done
+        history.in_flight = list(dict.fromkeys(c for _, c in self.sent if c not in done))
+        history.in_flight_sent = sorted(
+            t.timestamp() for ts in self.sent.values() if (t := parse_utc(ts))
+        )
+        history.recent_starts = sorted(t for item in self.latest for t in request_times(item))
+        return history
 
 
 def _settle(history: History, record: dict[str, Any], real: bool) -> None:
