@@ -37,7 +37,7 @@ def test_sighup_while_the_selection_is_listed_exits_129_with_a_summary(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
     sandbox.add_campaigns(count=3)
-    sandbox.configure(latency=3)
+    sandbox.configure(latency=1.5)  # the list call is still unanswered at the signal
     summary, metrics = tmp_path / "summary.json", tmp_path / "m.prom"
     job = write_job(tmp_path, sandbox, select={"status": ["Stopped", "Completed", "Active"]},
                     run={"timeout": 10})  # fmt: skip
