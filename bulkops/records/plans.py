@@ -119,7 +119,7 @@ def _unique_ids(campaigns: list[Any], where: str) -> list[str]:
 
 
 def _read(path: Path, where: str) -> Any:
-    fd = open_own_file(path, os.O_RDONLY, "plan")
+    fd = open_own_file(path, os.O_RDONLY | os.O_NONBLOCK, "plan")  # a FIFO must not hang us
     try:
         with os.fdopen(fd, "rb") as f:
             raw = f.read(MAX_PLAN_BYTES + 1)
