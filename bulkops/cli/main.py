@@ -127,6 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `bulkops report ... | head` closed our stdout: stop quietly, as cat would
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except Interrupted as exc:  # so early that no console existed yet
+        sys.stderr.write("interrupted before anything was deleted\n")
+        return EXIT_BY_SIGNAL.get(signal.Signals(exc.signum), 130)
 
 
 def _dispatch(args_list: list[str]) -> int:
