@@ -160,9 +160,9 @@ def _dispatch(args_list: list[str]) -> int:
     except JobError as exc:
         console.error("invalid", str(exc))
         return EXIT_USAGE
-    except AuditWriteError as exc:  # the engine turns these into exit 3; this is a backstop
+    except AuditWriteError as exc:  # only run_started escapes so: nothing was deleted
         console.error("audit_log", str(exc))
-        return 3
+        return EXIT_USAGE
     except KeyboardInterrupt as exc:
         console.error("interrupted", "interrupted before anything was deleted")
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
