@@ -8,7 +8,14 @@ from dataclasses import replace
 
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
-from bulkops.errors import ApiError, AuthError, NotFound, PermanentError, RetryableError
+from bulkops.errors import (
+    ApiError,
+    AuditWriteError,
+    AuthError,
+    NotFound,
+    PermanentError,
+    RetryableError,
+)
 from bulkops.model import Answer, Outcome, RunSettings
 
 FAST = RunSettings(
@@ -172,3 +179,26 @@ async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     waits.append(loop.time() - started)
     assert waits[0] >= 0.05
     assert runner.stats.rate_limited == 1
+
+
+def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_aborts() -> None:
+    api = ScriptedApi({"c1": [RetryableError("HTTP 503", status=503)]}, delay=0.01)
+    written: list[str] = []
+
+    def write_ahead(campaign_id: str) -> None:
+        if len(written) == 4:  # the disk fills up at the fifth request
+            raise AuditWriteError("the audit log a.jsonl could not be written: No space left")
+        written.append(campaign_id)
+
+    async def go() -> tuple[str, WorkerPool]:
+        pool = WorkerPool(
+            api, settings=FAST, limiter=RollingWindowLimiter(()), dry_run=False,
+            on_outcome=lambda o: None, before_send=write_ahead,
+        )  # fmt: skip
+        return await pool.settle_all([f"c{i}" for i in range(20)]), pool
+
+    reason, pool = asyncio.run(go())
+    assert reason == "aborted" and pool.abort_error is not None and "No space" in pool.abort_error
+    sent = [m for m in api.methods if m == "DELETE"]
+    assert len(sent) == len(written) == 4  # every DELETE sent had its line first; none after
+    assert sorted(c for c, n in api.calls.items() for _ in range(n)) == sorted(written)
