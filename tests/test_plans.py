@@ -14,7 +14,7 @@ from job_factory import make_job
 
 from bulkops.errors import JobError
 from bulkops.model import Job
-from bulkops.records.plans import load_plan, write_plan
+from bulkops.records.plans import load_plan, plan_digest, write_plan
 
 DAY = timedelta(days=1)
 ROWS = [
@@ -36,8 +36,11 @@ def plan(tmp_path: Path, job: Job) -> Path:
 
 
 def edit(path: Path, **changes: Any) -> None:
+    """Changes the plan as a dry run could have written it (the digest follows), to reach
+    the check behind the digest; test_digest_* edit without it."""
     doc = json.loads(path.read_text())
     doc.update(changes)
+    doc["digest"] = plan_digest(doc)
     path.write_text(json.dumps(doc))
 
 
@@ -102,7 +105,7 @@ def test_a_file_that_is_not_a_version_1_plan_is_refused(
 
 
 def test_a_missing_plan_is_refused_with_the_reason(tmp_path: Path, job: Job) -> None:
-    with pytest.raises(JobError, match="cannot read it: No such file"):
+    with pytest.raises(JobError, match="cannot open it: No such file"):
         load_plan(tmp_path / "nope.json", job, max_age=DAY)
 
 
@@ -132,3 +135,35 @@ def test_a_bad_id_inside_is_refused_naming_its_place(
     edit(plan, campaigns=[{"id": "cd-1"}, entry])
     with pytest.raises(JobError, match=rf"campaigns\[1\].*{problem}"):
         load_plan(plan, job, max_age=DAY)
+
+
+def test_digest_a_hand_edit_is_refused(plan: Path, job: Job) -> None:
+    doc = json.loads(plan.read_text())
+    doc["campaigns"].append({"id": "cd-never-previewed"})
+    plan.write_text(json.dumps(doc))
+    with pytest.raises(JobError, match="does not match its digest"):
+        load_plan(plan, job, max_age=DAY)
+
+
+def test_digest_a_plan_without_one_is_refused(plan: Path, job: Job) -> None:
+    doc = json.loads(plan.read_text())
+    del doc["digest"]
+    plan.write_text(json.dumps(doc))
+    with pytest.raises(JobError, match="does not match its digest"):
+        load_plan(plan, job, max_age=DAY)
+
+
+def test_a_repeated_id_or_a_future_date_is_refused(plan: Path, job: Job) -> None:
+    edit(plan, campaigns=[{"id": "cd-1"}, {"id": "cd-2"}, {"id": "cd-1"}])
+    with pytest.raises(JobError, match=r"campaigns\[2\]: id 'cd-1' repeats campaigns\[0\]"):
+        load_plan(plan, job, max_age=DAY)
+    edit(plan, campaigns=ROWS, created_at="2999-01-01T00:00:00.000Z")
+    with pytest.raises(JobError, match="in the future"):
+        load_plan(plan, job, max_age=DAY)
+
+
+def test_a_symlinked_plan_is_refused(plan: Path, job: Job, tmp_path: Path) -> None:
+    link = tmp_path / "link.json"
+    link.symlink_to(plan)
+    with pytest.raises(JobError, match="symbolic link"):
+        load_plan(link, job, max_age=DAY)

@@ -12,6 +12,7 @@ from job_factory import SECRET, make_job
 
 from bulkops import __version__
 from bulkops.engine.recorder import RunRecorder
+from bulkops.errors import AuditWriteError
 from bulkops.model import COUNT_KEYS, Outcome
 from bulkops.records.audit_log import AuditWriter
 
@@ -60,7 +61,7 @@ def test_run_finished_is_written_when_the_body_raises(tmp_path: Path) -> None:
     assert finished["reason"] == "aborted" and finished["exit_code"] == 3
     assert finished["counts"]["deleted"] == 1 and finished["counts"]["pending"] == 2
     # the writer was closed: nothing more can be appended after run_finished
-    with pytest.raises(OSError):
+    with pytest.raises(AuditWriteError):
         rec.campaign(outcome("c2", "deleted"))
 
 
@@ -90,3 +91,42 @@ def test_every_line_names_the_run_and_run_started_the_target(tmp_path: Path) -> 
     }  # fmt: skip
     assert records[-1]["exit_code"] == 0
     assert SECRET not in (tmp_path / "audit.jsonl").read_text()
+
+
+class FillingWriter:
+    """An AuditWriter whose disk is full after ``room`` lines."""
+
+    def __init__(self, room: int) -> None:
+        self.room, self.lines, self.tries = room, [], 0
+
+    def write(self, record: dict[str, Any]) -> None:
+        self.tries += 1
+        if len(self.lines) == self.room:
+            raise AuditWriteError("the audit log a.jsonl could not be written: File too large")
+        self.lines.append(record)
+
+    def close(self) -> None:
+        pass
+
+
+def test_once_the_log_cannot_be_written_the_run_is_aborted_and_nothing_more_is_tried(
+    tmp_path: Path,
+) -> None:
+    writer = FillingWriter(room=3)  # run_started, sent c1, campaign c1
+    rec = RunRecorder(writer, make_job(tmp_path), RUN_ID, started=0.0)  # type: ignore[arg-type]
+    with rec.recording(total=3, skipped=0) as ending:
+        ending.reason = "completed"
+        rec.sent("c1")
+        rec.campaign(outcome("c1", "deleted"))
+        with pytest.raises(AuditWriteError):
+            rec.sent("c2")
+        tries = writer.tries
+        with pytest.raises(AuditWriteError):
+            rec.campaign(outcome("c3", "deleted"))
+        assert writer.tries == tries  # broken: not even tried again
+    assert [r["event"] for r in writer.lines] == ["run_started", "sent", "campaign"]
+    assert (rec.ending.reason, rec.exit_code) == ("aborted", 3)
+    assert rec.ending.error is not None and "File too large; nothing more was sent" in (
+        rec.ending.error
+    )
+    assert rec.counts["deleted"] == 2 and rec.counts["pending"] == 1  # the summary stays right
