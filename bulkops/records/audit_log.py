@@ -43,19 +43,19 @@ class AuditLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise JobError(f"audit log: cannot create {self.path.parent}: {exc.strerror}") from exc
+        # the lock file first: it is never removed, so whoever holds it sees the log as the
+        # last holder left it (a refused run removes the empty log it created, still holding)
+        lock_fd = open_own_file(self.path, os.O_RDWR | os.O_CREAT, "audit lock file", one_name=True)
+        self._take(lock_fd)
         self._created = not os.path.lexists(self.log_path)
-        log_fd = open_own_file(
-            self.log_path, os.O_RDWR | os.O_CREAT, "audit log", 0o640, one_name=True
-        )
-        self._take(log_fd)
         try:
-            lock_fd = open_own_file(
-                self.path, os.O_RDWR | os.O_CREAT, "audit lock file", one_name=True
+            log_fd = open_own_file(
+                self.log_path, os.O_RDWR | os.O_CREAT, "audit log", 0o640, one_name=True
             )
         except JobError:
             self.release()
             raise
-        self._take(lock_fd)
+        self._take(log_fd)  # the log's own identity: no other name for it gets past
         os.ftruncate(lock_fd, 0)
         os.write(lock_fd, f"{os.getpid()}\n".encode())
 
@@ -85,13 +85,15 @@ class AuditLock:
             os.close(fd)
 
     def release(self) -> None:
-        if self._fds and self._created and os.fstat(self._fds[0]).st_size == 0:
+        if not self._fds:
+            return
+        lock_fd, log_fds = self._fds[0], self._fds[1:]
+        if log_fds and self._created and os.fstat(log_fds[0]).st_size == 0:
             with contextlib.suppress(OSError):
-                os.unlink(self.log_path)  # still ours: the flock on it is held
-        if len(self._fds) == 2:  # the lock file: forget our pid
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fds[1], 0)
-        for fd in self._fds:
+                os.unlink(self.log_path)  # still ours: both locks are held
+        with contextlib.suppress(OSError):
+            os.ftruncate(lock_fd, 0)  # forget our pid
+        for fd in reversed(self._fds):  # the lock file last
             os.close(fd)  # closing drops the flock
         self._fds = []
 
