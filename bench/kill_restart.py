@@ -79,12 +79,13 @@ def main() -> int:
             )  # fmt: skip
             killed_at = None
             if n < args.kills:
-                killed_at = rng.uniform(0.6, 3.0)
+                killed_at = rng.uniform(1.0, 4.0)  # start-up takes ~0.5-1 s
                 try:
                     proc.wait(timeout=killed_at)
                 except subprocess.TimeoutExpired:
                     proc.kill()
             _, err = proc.communicate(timeout=600)
+            time.sleep(args.latency + 0.2)  # requests of the killed run still being answered
             stats = sandbox.stats()
             lines = audit(log, offset)
             mentioned = {r.get("campaign_id") for r in lines}
@@ -93,6 +94,7 @@ def main() -> int:
                 "run": n + 1, "killed_after_s": killed_at and round(killed_at, 2),
                 "exit": proc.returncode, "seconds": round(time.monotonic() - started, 2),
                 "429s_during_this_run (goal 0)": refusals(stats) - before,
+                "deleted_by_this_run": len(set(stats["deleted_ids"]) - deleted_before),
                 "deleted_by_this_run_without_its_line (goal 0)": len(unrecorded),
                 "left_in_flight": len(_ids(lines, "sent") - _ids(lines, "campaign")),
                 "said": next((x for x in err.splitlines() if "earlier run" in x), "")[:90],
