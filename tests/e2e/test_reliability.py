@@ -91,18 +91,22 @@ def test_torn_last_line_is_reported_and_the_run_starts_on_a_new_line(
 def test_a_second_run_on_the_same_log_exits_2_at_once(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    ids = sandbox.add_campaigns(count=30)
+    # 100 ids at 10/s: the first run is still going however slowly the second one starts
+    ids = sandbox.add_campaigns(count=100)
     job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/s"], "concurrency": 2})
     first = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    while not sandbox.stats_snapshot()["deleted_ids"]:
-        time.sleep(0.02)
-    before = sandbox.stats_snapshot()["total_requests"]
-    started = time.monotonic()
-    second = bulkops("run", job, "--yes", cwd=tmp_path)
-    assert second.code == 2 and "in use by another bulkops run" in second.stderr
-    assert time.monotonic() - started < 5
-    first.send_signal(signal.SIGINT)
-    first.communicate(timeout=30)
+    try:
+        while not sandbox.stats_snapshot()["deleted_ids"]:
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.02)
+        before = sandbox.stats_snapshot()["total_requests"]
+        started = time.monotonic()
+        second = bulkops("run", job, "--yes", cwd=tmp_path)
+        assert second.code == 2 and "in use by another bulkops run" in second.stderr
+        assert time.monotonic() - started < 5
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
     stats = sandbox.stats_snapshot()
     assert all(c["delete_requests"] == 1 for c in stats["campaigns"].values())
     assert stats["total_requests"] >= before
