@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 # The audit log's vocabulary (SPEC "Audit log").
-OUTCOMES = ("deleted", "not_found", "failed", "would_delete")  # of a campaign line
-COUNT_KEYS = (*OUTCOMES, "skipped", "pending")  # of run_finished.counts
+OUTCOMES = ("deleted", "not_found", "failed", "would_delete", "protected")  # of a campaign line
+COUNT_KEYS = (*OUTCOMES[:4], "skipped", "pending", "protected")  # of run_finished.counts
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
 REASONS = ("completed", "interrupted", "aborted", "halted")  # of run_finished.reason
 
@@ -117,6 +117,8 @@ class RunSettings:
     max_deletes: int = 1000
     halt_after_failures: int = 0
     dry_run: bool = False
+    protect_status: tuple[str, ...] = ("Active",)  # campaigns in these statuses are never deleted
+    stop_before_delete: bool = False  # stop an Active campaign (Kore.ai's Stop call) first
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,7 @@ class Job:
     path: Path
     sha256: str  # of the job file's bytes: plans are bound to it
     warnings: tuple[str, ...] = field(default=())
+    excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,3 +202,6 @@ class RunResult:
     list_calls: int = 0
     error: str | None = None  # why the run stopped early, for people
     previews: tuple[dict[str, Any], ...] = ()  # dry run: the would_delete rows
+    protected: tuple[dict[str, Any], ...] = ()  # rows of the campaigns protect_status kept
+    not_found: tuple[str, ...] = ()  # ids that turned out not to exist
+    excluded: tuple[str, ...] = ()  # ids the job's ``exclude`` took out of this run

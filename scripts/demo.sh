@@ -18,7 +18,7 @@ rm -f audit/example.jsonl   # a fresh sandbox: start a fresh audit log too
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "bulkops validate jobs/example.yaml"
 "$BULKOPS" validate jobs/example.yaml
-step "bulkops run jobs/example.yaml --dry-run   (GET only: nothing is deleted)"
+step "bulkops run jobs/example.yaml --dry-run   (preview: nothing is deleted)"
 "$BULKOPS" run jobs/example.yaml --dry-run
 step "bulkops run jobs/example.yaml --yes"
 "$BULKOPS" run jobs/example.yaml --yes

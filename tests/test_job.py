@@ -53,7 +53,7 @@ def write(tmp_path: Path, text: str, name: str = "job.yaml") -> Path:
 
 
 def load(tmp_path: Path, text: str, **kw: object) -> Job:
-    return load_job(write(tmp_path, text), environ=ENV, cwd=tmp_path, **kw)  # type: ignore[arg-type]
+    return load_job(write(tmp_path, text), environ=ENV, **kw)  # type: ignore[arg-type]
 
 
 def error(tmp_path: Path, text: str | bytes) -> str:
@@ -63,7 +63,7 @@ def error(tmp_path: Path, text: str | bytes) -> str:
     else:
         path.write_text(text, encoding="utf-8")
     with pytest.raises(JobError) as info:
-        load_job(path, environ=ENV, cwd=tmp_path)
+        load_job(path, environ=ENV)
     return str(info.value)
 
 
@@ -72,7 +72,7 @@ def error(tmp_path: Path, text: str | bytes) -> str:
 
 def test_full_job_sets_every_field(tmp_path: Path) -> None:
     path = FIXTURES / "valid" / "full.yaml"
-    job = load_job(path, environ=ENV, cwd=tmp_path)
+    job = load_job(path, environ=ENV)
 
     assert job.version == 1
     assert job.name == "billing-cleanup.v2_test"
@@ -108,25 +108,25 @@ def test_full_job_sets_every_field(tmp_path: Path) -> None:
         halt_after_failures=3,
         dry_run=True,
     )
-    assert job.audit_log == tmp_path / "logs" / "cleanup.jsonl"
+    assert job.audit_log == path.parent / "logs" / "cleanup.jsonl"
     assert job.path == path
     assert len(job.sha256) == 64
     assert job.warnings == ("2 duplicate campaign ids removed (first: 'cd-dup')",)
 
 
 def test_minimal_job_takes_the_defaults(tmp_path: Path) -> None:
-    job = load_job(FIXTURES / "valid" / "minimal.yaml", environ=ENV, cwd=tmp_path)
+    job = load_job(FIXTURES / "valid" / "minimal.yaml", environ=ENV)
     assert job.target.campaign_type == "voice" == CAMPAIGN_TYPES[0]
     assert job.auth.subject == "bulkops"
     assert job.auth.token_ttl == 300
     assert job.run == RunSettings()
     assert job.run.rates == DEFAULT_RATES
-    assert job.audit_log == tmp_path / "audit" / "minimal.jsonl"
+    assert job.audit_log == FIXTURES / "valid" / "audit" / "minimal.jsonl"
     assert job.warnings == ()
 
 
 def test_select_job(tmp_path: Path) -> None:
-    job = load_job(FIXTURES / "valid" / "select.yaml", environ=ENV, cwd=tmp_path)
+    job = load_job(FIXTURES / "valid" / "select.yaml", environ=ENV)
     assert job.select is not None
     assert job.select.status == ("Stopped", "Completed")  # de-duplicated, order kept
     assert job.select.dialing_mode == ("Preview",)  # a single value instead of a list
@@ -198,7 +198,7 @@ def test_rate_forms(tmp_path: Path, written: str, rates: tuple[RateSpec, ...]) -
     assert job.run.rates == rates
 
 
-def test_paths_campaigns_file_beside_the_job_audit_log_in_cwd(
+def test_paths_campaigns_file_and_audit_log_beside_the_job(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     jobs = tmp_path / "jobs"
@@ -210,7 +210,7 @@ def test_paths_campaigns_file_beside_the_job_audit_log_in_cwd(
     monkeypatch.chdir(elsewhere)
     job = load_job(path, environ=ENV)
     assert job.campaign_ids == ("cd-1",)
-    assert job.audit_log == elsewhere / "out" / "a.jsonl"
+    assert job.audit_log == jobs / "out" / "a.jsonl"  # not under elsewhere/: resume must find it
     absolute = tmp_path / "abs.jsonl"
     job = load_job(write(jobs, MINIMAL + f"campaigns: [x]\naudit_log: {absolute}\n"), environ=ENV)
     assert job.audit_log == absolute
@@ -222,7 +222,7 @@ def test_exclude_applies_to_explicit_ids_with_warnings(tmp_path: Path) -> None:
     assert job.exclude == frozenset({"b", "zz"})
     assert job.warnings == (
         "2 duplicate campaign ids removed (first: 'a')",
-        "1 exclude ids are not among the campaigns (a typo?)",
+        "1 exclude ids match none of the campaigns (a typo?): 'zz'",
     )
     job = load(tmp_path, MINIMAL + "campaigns: [a]\nexclude: [a]\n")
     assert job.campaign_ids == ()
@@ -264,7 +264,7 @@ BROKEN = sorted((FIXTURES / "broken").glob("*.yaml"))
 def test_broken_job(path: Path, tmp_path: Path) -> None:
     expected = path.read_text(encoding="utf-8").splitlines()[0].removeprefix("# expect: ")
     with pytest.raises(JobError) as info:
-        load_job(path, environ=ENV, cwd=tmp_path)
+        load_job(path, environ=ENV)
     message = str(info.value)
     assert message.startswith(str(path))
     assert expected in message
@@ -537,7 +537,7 @@ def test_check_max_deletes(tmp_path: Path) -> None:
 
 
 def test_describe(tmp_path: Path) -> None:
-    lines = describe(load_job(FIXTURES / "valid" / "full.yaml", environ=ENV, cwd=tmp_path))
+    lines = describe(load_job(FIXTURES / "valid" / "full.yaml", environ=ENV))
     text = "\n".join(lines)
     for part in ("billing-cleanup.v2_test", "https://platform.kore.ai:8443", "cs-from-env",
                  "environment variable KOREAI_CLIENT_SECRET", "6 ids", "exclude: 1 ids",

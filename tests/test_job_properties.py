@@ -27,7 +27,7 @@ def outcome(data: bytes) -> Job | JobError:
         path = Path(tmp) / "job.yaml"
         path.write_bytes(data)
         try:
-            return load_job(path, environ=ENV, cwd=Path(tmp))
+            return load_job(path, environ=ENV)
         except JobError as exc:
             assert len(str(exc)) < MAX_MESSAGE + len(str(path))
             return exc

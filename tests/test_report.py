@@ -28,9 +28,10 @@ R1, R2, R3 = "20250101T020000Z-aaaaaa", "20250102T020000Z-bbbbbb", "20250103T100
 
 
 def counts(deleted: int = 0, not_found: int = 0, failed: int = 0, would_delete: int = 0,
-           skipped: int = 0, pending: int = 0) -> dict[str, int]:  # fmt: skip
+           skipped: int = 0, pending: int = 0, protected: int = 0) -> dict[str, int]:  # fmt: skip
     return {"deleted": deleted, "not_found": not_found, "failed": failed,
-            "would_delete": would_delete, "skipped": skipped, "pending": pending}  # fmt: skip
+            "would_delete": would_delete, "skipped": skipped, "pending": pending,
+            "protected": protected}  # fmt: skip
 
 
 def failed(campaign_id: str, status: int | None, error: str) -> dict[str, Any]:
@@ -73,7 +74,8 @@ EXPECTED_RUNS = [
         "failed": [failed("c5", 500, "HTTP 500: internal error")],
     },
 ]  # fmt: skip
-EXPECTED_TOTALS = counts(deleted=4, not_found=3, failed=5, would_delete=2, pending=2)
+EXPECTED_TOTALS = counts(deleted=4, not_found=2, failed=4, pending=2)  # the real runs only
+EXPECTED_DRY_TOTALS = counts(not_found=1, failed=1, would_delete=2)
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -106,7 +108,11 @@ def campaign(run_id: str, cid: str, outcome: str, **fields: Any) -> dict[str, An
 def test_json_has_exact_numbers_per_run_and_totals(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, str(FIXTURE), "--format", "json")
     assert code == 0
-    assert json.loads(out) == {"runs": EXPECTED_RUNS, "totals": EXPECTED_TOTALS}
+    assert json.loads(out) == {
+        "runs": EXPECTED_RUNS,
+        "totals": EXPECTED_TOTALS,
+        "dry_run_totals": EXPECTED_DRY_TOTALS,
+    }
     assert list(json.loads(out)["runs"][0]) == list(EXPECTED_RUNS[0])  # the documented key order
 
 
@@ -121,7 +127,8 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
     )
     assert first[0].endswith("https://kore.example app st-app  completed (exit 1)")
     assert (
-        first[1] == "  deleted 3  not_found 1  failed 3  would_delete 0  skipped 0  pending 0  of 7"
+        first[1]
+        == "  deleted 3  not_found 1  failed 3  would_delete 0  skipped 0  pending 0  protected 0  of 7"
     )
     assert first[2] == (
         "  duration 3.5 s  rate 2.0/s  latency p50 250 ms  p95 900 ms  p99 900 ms  retries 8"
@@ -130,9 +137,12 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
     assert "timeout after 30 s" in first[7]
     assert blocks[1].startswith(f"dry run {R2}")
     assert blocks[2].splitlines()[0].endswith("unfinished")
-    assert blocks[3] == (
-        "totals (3 runs): deleted 4  not_found 3  failed 5  would_delete 2  skipped 0  pending 2"
-    )
+    assert blocks[3].splitlines() == [  # a preview deletes nothing: its counts stay apart
+        "totals (2 real runs): deleted 4  not_found 2  failed 4  would_delete 0  skipped 0  "
+        "pending 2  protected 0",
+        "dry runs (1, nothing deleted): deleted 0  not_found 1  failed 1  would_delete 2  "
+        "skipped 0  pending 0  protected 0",
+    ]
 
 
 def test_table_lists_20_failures_then_a_count(
@@ -192,7 +202,7 @@ def test_empty_log_reports_no_runs(tmp_path: Path, capsys: pytest.CaptureFixture
     log.write_text("")
     assert run_main(capsys, str(log))[1].startswith("no runs recorded in")
     assert json.loads(run_main(capsys, str(log), "--format", "json")[1]) == {
-        "runs": [], "totals": counts()
+        "runs": [], "totals": counts(), "dry_run_totals": counts()
     }  # fmt: skip
 
 
@@ -202,7 +212,12 @@ def test_empty_log_reports_no_runs(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_run_selects_one_run(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_main(capsys, str(FIXTURE), "--run", R2, "--format", "json")
     assert code == 0
-    assert json.loads(out) == {"runs": [EXPECTED_RUNS[1]], "totals": EXPECTED_RUNS[1]["counts"]}
+    doc = {
+        "runs": [EXPECTED_RUNS[1]],
+        "totals": counts(),
+        "dry_run_totals": counts(not_found=1, failed=1, would_delete=2),
+    }
+    assert json.loads(out) == doc
 
 
 def test_unknown_run_exits_2_listing_the_latest_10(

@@ -43,18 +43,27 @@ def format_json(report: Report, log_name: str) -> str:
         }
         for r in report.runs
     ]
-    return json.dumps({"runs": runs, "totals": report.totals}, indent=2, ensure_ascii=False)
+    doc = {"runs": runs, "totals": report.totals, "dry_run_totals": report.dry_run_totals}
+    return json.dumps(doc, indent=2, ensure_ascii=False)
 
 
 def format_table(report: Report, log_name: str) -> str:
     if not report.runs:
         return f"no runs recorded in {log_name}"
     blocks = ["\n".join(_run_block(r)) for r in report.runs]
+    dry = sum(1 for r in report.runs if r.dry_run)
+    real = len(report.runs) - dry
     blocks.append(
-        f"totals ({len(report.runs)} runs): {_counts_line(report.totals)}"
+        f"totals ({_runs(real, 'real run')}): {_counts_line(report.totals)}"
         + _in_flight(sum(r.in_flight for r in report.runs))
     )
+    if dry:  # apart: a preview's would_delete is not a deletion
+        blocks[-1] += f"\ndry runs ({dry}, nothing deleted): {_counts_line(report.dry_run_totals)}"
     return "\n\n".join(blocks)
+
+
+def _runs(count: int, what: str) -> str:
+    return f"{count} {what}{'s' * (count != 1)}"
 
 
 def _run_block(r: RunReport) -> list[str]:
@@ -85,6 +94,9 @@ def format_markdown(report: Report, log_name: str) -> str:
     rows = [_run_row(r) for r in report.runs]
     blank = [""] * 6
     rows.append(["**totals**", *blank, *(report.totals[k] for k in COUNT_KEYS), *blank])
+    if any(r.dry_run for r in report.runs):
+        dry = report.dry_run_totals
+        rows.append(["**dry-run totals**", *blank, *(dry[k] for k in COUNT_KEYS), *blank])
     parts = [f"## bulkops report: {_md(log_name)}", "", *_md_table(headers, rows)]
     failures = [
         (r.run_id, f.campaign_id, f.http_status, f.error) for r in report.runs for f in r.failed

@@ -15,14 +15,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
+from bulkops.engine.guards import StopFirst, protect_answered
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
+from bulkops.engine.preview import Prepared, prepare
 from bulkops.engine.recorder import Ending, RunRecorder
 from bulkops.engine.selection import resolve
 from bulkops.errors import ApiError, AuditWriteError, AuthError, Interrupted, JobError
 from bulkops.ids import shown
 from bulkops.job import check_max_deletes
+from bulkops.job.loader import unmatched_exclude
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, TokenSource, token_source
 from bulkops.model import Answer, Job, Outcome, RunResult
@@ -67,6 +70,11 @@ class JobRun:
         self._recorder: RunRecorder | None = None
         self._previews: list[dict[str, object]] = []
         self._writer: AuditWriter | None = None
+        self._protected: list[dict[str, object]] = []
+        self._not_found: list[str] = []
+        self._excluded: tuple[str, ...] = job.excluded
+        self._listed: dict[str, dict[str, object]] | None = None  # a select job's list items
+        self._api: StopFirst | None = None
 
     def interrupt(self, signum: int) -> None:
         """A signal: stop dispatching; requests in flight settle and are recorded.
@@ -101,11 +109,13 @@ class JobRun:
                     account_id=target.account_id, campaign_type=target.campaign_type,
                     tokens=self._tokens(), timeout=self.job.run.timeout,
                 )  # fmt: skip
+                self._api = StopFirst(client)
                 self._pool = WorkerPool(
-                    client, settings=self.job.run, limiter=self._limiter,
+                    self._api, settings=self.job.run, limiter=self._limiter,
                     dry_run=self.job.run.dry_run, on_outcome=self._settled,
                     before_send=self._write_ahead,
                 )  # fmt: skip
+                self._api.request = self._pool.request
                 return await self._run(client, self._pool, history)
         finally:
             if self._recorder is None and self._writer is not None:
@@ -116,7 +126,7 @@ class JobRun:
     async def _run(self, client: KoreClient, pool: WorkerPool, history: History) -> RunResult:
         self._started_at = utc_now()
         try:
-            ids = await self._campaign_ids(client, pool)
+            ids = await self._campaign_ids()
         except ApiError as exc:
             with self._recording(history, total=0, skipped=0) as ending:
                 ending.error = f"could not resolve the selection: {exc.explanation}"
@@ -124,7 +134,13 @@ class JobRun:
         self._check_count(len(ids))
         done = set() if self._fresh else history.done
         todo = [i for i in ids if i not in done]
-        if not self.job.run.dry_run and todo and not self._observer.confirm(len(todo)):
+        try:
+            work = await self._prepare(client, pool, todo)
+        except ApiError as exc:
+            with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
+                ending.error = f"could not learn the campaigns' statuses: {exc.explanation}"
+            return self._result(pool)
+        if not self.job.run.dry_run and work.send and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")
         with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
             if skipped := len(ids) - len(todo):
@@ -132,15 +148,40 @@ class JobRun:
                     "resume", f"skipping {skipped} campaigns already done in earlier runs "
                     f"recorded in {self.job.audit_log} (--fresh ignores them)", skipped=skipped,
                 )  # fmt: skip
+            for outcome in work.settled:
+                self._settled(outcome)
             assert self._recorder is not None
-            self._observer.work_started(len(todo), self._recorder.counts)
+            self._observer.work_started(len(work.send), self._recorder.counts)
             try:
-                ending.reason = await pool.settle_all(todo)
+                ending.reason = await pool.settle_all(work.send)
             finally:
                 await self._observer.work_ended()
                 ending.reason = pool.stop_reason or ending.reason
                 ending.error = pool.abort_error
         return self._result(pool)
+
+    async def _prepare(self, client: KoreClient, pool: WorkerPool, todo: list[str]) -> Prepared:
+        """What the run knows without a request per campaign, at the fewest requests."""
+        work = await prepare(
+            self.job, todo, self._listed, fetch_page=self._fetch_page,
+            get_one=lambda campaign_id: pool.request(lambda: client.get(campaign_id)),
+            say=lambda text: self._observer.info("requests", text),
+        )  # fmt: skip
+        if work.stop_first:
+            verb = "would be" if self.job.run.dry_run else "are"
+            self._observer.info(
+                "stop_first", f"{len(work.stop_first)} Active campaigns {verb} stopped "
+                "(Kore.ai's Stop call) before their delete (run.stop_before_delete)",
+            )  # fmt: skip
+        assert self._api is not None
+        self._api.to_stop = work.stop_first
+        return work
+
+    async def _fetch_page(self, body: dict[str, object]) -> Answer:
+        assert self._pool is not None and self._api is not None
+        self._list_calls += 1
+        client = self._api.client
+        return await _list_call(self._pool, lambda: client.list_page(body))
 
     def _recording(
         self, history: History, *, total: int, skipped: int
@@ -203,21 +244,25 @@ class JobRun:
             self._observer.warn("short_secret", "the client secret is shorter than 32 bytes")
         return tokens
 
-    async def _campaign_ids(self, client: KoreClient, pool: WorkerPool) -> list[str]:
+    async def _campaign_ids(self) -> list[str]:
         if self.plan_ids is not None:
             return [i for i in self.plan_ids if i not in self.job.exclude]
         if self.job.select is None:
             return list(self.job.campaign_ids)
         started = time.monotonic()
-        chosen, pages = await resolve(
-            lambda body: _list_call(pool, lambda: client.list_page(body)),
+        listed, pages = await resolve(
+            self._fetch_page,
             self.job.select,
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
-            exclude=self.job.exclude,
             on_invalid=self._invalid_listed_id,
         )
-        self._list_calls = pages
+        exclude = self.job.exclude
+        chosen = [c for c in listed if c.id not in exclude]
+        self._excluded = tuple(c.id for c in listed if c.id in exclude)
+        if unmatched := sorted(exclude.difference(c.id for c in listed)):
+            self._observer.warn("exclude", unmatched_exclude(unmatched, "the selected campaigns"))
+        self._listed = {c.id: c.data for c in chosen}
         self._observer.info(
             "selected", f"selected {len(chosen)} campaigns with {pages} list calls "
             f"in {time.monotonic() - started:.2f}s", selected=len(chosen), list_calls=pages,
@@ -236,14 +281,17 @@ class JobRun:
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None and self._pool is not None
+        if self.job.run.dry_run:
+            outcome = protect_answered(outcome, self.job.run.protect_status)
         try:
             self._recorder.campaign(outcome)
         except AuditWriteError as exc:
             self._pool.stop("aborted")
             self._pool.abort_error = self._pool.abort_error or str(exc)
-        if outcome.outcome == "would_delete":
+        rows = {"would_delete": self._previews, "protected": self._protected}.get(outcome.outcome)
+        if rows is not None:
             data = outcome.campaign or {}
-            self._previews.append(
+            rows.append(
                 {
                     "id": outcome.campaign_id,
                     "name": data.get("name"),
@@ -251,6 +299,8 @@ class JobRun:
                     "createdAt": data.get("createdAt"),
                 }
             )
+        elif outcome.outcome == "not_found":
+            self._not_found.append(outcome.campaign_id)
         self._observer.settled(outcome)
 
     def _result(self, pool: WorkerPool) -> RunResult:
@@ -275,6 +325,9 @@ class JobRun:
             list_calls=self._list_calls,
             error=rec.ending.error,
             previews=tuple(self._previews),
+            protected=tuple(self._protected),
+            not_found=tuple(self._not_found),
+            excluded=self._excluded,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ class Candidate:
     name: str
     status: str
     created_at: str
+    data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the item
 
 
 def list_body(
@@ -84,6 +85,7 @@ def candidate(item: dict[str, Any]) -> Candidate | None:
         str(item.get("name") or ""),
         str(item.get("status") or ""),
         str(item.get("createdAt") or ""),
+        item,
     )
 
 

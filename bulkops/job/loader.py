@@ -52,14 +52,13 @@ def load_job(
     path: str | os.PathLike[str],
     *,
     environ: Mapping[str, str] | None = None,
-    cwd: Path | None = None,
 ) -> Job:
     """Read, validate and freeze the job file at ``path``; JobError on any problem.
 
     Environment variables named by ``auth`` are looked up in ``environ``
-    (default ``os.environ``); secret files and ``campaigns_file`` are relative
-    to the job file's directory; a relative ``audit_log`` (default
-    ``audit/<name>.jsonl``) is relative to ``cwd`` (default the current one).
+    (default ``os.environ``); secret files, ``campaigns_file`` and a relative
+    ``audit_log`` (default ``audit/<name>.jsonl``) are relative to the job
+    file's directory, so a run finds its history from whatever directory it starts in.
     ``campaign_ids`` is ``campaigns`` then ``campaigns_file``, duplicates
     removed (first kept, counted in ``warnings``), ``exclude`` applied.
     """
@@ -80,7 +79,7 @@ def load_job(
     target = _target(top.need("target").section(_TARGET_KEYS))
     auth = _auth(top.need("auth"), os.environ if environ is None else environ, job_path.parent)
     exclude = frozenset(top.read("exclude", _id_list, list[str]()))
-    ids, select, warnings = _campaigns(top, job_path.parent, exclude)
+    ids, select, warnings, excluded = _campaigns(top, job_path.parent, exclude)
     audit_log = top.read("audit_log", lambda v: v.string(max_len=1024), f"audit/{name}.jsonl")
     return Job(
         version=1,
@@ -91,10 +90,11 @@ def load_job(
         select=select,
         exclude=exclude,
         run=read_run_settings(top.read("run", lambda v: v.section(RUN_KEYS), None)),
-        audit_log=audit_path(audit_log, cwd),
+        audit_log=audit_path(audit_log, job_path.parent),
         path=job_path,
         sha256=hashlib.sha256(data).hexdigest(),
         warnings=warnings,
+        excluded=excluded,
     )
 
 
@@ -254,8 +254,8 @@ def _secret(value: Value, environ: Mapping[str, str], base: Path) -> tuple[Secre
 
 def _campaigns(
     top: Section, base: Path, exclude: frozenset[str]
-) -> tuple[tuple[str, ...], Selection | None, tuple[str, ...]]:
-    """campaign_ids (de-duplicated, exclude applied), select, and warnings."""
+) -> tuple[tuple[str, ...], Selection | None, tuple[str, ...], tuple[str, ...]]:
+    """campaign_ids (de-duplicated, exclude applied), select, warnings, and the excluded ids."""
     explicit = "campaigns" in top or "campaigns_file" in top
     if "select" in top:
         if explicit:
@@ -264,7 +264,7 @@ def _campaigns(
                 "cannot be combined with campaigns or campaigns_file: "
                 "give ids or a filter, not both",
             )
-        return (), read_selection(top.need("select").section(SELECT_KEYS, "filters")), ()
+        return (), read_selection(top.need("select").section(SELECT_KEYS, "filters")), (), ()
     if not explicit:
         top.fail("the job selects no campaigns: give campaigns, campaigns_file or select")
     ids = top.read("campaigns", _id_list, list[str]())
@@ -285,12 +285,18 @@ def _campaigns(
             f"{len(ids) - len(unique)} duplicate campaign ids removed "
             f"(first: {excerpt(first_duplicate)})"
         )
-    if unknown := len(exclude.difference(unique)):
-        warnings.append(f"{unknown} exclude ids are not among the campaigns (a typo?)")
+    if unknown := sorted(exclude.difference(unique)):
+        warnings.append(unmatched_exclude(unknown, "the campaigns"))
     kept = tuple(i for i in unique if i not in exclude)
     if not kept:
         warnings.append("exclude removes every campaign: there is nothing to do")
-    return kept, None, tuple(warnings)
+    return kept, None, tuple(warnings), tuple(i for i in unique if i in exclude)
+
+
+def unmatched_exclude(ids: list[str], among: str) -> str:
+    """The warning for ``exclude`` ids that match nothing: a typo there protects nothing."""
+    shown = ", ".join(excerpt(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+    return f"{len(ids)} exclude ids match none of {among} (a typo?): {shown}"
 
 
 def _id_list(value: Value) -> list[str]:

@@ -12,9 +12,14 @@ from bulkops.model import Job
 from bulkops.text import excerpt
 
 
-def audit_path(text: str, cwd: Path | None) -> Path:
+def audit_path(text: str, base: Path | None) -> Path:
+    """``text`` as a path; a relative one is relative to ``base`` (default the current directory).
+
+    The job file's ``audit_log`` is relative to the job file's directory, as
+    ``campaigns_file`` is; ``--audit-log`` is relative to where bulkops runs.
+    """
     path = Path(text).expanduser()
-    return path if path.is_absolute() else (cwd or Path.cwd()) / path
+    return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
 def with_overrides(
@@ -25,11 +30,14 @@ def with_overrides(
     rates: Sequence[str] | None = None,
     audit_log: str | None = None,
     cwd: Path | None = None,
+    campaign_ids: Sequence[str] | None = None,
 ) -> Job:
     """``job`` with the command line's flags applied; None (or no rates) keeps the job's.
 
     ``rates`` replaces the job's whole list; ``["none"]`` turns limiting off.
     A relative ``audit_log`` is relative to ``cwd`` (default the current one).
+    ``campaign_ids`` (``--campaigns-file``) replace the job's ``campaigns``,
+    ``campaigns_file`` or ``select`` for this run; ``exclude`` still applies.
     """
     run = job.run
     if dry_run is not None:
@@ -55,4 +63,18 @@ def with_overrides(
         if not audit_log or any(ord(c) < 0x20 for c in audit_log):
             raise JobError(f"--audit-log: expected a file path, got {excerpt(audit_log)}")
         path = audit_path(audit_log, cwd)
-    return dataclasses.replace(job, run=run, audit_log=path)
+    job = dataclasses.replace(job, run=run, audit_log=path)
+    return job if campaign_ids is None else _with_ids(job, campaign_ids)
+
+
+def _with_ids(job: Job, ids: Sequence[str]) -> Job:
+    unique = tuple(dict.fromkeys(ids))
+    # the job's own warnings are all about the ids these replace
+    warnings = [f"{len(ids) - len(unique)} duplicate campaign ids removed"]
+    return dataclasses.replace(
+        job,
+        campaign_ids=tuple(i for i in unique if i not in job.exclude),
+        excluded=tuple(i for i in unique if i in job.exclude),
+        select=None,
+        warnings=tuple(warnings[: len(unique) < len(ids)]),
+    )

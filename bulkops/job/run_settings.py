@@ -6,7 +6,8 @@ import dataclasses
 from collections.abc import Callable
 
 from bulkops.job.rates import read_rates
-from bulkops.job.yamlsafe import Section, Value
+from bulkops.job.selection import STATUSES, read_choices
+from bulkops.job.yamlsafe import Section, Seq, Value
 from bulkops.model import RunSettings
 
 RUN_KEYS = [f.name for f in dataclasses.fields(RunSettings) if f.name != "rates"] + ["rate"]
@@ -30,7 +31,14 @@ def read_run_settings(run: Section | None) -> RunSettings:
         max_deletes=run.read("max_deletes", lambda v: v.integer(1), d.max_deletes),
         halt_after_failures=run.read("halt_after_failures", lambda v: v.integer(0), 0),
         dry_run=run.read("dry_run", Value.boolean, d.dry_run),
+        protect_status=run.read("protect_status", _statuses, d.protect_status),
+        stop_before_delete=run.read("stop_before_delete", Value.boolean, False),
     )
+    if settings.stop_before_delete and "Active" in settings.protect_status:
+        run.need("stop_before_delete").fail(
+            "Active campaigns are protected (run.protect_status, default [Active]), so none "
+            "would be stopped; to stop and delete them set run.protect_status: []"
+        )
     if settings.backoff_max < settings.backoff_initial:
         low, high = settings.backoff_max, settings.backoff_initial
         if maximum := run.get("backoff_max"):
@@ -39,6 +47,13 @@ def read_run_settings(run: Section | None) -> RunSettings:
             f"{high:g} is more than run.backoff_max ({low:g}, the default)"
         )
     return settings
+
+
+def _statuses(value: Value) -> tuple[str, ...]:
+    """A list of campaign statuses; ``[]`` (protect nothing) is allowed."""
+    if isinstance(value.node, Seq) and not value.node.items:
+        return ()
+    return read_choices(value, STATUSES)
 
 
 def _seconds(most: float) -> Callable[[Value], float]:

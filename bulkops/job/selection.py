@@ -23,8 +23,8 @@ def read_selection(select: Section) -> Selection:
     if not len(select):
         select.fail("has no filter: it would select every campaign; add a filter (e.g. status)")
     return Selection(
-        status=select.read("status", lambda v: _choices(v, STATUSES), ()),
-        dialing_mode=select.read("dialing_mode", lambda v: _choices(v, DIALING_MODES), ()),
+        status=select.read("status", lambda v: read_choices(v, STATUSES), ()),
+        dialing_mode=select.read("dialing_mode", lambda v: read_choices(v, DIALING_MODES), ()),
         priority=select.read(
             "priority",
             lambda v: tuple(dict.fromkeys(i.integer(1, 5) for i in v.items(scalar_ok=True))),
@@ -35,7 +35,7 @@ def read_selection(select: Section) -> Selection:
     )
 
 
-def _choices(value: Value, allowed: tuple[str, ...]) -> tuple[str, ...]:
+def read_choices(value: Value, allowed: tuple[str, ...]) -> tuple[str, ...]:
     chosen = []
     for item in value.items(scalar_ok=True):
         text = item.string()

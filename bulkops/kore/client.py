@@ -43,6 +43,11 @@ class KoreClient:
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._timeout_s = timeout
+        self._stop_base = f"{host}/campaign/api/v1/public/{quote(app_id, safe='')}/campaign"
+        self._stop_query = (
+            f"?accountId={quote(account_id, safe='')}&campaignType={quote(campaign_type, safe='')}"
+            "&trigger=stop"
+        )
 
     def campaign_url(self, campaign_id: str, *, with_type: bool) -> str:
         # quote(safe="") leaves exactly RFC 3986's unreserved characters as they are
@@ -53,6 +58,11 @@ class KoreClient:
 
     async def get(self, campaign_id: str) -> Answer:
         return await self._call("GET", self.campaign_url(campaign_id, with_type=False))
+
+    async def stop(self, campaign_id: str) -> Answer:
+        """Kore.ai's Stop call: an Active campaign stops dialing (used before its delete)."""
+        url = f"{self._stop_base}/{quote(campaign_id, safe='')}{self._stop_query}"
+        return await self._call("POST", url, {})
 
     async def list_page(self, body: dict[str, Any]) -> Answer:
         return await self._call("POST", f"{self._base}/getAllCampaignDetails", body)

@@ -132,7 +132,7 @@ class _Reader:
                 self._timed({"ts": item.get("ts")})
             elif self.keep and (problem := timing_problem(item)):
                 self.history.problems.append(BadLine(lineno, problem))
-            else:
+            elif item.get("attempts") != 0:  # 0: settled from what the run knew, no request
                 self._timed({k: item.get(k) for k in ("ts", "duration_ms", "attempts")})
 
     def _timed(self, fields: dict[str, Any]) -> None:

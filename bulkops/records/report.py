@@ -106,7 +106,8 @@ class RunReport:
 @dataclass(frozen=True)
 class Report:
     runs: tuple[RunReport, ...]
-    totals: dict[str, int]
+    totals: dict[str, int]  # of the real runs (and runs of unknown mode): what was done
+    dry_run_totals: dict[str, int]  # of the dry runs, apart: a preview deletes nothing
     failed_ids: tuple[str, ...]  # filled only when asked for; latest real outcome failed
     bad_lines: tuple[BadLine, ...]  # the first BAD_LINES_KEEP
     bad_line_count: int
@@ -189,7 +190,7 @@ class _Summarizer:
         tally.sent_open.discard(campaign_id)
         tally.outcomes[outcome] += 1
         duration, attempts = _num(record.get("duration_ms")), _int(record.get("attempts"))
-        if duration is not None and 0 <= duration < 1e12:
+        if duration is not None and 0 <= duration < 1e12 and attempts != 0:  # 0: no request
             tally.latency.add(duration)
         if attempts is not None and attempts > 1:
             tally.retries += attempts - 1
@@ -216,9 +217,10 @@ class _Summarizer:
         if self.only is not None and self.only not in self.tallies:
             raise UnknownRunError(self.only, list(self.recent_runs), self.run_count)
         runs = tuple(_finish(t) for t in self.tallies.values())
-        totals = _totals(runs)
+        totals = _totals([r for r in runs if not r.dry_run])
+        dry = _totals([r for r in runs if r.dry_run])
         return Report(
-            runs, totals, tuple(self.failing), tuple(self.bad_lines), self.bad_line_count,
+            runs, totals, dry, tuple(self.failing), tuple(self.bad_lines), self.bad_line_count,
             frozenset(self.targets),
         )  # fmt: skip
 

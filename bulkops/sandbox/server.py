@@ -18,6 +18,7 @@ from bulkops.sandbox.state import SandboxState, Stats
 from bulkops.sandbox.store import BadRequest, list_page
 
 BASE = "/agentassist/api/v1/public/{app_id}/campaign"
+STOP = "/campaign/api/v1/public/{app_id}/campaign/{campaign_id}"  # Kore.ai's Stop call
 RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached. Please try again later"
 MESSAGES = {
     400: "Campaign is running and cannot be deleted",
@@ -75,6 +76,7 @@ class _Api:
             web.delete(BASE + "/{campaign_id}", self.delete),
             web.get(BASE + "/{campaign_id}", self.get),
             web.post(BASE + "/getAllCampaignDetails", self.list_campaigns),
+            web.post(STOP, self.stop),
             web.get("/_sandbox/stats", self.stats),
             web.delete("/_sandbox/stats", self.clear_stats),
             web.get("/_sandbox/config", self.show_config),
@@ -90,6 +92,9 @@ class _Api:
 
     async def list_campaigns(self, request: web.Request) -> web.StreamResponse:
         return await self._campaign_call(request, self._list)
+
+    async def stop(self, request: web.Request) -> web.StreamResponse:
+        return await self._campaign_call(request, self._stop)
 
     async def _campaign_call(self, request: web.Request, action: Action) -> web.StreamResponse:
         stats = self.state.stats
@@ -174,6 +179,24 @@ class _Api:
             return failure(404)
         message = "Campaign details fetched successfully"
         return web.json_response({"status": "success", "message": message, "data": campaign.full()})
+
+    async def _stop(self, request: web.Request, campaign_id: str | None) -> web.StreamResponse:
+        assert campaign_id is not None
+        config, query = self.state.config, request.query
+        if query.get("trigger") != "stop":
+            return failure(400, "trigger must be 'stop'")
+        if query.get("accountId") != config.account_id:
+            return failure(400, "accountId is missing or unknown")
+        if query.get("campaignType") != config.campaign_type:
+            return failure(400, f"campaignType must be '{config.campaign_type}'")
+        campaign = self.state.store.get(campaign_id)
+        if campaign is None:
+            return failure(404)
+        campaign.status = "Stopped"
+        self.state.stats.stopped_ids.append(campaign_id)
+        return web.json_response(
+            {"status": "Stopped", "message": "Campaign Stopped", "data": campaign.full()}
+        )
 
     async def _list(self, request: web.Request, _: str | None) -> web.StreamResponse:
         state = self.state

@@ -60,6 +60,7 @@ class Stats:
         self.delete_requests: dict[str, int] = {}  # every DELETE received, per id
         self.deletes: dict[str, int] = {}  # successful deletes per id: never above 1
         self.deleted_ids: list[str] = []
+        self.stopped_ids: list[str] = []  # campaigns the Stop call stopped, in order
         self.arrivals: list[float] = []  # time.monotonic() of each admitted request
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
@@ -86,6 +87,7 @@ class Stats:
                 for cid, n in self.delete_requests.items()
             },
             "deleted_ids": list(self.deleted_ids),
+            "stopped_ids": list(self.stopped_ids),
             "arrivals": list(self.arrivals),
             "first_request_at": self.first_request_at,
             "last_request_at": self.last_request_at,

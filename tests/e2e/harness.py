@@ -20,9 +20,11 @@ SECRET = "sandbox-secret-not-for-production"
 REPO = Path(__file__).resolve().parents[2]
 
 # Short backoffs, quick timeouts and no rate limit unless a test sets one: fast tests.
+# Nothing protected unless a test says so: the sandbox makes up Active campaigns too, and
+# the tests of protect_status (test_guards.py) set it themselves.
 FAST_RUN = {
     "concurrency": 8, "rate": [], "max_attempts": 4, "backoff_initial": 0.02,
-    "backoff_max": 0.1, "timeout": 2, "max_retry_after": 2,
+    "backoff_max": 0.1, "timeout": 2, "max_retry_after": 2, "protect_status": [],
 }  # fmt: skip
 
 

@@ -17,6 +17,6 @@ def test_the_demo_runs_the_example_job_end_to_end(tmp_path: Path) -> None:
     )  # fmt: skip
     out = demo.stdout + demo.stderr
     assert demo.returncode == 0, out
-    assert "37 campaigns would be deleted" in out
-    assert "completed: deleted 37  not_found 2" in out
-    assert "sandbox stopped: " in out and "37 deleted, 0 rate-limited" in out
+    assert "31 campaigns would be deleted" in out  # and 6 Active ones protected
+    assert "completed: deleted 31  not_found 2  protected 6" in out
+    assert "sandbox stopped: " in out and "31 deleted, 0 rate-limited" in out

@@ -155,10 +155,12 @@ def test_a_429_storm_is_waited_out_not_hammered(tmp_path: Path, sandbox: Sandbox
 def test_a_run_right_after_its_dry_run_respects_the_server_window(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
+    sandbox.add_campaigns(count=1500)  # listing them would cost more than a GET per id
     ids = sandbox.add_campaigns(count=15)
     sandbox.configure(rates=["10/s"])
     job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/s"], "concurrency": 10})
     assert bulkops("run", job, "--dry-run", cwd=tmp_path).code == 0
+    assert sandbox.stats_snapshot()["by_method"]["GET"] >= 10  # the preview's own requests
     assert bulkops("run", job, "--yes", cwd=tmp_path).code == 0
     stats = sandbox.stats_snapshot()
     assert stats["rate_limited"] == 0 and len(stats["deleted_ids"]) == 15
