@@ -128,7 +128,8 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
     assert first[0].endswith("https://kore.example app st-app  completed (exit 1)")
     assert (
         first[1]
-        == "  deleted 3  not_found 1  failed 3  would_delete 0  skipped 0  pending 0  protected 0  of 7"
+        == "  deleted 3  not_found 1  failed 3  would_delete 0  skipped 0  pending 0  protected 0"
+        "  of 7"
     )
     assert first[2] == (
         "  duration 3.5 s  rate 2.0/s  latency p50 250 ms  p95 900 ms  p99 900 ms  retries 8"
