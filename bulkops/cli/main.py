@@ -24,7 +24,9 @@ MAIN_EPILOG = """examples:
   bulkops validate jobs/example.yaml
   bulkops run jobs/example.yaml --dry-run
   bulkops run jobs/example.yaml --yes
-  bulkops report audit/example.jsonl --failed-ids > retry-ids.txt
+  bulkops list jobs/example.yaml --output ids
+  bulkops report audit/example.jsonl --failed-ids |
+      bulkops run jobs/example.yaml --campaigns-file - --yes
   bulkops sandbox --campaigns 200
 """
 
@@ -33,10 +35,22 @@ RUN_EPILOG = """examples:
   bulkops run jobs/example.yaml --dry-run --plan-out plan.json  preview and save the exact set
   bulkops run jobs/example.yaml --plan plan.json --yes          delete exactly that set
   bulkops run jobs/nightly.yaml --yes --log-format json --quiet  unattended (cron)
+  bulkops report audit/x.jsonl --failed-ids | bulkops run jobs/x.yaml --campaigns-file - --yes
+                                                               retry exactly what failed
 
 exit codes: 0 all done, 1 some failed, 2 bad usage/job (nothing sent),
             3 aborted (401/403, audit log not writable) or halted,
             129/130/143 interrupted by SIGHUP/SIGINT/SIGTERM (rerun to resume)
+"""
+
+
+LIST_EPILOG = """examples:
+  bulkops list jobs/nightly-cleanup.yaml                  what the select finds, as a table
+  bulkops list jobs/example.yaml --output csv > now.csv   which of the job's ids exist
+  bulkops list jobs/nightly-cleanup.yaml --output ids | wc -l
+
+Requests: a select job's list calls; an id job lists or GETs, whichever costs fewer.
+exit codes: 0 listed, 2 bad usage/job, 3 the server could not be asked (credentials, host)
 """
 
 
@@ -81,10 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--plan-max-age", default="24h", metavar="AGE", help="refuse older plans (default 24h)"
     )
     run.add_argument(
+        "--campaigns-file",
+        metavar="PATH",
+        help="take the campaign ids from this file ('-' for stdin), one a line, instead of the "
+        "job's campaigns, campaigns_file or select; empty: nothing to do",
+    )
+    run.add_argument(
         "--output",
-        choices=("table", "json"),
+        choices=("table", "json", "ids"),
         default="table",
-        help="dry-run preview format on stdout",
+        help="dry-run preview format on stdout (ids: one id a line, for pipes)",
     )
     _add_log_options(run)
     run.add_argument(
@@ -101,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     validate.add_argument("job", metavar="JOB.yaml")
     _add_log_options(validate)
+
+    listing = commands.add_parser(
+        "list", help="show what a job selects, with name and status; deletes nothing",
+        epilog=LIST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    listing.add_argument("job", metavar="JOB.yaml")
+    listing.add_argument(
+        "--output", choices=("table", "json", "csv", "ids"), default="table",
+        help="format on stdout (ids: one id a line, for pipes)",
+    )  # fmt: skip
+    _add_log_options(listing)
 
     commands.add_parser(
         "report", help="summarise an audit log (bulkops report --help)", add_help=False
@@ -151,6 +182,10 @@ def _dispatch(args_list: list[str]) -> int:
     try:
         if args.command == "validate":
             return _validate(args, console)
+        if args.command == "list":
+            from bulkops.cli.list_command import list_command
+
+            return list_command(args, console)
         from bulkops.cli.run_command import run_command
 
         return run_command(args, console)

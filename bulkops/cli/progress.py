@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from bulkops.cli.console import Console
-from bulkops.model import OUTCOMES
+from bulkops.model import OUTCOMES, RateSpec
 
 REDRAW_EVERY = 0.2  # seconds between terminal redraws
 PLAIN_EVERY = 5.0  # seconds between lines when stderr is not a terminal
@@ -25,6 +25,7 @@ class Progress:
         total: int,
         counts: Mapping[str, int],
         *,
+        rates: Sequence[RateSpec] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._console = console
@@ -32,6 +33,7 @@ class Progress:
         self._counts = counts
         self._before = self._settled()  # outcomes counted before this run's work began
         self._clock = clock
+        self._rates = rates
         self._live = console.is_tty and not console.json_lines and not console.quiet
         self._started = clock()
         self._last_draw = 0.0
@@ -62,7 +64,8 @@ class Progress:
         rate = done / elapsed
         counts = "  ".join(f"{k} {self._counts[k]}" for k in OUTCOMES if self._counts[k])
         left = self._total - done
-        eta = f"ETA {_clock_text(left / rate)}" if rate > 0 and left > 0 else ""
+        seconds = eta_seconds(done, left, elapsed, self._rates)
+        eta = f"ETA {_clock_text(seconds)}" if seconds is not None else ""
         bar = _bar(done, self._total) if self._live else ""
         parts = [bar, f"{done}/{self._total}", counts, f"{rate:.1f}/s", eta]
         return "  ".join(p for p in parts if p)
@@ -83,6 +86,19 @@ class Progress:
             else:
                 done = self._settled() - self._before
                 self._console.info("progress", self.line(), done=done, total=self._total)
+
+
+def eta_seconds(done: int, left: int, elapsed: float, rates: Sequence[RateSpec]) -> float | None:
+    """Seconds until the last of ``left`` campaigns is done: the pace so far, but never less than
+    the rate limits allow. At 60/min the 61st request waits for the next window: a run that did
+    60 in its first second has most of a minute ahead, not none."""
+    if left <= 0:
+        return None
+    by_pace = left / (done / elapsed) if done > 0 else 0.0
+    last = done + left - 1  # the index of the last request, one a campaign, from this run's start
+    by_window = max((last // spec.count * spec.window for spec in rates), default=0.0) - elapsed
+    seconds = max(by_pace, by_window)
+    return seconds if done > 0 or by_window > 0 else None
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -13,11 +14,14 @@ from bulkops.records.report import UnknownRunError, summarize
 EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl                    every run, as a table
   bulkops report audit/billing-cleanup.jsonl --run 20250101T020000Z-a1b2c3 --format json
-  bulkops report audit/billing-cleanup.jsonl --failed-ids > retry-ids.txt
-      (then set `campaigns_file: retry-ids.txt` in the job and run it again)
+  bulkops report audit/billing-cleanup.jsonl --failed-ids |
+      bulkops run jobs/billing-cleanup.yaml --campaigns-file - --yes     retry what failed
 
-exit codes: 0 report printed, 2 unreadable log or unknown --run id
+exit codes: 0 report printed, 2 unreadable log, not an audit log (a job file?) or unknown --run id
 """
+
+
+_JOB_KEY = re.compile(rb"(?:version|name|target|campaigns|select)\s*:")
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
@@ -43,6 +47,9 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
     """Print the report on stdout, warnings and errors on stderr; return the exit code."""
     args = build_parser(prog).parse_args(argv)
+    if wrong := not_an_audit_log(Path(args.audit_log)):
+        _say(f"{prog}: {wrong}")
+        return EXIT_USAGE
     try:
         report = summarize(Path(args.audit_log), args.run, failed_ids=args.failed_ids)
     except OSError as exc:
@@ -72,6 +79,35 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         return 0
     print(FORMATS[args.format](report, args.audit_log))
     return 0
+
+
+def not_an_audit_log(path: Path) -> str | None:
+    """Why ``path`` is plainly no audit log (a job file, say), or None to read it as one."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).lstrip()
+    except OSError:
+        return None  # summarize() says why it cannot be read
+    looks_like_a_job = path.suffix.lower() in (".yaml", ".yml") or _first_key_is_a_job_key(head)
+    if head.startswith(b"{") or not looks_like_a_job:
+        return None  # an audit log, or something whose bad lines summarize() points out
+    problem = f"{path} is not an audit log (one JSON object a line)"
+    from bulkops.errors import JobError
+    from bulkops.job import load_job
+
+    try:
+        log = load_job(path).audit_log
+    except JobError:
+        return f"{problem}: it looks like a job file; report the audit_log it names"
+    return f"{problem}: it is a job file; its audit log is {log}: bulkops report {log}"
+
+
+def _first_key_is_a_job_key(head: bytes) -> bool:
+    for line in head.splitlines():
+        line = line.strip()
+        if line and not line.startswith(b"#") and line != b"---":
+            return bool(_JOB_KEY.match(line))
+    return False
 
 
 def _say(text: str) -> None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
 
+from bulkops.cli.abort_hint import explain_abort
 from bulkops.cli.console import Console
+from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD
-from bulkops.cli.tables import preview
 from bulkops.engine.job_run import JobRun, new_run_id
 from bulkops.errors import EXIT_USAGE, BulkOpsError, Interrupted, JobError, LockedError
 from bulkops.job import load_job, parse_age, with_overrides
+from bulkops.job.idfile import read_ids_file, read_ids_stream
 from bulkops.model import EXIT_BY_SIGNAL, Job, RunResult
 from bulkops.records.files import check_output_path
 from bulkops.records.plans import load_plan, write_plan
@@ -33,7 +34,15 @@ def load(args: argparse.Namespace) -> Job:
         concurrency=args.concurrency,
         rates=args.rate,
         audit_log=args.audit_log,
+        campaign_ids=None if args.campaigns_file is None else _ids_given(args.campaigns_file),
     )
+
+
+def _ids_given(source: str) -> list[str]:
+    """``--campaigns-file``: the ids of a file, or of stdin for ``-``."""
+    if source == "-":
+        return read_ids_stream(sys.stdin.buffer, "--campaigns-file -")
+    return read_ids_file(Path(source), "--campaigns-file")
 
 
 def run_command(args: argparse.Namespace, console: Console) -> int:
@@ -50,6 +59,8 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         raise
     for warning in job.warnings:
         console.warn("job", warning)
+    if args.campaigns_file is not None and not job.campaign_ids:
+        return _nothing_to_do(args, console, job)
     observer = ConsoleObserver(console, job, assume_yes=args.yes, signals=GUARD)
     job_run = JobRun(job, observer, fresh=args.fresh)
     GUARD.on_signal = job_run.interrupt
@@ -122,17 +133,26 @@ def _write_monitoring(
     return written
 
 
+def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
+    """An empty --campaigns-file (nothing failed last time) is no error: there is nothing to do."""
+    source = "stdin" if args.campaigns_file == "-" else args.campaigns_file
+    why = "every id is in exclude" if job.excluded else "it holds no campaign ids"
+    console.result("nothing_to_do", f"nothing to do: --campaigns-file {source}: {why}; "
+                   "nothing was sent", exit_code=0)  # fmt: skip
+    now = utc_now()
+    finished = RunResult(
+        new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
+        started_at=now, finished_at=now,
+    )  # fmt: skip
+    return 0 if _write_monitoring(args, finished, console) else 3
+
+
 def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> bool:
     """Prints the result (and writes the plan); False if the plan could not be written."""
     written = True
-    if summary.dry_run:
-        if args.output == "json":
-            doc = {"job": job.name, "target": job.target.host, "count": len(summary.previews),
-                   "campaigns": summary.previews, "counts": dict(summary.counts)}  # fmt: skip
-            print(json.dumps(doc, ensure_ascii=False, indent=1))
-        else:
-            print(preview(summary.previews))
-            print(f"{len(summary.previews)} campaigns would be deleted from {job.target.host}")
+    if summary.dry_run and summary.reason != "aborted":  # an aborted run previewed nothing
+        if text := preview_text(args.output, job, summary):
+            print(text)
         if args.plan_out:
             try:
                 write_plan(Path(args.plan_out), job, list(summary.previews))
@@ -146,13 +166,25 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
     console.result(
         "summary",
         f"{summary.reason}: {counts or 'nothing to do'} "
-        f"({summary.duration_s:.1f}s, exit {summary.exit_code}); audit log {summary.audit_log}",
+        f"({summary.duration_s:.1f}s, exit {summary.exit_code}); audit log {summary.audit_log}"
+        + _next_step(summary),
         run_id=summary.run_id, counts=dict(summary.counts), exit_code=summary.exit_code,
         reason=summary.reason, duration_s=summary.duration_s,
     )  # fmt: skip
     if summary.error:
-        console.error("aborted", summary.error)
+        error = explain_abort(summary.error, job) if summary.reason == "aborted" else summary.error
+        console.error(summary.reason, f"{summary.reason}: {error}")
     return written
+
+
+def _next_step(summary: RunResult) -> str:
+    """What to do after a run that stopped early, for the person reading the summary."""
+    pending = summary.counts.get("pending", 0)
+    if summary.reason == "interrupted":
+        return "; rerun the same command to resume: campaigns already done are skipped"
+    if summary.reason in ("aborted", "halted") and pending:
+        return f"; {pending} campaigns not attempted stay pending: rerun once fixed to resume"
+    return ""
 
 
 def _age(text: str) -> timedelta:

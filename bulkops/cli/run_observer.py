@@ -53,7 +53,7 @@ class ConsoleObserver:
         loop = asyncio.get_running_loop()
         for signum in EXIT_BY_SIGNAL:
             loop.add_signal_handler(signum, self._signals.handle, signum)
-        self._progress = Progress(self._console, todo, counts)
+        self._progress = Progress(self._console, todo, counts, rates=self._job.run.rates)
         self._progress.start()
 
     def settled(self, outcome: Outcome) -> None:
@@ -69,7 +69,9 @@ class ConsoleObserver:
             await self._progress.stop()
 
     def _say_interrupted(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        again = "press Ctrl-C again" if signum == signal.SIGINT else f"a second {name}"
         self._console.warn(
-            "interrupted", "interrupted: letting requests in flight finish "
-            "(press Ctrl-C again to quit at once)", signal=signal.Signals(signum).name,
+            "interrupted", f"interrupted ({name}): letting requests in flight finish "
+            f"({again} quits at once)", signal=name,
         )  # fmt: skip

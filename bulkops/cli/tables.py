@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 PREVIEW_ROWS = 50  # a longer preview shows this many rows and a count of the rest
@@ -36,3 +36,14 @@ def preview(rows: Sequence[dict[str, Any]], *, limit: int = PREVIEW_ROWS) -> str
     if len(ordered) > len(shown):
         text += f"\n… and {len(ordered) - len(shown)} more (--output json lists them all)"
     return text
+
+
+def id_lines(ids: Iterable[str]) -> str:
+    """One id a line, for pipes (``--output ids``)."""
+    return "\n".join(ids)
+
+
+def short_list(ids: Sequence[str], *, limit: int = 20) -> str:
+    """``a, b, c`` for a message: the first ``limit`` ids, then a count of the rest."""
+    more = f" … and {len(ids) - limit} more" if len(ids) > limit else ""
+    return ", ".join(ids[:limit]) + more

@@ -138,7 +138,10 @@ class JobRun:
             work = await self._prepare(client, pool, todo)
         except ApiError as exc:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
-                ending.error = f"could not learn the campaigns' statuses: {exc.explanation}"
+                what = (
+                    "preview" if self.job.run.dry_run else "check the statuses of (protect_status)"
+                )
+                ending.error = f"could not {what} the campaigns: {exc.explanation}"
             return self._result(pool)
         if not self.job.run.dry_run and work.send and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")

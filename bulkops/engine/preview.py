@@ -137,7 +137,8 @@ async def prepare(
     if not statuses or not todo:
         return Prepared(list(todo), [])
     if listed is None:
-        listed = await _statuses_of(job, todo, statuses, fetch_page, get_one, say)
+        what = f"checking statuses ({', '.join(statuses)})"
+        listed = await lookup(job, todo, statuses, fetch_page, get_one, say, what)
     protected = [i for i in todo if status_of(listed.get(i)) in job.run.protect_status]
     shielded = set(protected)
     return Prepared(
@@ -147,18 +148,19 @@ async def prepare(
     )
 
 
-async def _statuses_of(
+async def lookup(
     job: Job,
-    todo: Sequence[str],
+    ids: Sequence[str],
     statuses: tuple[str, ...],
     fetch_page: FetchPage,
     get_one: GetOne,
     say: Say,
+    what: str,
 ) -> dict[str, dict[str, Any]]:
-    """The items of the ids in ``statuses`` (and of those fetched one by one, in any status)."""
-    what = f"checking statuses ({', '.join(statuses)})"
+    """The items of ``ids`` that exist in ``statuses`` (any status when empty), learnt by
+    listing or a GET each, whichever costs fewer requests; a GET's item may be in any status."""
     known = await learn(
-        todo, statuses=statuses, campaign_type=job.target.campaign_type,
+        ids, statuses=statuses, campaign_type=job.target.campaign_type,
         fetch_page=fetch_page, say=say, what=what,
     )  # fmt: skip
     items = dict(known.items)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 from bulkops.errors import JobError
 from bulkops.ids import validate_campaign_id
@@ -23,23 +24,28 @@ def read_ids_file(path: Path, field: str = "campaigns_file") -> list[str]:
     line, so memory grows with the ids, not the comments. Errors are JobErrors:
     an unreadable file names ``field``; a bad line names ``path:LINE``.
     """
-    ids: list[str] = []
     try:
         with open(path, "rb") as f:
-            for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
-                if len(raw) > MAX_LINE_BYTES:
-                    raise JobError(f"{path}:{number}: line longer than {MAX_LINE_BYTES:,} bytes")
-                line = _decode(raw[3:] if number == 1 and raw[:3] == b"\xef\xbb\xbf" else raw)
-                if line is None:
-                    raise JobError(
-                        f"{path}:{number}: not valid UTF-8; id files must be saved as UTF-8 text"
-                    )
-                text = _COMMENT.split(line, maxsplit=1)[0].strip()
-                if text and not text.startswith("#"):
-                    ids.append(validate_campaign_id(text, f"{path}:{number}"))
+            return read_ids_stream(f, str(path))
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise JobError(f"{field}: cannot read {path}: {reason}") from None
+
+
+def read_ids_stream(f: BinaryIO, name: str) -> list[str]:
+    """The ids of an open id file (or stdin) called ``name`` in messages; same rules as above."""
+    ids: list[str] = []
+    for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
+        if len(raw) > MAX_LINE_BYTES:
+            raise JobError(f"{name}:{number}: line longer than {MAX_LINE_BYTES:,} bytes")
+        line = _decode(raw[3:] if number == 1 and raw[:3] == b"\xef\xbb\xbf" else raw)
+        if line is None:
+            raise JobError(
+                f"{name}:{number}: not valid UTF-8; id files must be saved as UTF-8 text"
+            )
+        text = _COMMENT.split(line, maxsplit=1)[0].strip()
+        if text and not text.startswith("#"):
+            ids.append(validate_campaign_id(text, f"{name}:{number}"))
     return ids
 
 

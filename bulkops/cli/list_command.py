@@ -1,0 +1,85 @@
+"""`bulkops list`: what a job selects, or which of its ids exist; deletes nothing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import io
+import json
+
+from bulkops.cli.abort_hint import explain_abort
+from bulkops.cli.console import Console
+from bulkops.cli.tables import id_lines, short_list, table
+from bulkops.engine.listing import Listing, list_campaigns
+from bulkops.errors import ApiError
+from bulkops.job import load_job
+from bulkops.model import Job
+
+EXIT_ABORTED = 3
+COLUMNS = ("id", "name", "status", "createdAt", "protected")
+
+
+def list_command(args: argparse.Namespace, console: Console) -> int:
+    job = load_job(args.job)
+    for warning in job.warnings:
+        console.warn("job", warning)
+    try:
+        listing = asyncio.run(list_campaigns(job, lambda text: console.info("requests", text)))
+    except ApiError as exc:
+        console.error("aborted", f"aborted: {explain_abort(exc.explanation, job)}")
+        return EXIT_ABORTED
+    if text := _FORMATS[args.output](listing, job):
+        print(text)
+    _say_summary(console, listing, job)
+    return 0
+
+
+def _table(listing: Listing, job: Job) -> str:
+    rows = [
+        (r["id"], r["name"], r["status"], r["createdAt"], "protected" if r["protected"] else "")
+        for r in sorted(listing.rows, key=lambda r: (str(r["createdAt"] or ""), r["id"]))
+    ]
+    return table(("id", "name", "status", "created", ""), rows)
+
+
+def _json(listing: Listing, job: Job) -> str:
+    doc = {
+        "job": job.name, "target": job.target.host, "count": len(listing.rows),
+        "campaigns": list(listing.rows), "not_found": list(listing.not_found),
+        "excluded": list(listing.excluded), "requests": listing.requests,
+    }  # fmt: skip
+    return json.dumps(doc, ensure_ascii=False, indent=1)
+
+
+def _csv(listing: Listing, job: Job) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(
+        [r[c] for c in COLUMNS[:-1]] + [str(r["protected"]).lower()] for r in listing.rows
+    )
+    return out.getvalue().rstrip("\n")
+
+
+def _ids(listing: Listing, job: Job) -> str:
+    return id_lines(r["id"] for r in listing.rows)
+
+
+_FORMATS = {"table": _table, "json": _json, "csv": _csv, "ids": _ids}
+
+
+def _say_summary(console: Console, listing: Listing, job: Job) -> None:
+    protected = sum(1 for r in listing.rows if r["protected"])
+    shield = f" ({protected} protected by run.protect_status)" if protected else ""
+    console.result(
+        "listed", f"{len(listing.rows)} campaigns{shield} on {job.target.host}, "
+        f"{listing.requests} requests; nothing was deleted",
+        count=len(listing.rows), protected=protected, requests=listing.requests,
+    )  # fmt: skip
+    if listing.not_found:
+        missing = listing.not_found
+        console.warn("not_found", f"{len(missing)} ids do not exist: {short_list(missing)}")
+    if listing.excluded:
+        left_out = listing.excluded
+        console.info("excluded", f"{len(left_out)} ids left out by exclude: {short_list(left_out)}")
