@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 
@@ -107,5 +108,5 @@ def _bar(done: int, total: int, width: int = 24) -> str:
 
 
 def _clock_text(seconds: float) -> str:
-    seconds = int(seconds)
+    seconds = math.ceil(seconds)  # never 0:00:00 while something is left
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
