@@ -15,16 +15,26 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from bulkops.errors import JobError
 from bulkops.ids import id_problem, validate_campaign_id
 from bulkops.job.idfile import read_ids_file
 from bulkops.job.overrides import audit_path
+from bulkops.job.problems import attempt, collecting, problem_count
 from bulkops.job.run_settings import RUN_KEYS, read_run_settings
 from bulkops.job.selection import SELECT_KEYS, read_selection
-from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
-from bulkops.model import Auth, Job, Secret, Selection, Target
+from bulkops.job.yamlsafe import (
+    Map,
+    Scalar,
+    Section,
+    Value,
+    comment_notes,
+    parse_document,
+    read_limited,
+)
+from bulkops.model import Auth, Job, RunSettings, Secret, Selection, Target
 from bulkops.text import excerpt
 
 CAMPAIGN_TYPES = ("voice",)
@@ -33,6 +43,8 @@ _TOP_KEYS = (
     *("version", "name", "target", "auth", "campaigns"),
     *("campaigns_file", "select", "exclude", "run", "audit_log"),
 )
+_Campaigns = tuple[tuple[str, ...], Selection | None, tuple[str, ...], tuple[str, ...]]
+_NO_CAMPAIGNS: _Campaigns = ((), None, (), ())  # what the loader goes on with after a problem
 _TARGET_KEYS = ("host", "app_id", "account_id", "campaign_type")
 _SECRET_KEYS = ("client_secret_env", "client_secret_file", "token_env", "token_file")
 _AUTH_KEYS = ("client_id", "client_id_env", *_SECRET_KEYS, "subject", "token_ttl")
@@ -65,22 +77,27 @@ def load_job(
     job_path, source = Path(path), os.fspath(path)
     data = read_limited(job_path, source)
     root = parse_document(data, source)
+    notes = comment_notes(data, source)
     if root is None:
         raise JobError(f"{source}: the job file is empty; it should start with `version: 1`")
-    top = Value(root, "", source).section(_TOP_KEYS, "job settings (version: 1, name: ...)")
-    version = top.need("version")
-    if version.integer(0) != 1:
-        version.fail("only version 1 is supported")
-    name_value = top.need("name")
-    name = name_value.string(max_len=100)
-    if not _NAME.fullmatch(name):
-        name_value.fail(f"{excerpt(name)}: use only a-z, 0-9, '_', '.' and '-'")
-    # checked in the order of the file's sections, so the first error is the first problem
-    target = _target(top.need("target").section(_TARGET_KEYS))
-    auth = _auth(top.need("auth"), os.environ if environ is None else environ, job_path.parent)
-    exclude = frozenset(top.read("exclude", _id_list, list[str]()))
-    ids, select, warnings, excluded = _campaigns(top, job_path.parent, exclude)
-    audit_log = top.read("audit_log", lambda v: v.string(max_len=1024), f"audit/{name}.jsonl")
+    with collecting():  # every problem at once, not one per attempt
+        top = Value(root, "", source).section(_TOP_KEYS, "job settings (version: 1, name: ...)")
+        attempt(lambda: _version(top), None)
+        name = attempt(lambda: _name(top), "job")
+        # each part is read even when an earlier one failed, in the order of the file's sections
+        target = attempt(lambda: _target(top.need("target").section(_TARGET_KEYS)), None)
+        environ = os.environ if environ is None else environ
+        auth = attempt(lambda: _auth(top.need("auth"), environ, job_path.parent), None)
+        exclude = frozenset(top.read("exclude", _id_list, list[str]()))
+        ids, select, warnings, excluded = attempt(
+            lambda: _campaigns(top, job_path.parent, exclude), _NO_CAMPAIGNS
+        )
+        audit_log = top.read("audit_log", lambda v: v.string(max_len=1024), f"audit/{name}.jsonl")
+        run = attempt(
+            lambda: read_run_settings(top.read("run", lambda v: v.section(RUN_KEYS), None)),
+            RunSettings(),
+        )
+    assert target is not None and auth is not None  # else collecting() raised
     return Job(
         version=1,
         name=name,
@@ -89,13 +106,27 @@ def load_job(
         campaign_ids=ids,
         select=select,
         exclude=exclude,
-        run=read_run_settings(top.read("run", lambda v: v.section(RUN_KEYS), None)),
+        run=run,
         audit_log=audit_path(audit_log, job_path.parent),
         path=job_path,
         sha256=hashlib.sha256(data).hexdigest(),
-        warnings=warnings,
+        warnings=(*notes, *warnings),
         excluded=excluded,
     )
+
+
+def _version(top: Section) -> None:
+    version = top.need("version")
+    if version.integer(0) != 1:
+        version.fail("only version 1 is supported")
+
+
+def _name(top: Section) -> str:
+    value = top.need("name")
+    name = value.string(max_len=100)
+    if not _NAME.fullmatch(name):
+        value.fail(f"{excerpt(name)}: use only a-z, 0-9, '_', '.' and '-'")
+    return name
 
 
 def _target(target: Section) -> Target:
@@ -252,9 +283,7 @@ def _secret(value: Value, environ: Mapping[str, str], base: Path) -> tuple[Secre
     return Secret(text), f"file {path}"
 
 
-def _campaigns(
-    top: Section, base: Path, exclude: frozenset[str]
-) -> tuple[tuple[str, ...], Selection | None, tuple[str, ...], tuple[str, ...]]:
+def _campaigns(top: Section, base: Path, exclude: frozenset[str]) -> _Campaigns:
     """campaign_ids (de-duplicated, exclude applied), select, warnings, and the excluded ids."""
     explicit = "campaigns" in top or "campaigns_file" in top
     if "select" in top:
@@ -267,10 +296,11 @@ def _campaigns(
         return (), read_selection(top.need("select").section(SELECT_KEYS, "filters")), (), ()
     if not explicit:
         top.fail("the job selects no campaigns: give campaigns, campaigns_file or select")
+    problems_before = problem_count()
     ids = top.read("campaigns", _id_list, list[str]())
     if file := top.get("campaigns_file"):
-        ids += read_ids_file(base / file.string(max_len=1024), file.where)
-    if not ids:
+        ids += attempt(lambda: read_ids_file(base / file.string(max_len=1024), file.where), [])
+    if not ids and problem_count() == problems_before:  # not empty because of a bad id
         given = top.get("campaigns") or top.need("campaigns_file")
         given.fail("the job selects no campaigns: campaigns and campaigns_file hold no ids")
     unique: dict[str, None] = {}
@@ -301,8 +331,13 @@ def unmatched_exclude(ids: list[str], among: str) -> str:
 
 def _id_list(value: Value) -> list[str]:
     ids = []
-    for item in value.items():
-        if not isinstance(item.node, Scalar):
-            item.fail(f"expected a campaign id, got {item.got()}")
-        ids.append(validate_campaign_id(item.raw, item.where))
+    for item in value.items():  # each bad id is told, not just the first
+        if (campaign_id := attempt(partial(_one_id, item), None)) is not None:
+            ids.append(campaign_id)
     return ids
+
+
+def _one_id(item: Value) -> str:
+    if not isinstance(item.node, Scalar):
+        item.fail(f"expected a campaign id, got {item.got()}")
+    return validate_campaign_id(item.raw, item.where)

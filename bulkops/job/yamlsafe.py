@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from yaml.events import AliasEvent, NodeEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bulkops.errors import JobError
+from bulkops.job.problems import attempt, record
 from bulkops.text import excerpt
 
 MAX_JOB_BYTES = 1024 * 1024
@@ -90,7 +92,7 @@ class _JobLoader(yaml.SafeLoader):
         if isinstance(event, AliasEvent) or (
             isinstance(event, NodeEvent) and event.anchor is not None
         ):
-            raise _Refused("aliases are not allowed in job files (found an anchor or alias)", line)
+            raise _Refused(_alias_problem(event, index), line)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -98,6 +100,20 @@ class _JobLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
+
+
+def _alias_problem(event: NodeEvent, key: object) -> str:
+    """YAML reads ``*Test`` as an alias and ``&x`` as an anchor: say so, and how to quote."""
+    alias = isinstance(event, AliasEvent)
+    mark, kind = ("*", "an alias") if alias else ("&", "an anchor")
+    written = f"{mark}{str(event.anchor)[:40]}" + ("" if alias else " ...")
+    field = str(key.value)[:60] if isinstance(key, ScalarNode) else ""
+    example = f'{field}: "{written}"' if field else f'"{written}"'
+    return (
+        f"{field + ': ' if field else ''}YAML reads a value starting with '{mark}' as {kind}, "
+        f"and aliases and anchors are not allowed in job files: quote the value if it is "
+        f"text, e.g. {example}"
+    )
 
 
 def read_limited(path: Path, source: str, what: str = "job file") -> bytes:
@@ -159,7 +175,27 @@ def _syntax_message(source: str, exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or exc.context or "not valid YAML"
     if exc.context and exc.problem:
         problem = f"{exc.context}, {exc.problem}"
-    return f"{where}: YAML syntax error: {problem[:160]}"
+    hint = ""
+    if "mapping values are not allowed" in problem:
+        hint = "; a ': ' inside a value starts a mapping: quote the value, e.g. \"Billing: old\""
+    elif "found character '\\t'" in problem:
+        hint = "; indent with spaces, not tabs"
+    return f"{where}: YAML syntax error: {problem[:160]}{hint}"
+
+
+_COMMENTED = re.compile(r"^\s*(?:-\s+|[\w.-]+:\s+)(?![\s'\"#\[{|>])[^#\n]*?\s(#\S+)")
+
+
+def comment_notes(data: bytes, source: str) -> list[str]:
+    """Warnings for ``name: Billing #2``: YAML ends the value before `` #``, silently."""
+    notes = []
+    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
+        if found := _COMMENTED.match(line):
+            notes.append(
+                f"{source}:{number}: '{excerpt(found[1], 20)[1:-1]}' after a space starts a YAML "
+                "comment, so the value ends before it; quote the value if it belongs to it"
+            )
+    return notes
 
 
 def _convert(node: Node, source: str) -> YNode:
@@ -256,6 +292,12 @@ class Value:
         if value is None:
             return "nothing (null)"
         if isinstance(value, bool):
+            text = self.node.text if isinstance(self.node, Scalar) else ""
+            if text.lower() not in ("true", "false"):  # yes, no, on, off: YAML 1.1 booleans
+                return (
+                    f"{excerpt(text)}, which YAML reads as the boolean {str(value).lower()} "
+                    f'(quote it: "{text[:40]}")'
+                )
             return f"{str(value).lower()} (a boolean)"
         return excerpt(value)
 
@@ -275,7 +317,11 @@ class Value:
     def string(self, *, max_len: int = 256) -> str:
         value = self.raw
         if not isinstance(value, str):
-            hint = " (quote it)" if isinstance(value, int | float) else ""
+            hint = (
+                " (quote it)"
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else ""
+            )
             self.fail(f"expected a string, got {self.got()}{hint}")
         if not value:
             self.fail("must not be empty")
@@ -326,7 +372,11 @@ class Section:
             if key not in allowed:
                 hint = suggest(key, allowed) or f"; allowed: {', '.join(sorted(allowed))}"
                 problem = f"unknown key {excerpt(key)}{hint}"
-                self.fail_at_key(key, problem, field=self.field or "top level")
+                try:
+                    self.fail_at_key(key, problem, field=self.field or "top level")
+                except JobError as exc:
+                    if not record(exc):  # collected: the other keys are still read
+                        raise
 
     def __contains__(self, key: str) -> bool:
         return key in self._map.entries
@@ -356,7 +406,7 @@ class Section:
     def read(self, key: str, read: Callable[[Value], T], default: T) -> T:
         """``read(value)`` when ``key`` is given, else ``default``."""
         value = self.get(key)
-        return default if value is None else read(value)
+        return default if value is None else attempt(lambda: read(value), default)
 
     def fail_at_key(self, key: str, problem: str, *, field: str | None = None) -> NoReturn:
         """Fail at the line of ``key`` itself; the field named is ``key``'s unless given."""
