@@ -630,3 +630,13 @@ def test_job_is_frozen(tmp_path: Path) -> None:
     job = load(tmp_path, MINIMAL + "campaigns: [x]\n")
     with pytest.raises(dataclasses.FrozenInstanceError):
         job.name = "other"  # type: ignore[misc]
+
+
+def test_a_select_of_protected_statuses_is_warned_about(tmp_path: Path) -> None:
+    job = load(tmp_path, MINIMAL + "select: {status: [Active, Stopped]}\n")
+    assert job.warnings == (
+        "select.status includes Active, which run.protect_status protects: "
+        "those campaigns are listed, never deleted",
+    )
+    quiet = load(tmp_path, MINIMAL + "select: {status: [Active]}\nrun: {protect_status: []}\n")
+    assert quiet.warnings == () and quiet.run.protect_status == ()

@@ -139,9 +139,11 @@ class JobRun:
         except ApiError as exc:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
                 what = (
-                    "preview" if self.job.run.dry_run else "check the statuses of (protect_status)"
+                    "preview the campaigns"
+                    if self.job.run.dry_run
+                    else ("learn the campaigns' statuses (run.protect_status)")
                 )
-                ending.error = f"could not {what} the campaigns: {exc.explanation}"
+                ending.error = f"could not {what}: {exc.explanation}"
             return self._result(pool)
         if not self.job.run.dry_run and work.send and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")

@@ -39,6 +39,9 @@ def describe(job: Job) -> list[str]:
         f"{run.backoff_max:g} s, Retry-After up to {run.max_retry_after:g} s, "
         f"timeout {run.timeout:g} s",
         f"max deletes: {run.max_deletes:,}",
+        "protected (never deleted): "
+        + (", ".join(run.protect_status) or "nothing")
+        + ("; Active campaigns are stopped before their delete" if run.stop_before_delete else ""),
         f"halt: {halt}",
         f"dry run: {'yes' if run.dry_run else 'no'}",
         f"audit log: {job.audit_log}",

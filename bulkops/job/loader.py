@@ -98,6 +98,11 @@ def load_job(
             RunSettings(),
         )
     assert target is not None and auth is not None  # else collecting() raised
+    if select is not None and (kept := [s for s in select.status if s in run.protect_status]):
+        warnings += (
+            f"select.status includes {', '.join(kept)}, which run.protect_status protects: "
+            "those campaigns are listed, never deleted",
+        )
     return Job(
         version=1,
         name=name,

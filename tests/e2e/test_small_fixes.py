@@ -6,6 +6,7 @@ import json
 import signal
 from pathlib import Path
 
+from bulkops.records.audit_log import AuditLock
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import bulkops, interrupt_after, start_bulkops, write_job
 from tests.e2e.test_terminal import Terminal
@@ -83,3 +84,21 @@ def test_the_eta_counts_the_wait_for_the_next_rate_window(
     assert waiting, screen  # drawn while the last 2 wait for the window to let them go
     assert all("ETA 0:00:00" not in line for line in waiting), waiting
     assert any("ETA 0:00:01" in line or "ETA 0:00:02" in line for line in waiting), waiting
+
+
+def test_a_run_refused_by_the_lock_leaves_the_monitoring_files_alone(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    """What docs/scheduling.md says: those files belong to the run that holds the lock."""
+    job = write_job(tmp_path, sandbox, ["cd-1"])
+    lock = AuditLock(tmp_path / "audit.jsonl")
+    lock.acquire()  # another run holds the log
+    try:
+        summary = tmp_path / "summary.json"
+        result = bulkops("run", job, "--yes", "--summary-json", summary, cwd=tmp_path)
+    finally:
+        lock.release()
+    assert result.code == 2 and "in use by another bulkops run" in result.stderr
+    assert not summary.exists() and sandbox.stats_snapshot()["total_requests"] == 0
+    doc = (Path(__file__).parents[2] / "docs" / "scheduling.md").read_text()
+    assert "refused because another run holds the audit log's lock writes neither" in doc
