@@ -41,6 +41,8 @@ def load(args: argparse.Namespace) -> Job:
 def _ids_given(source: str) -> list[str]:
     """``--campaigns-file``: the ids of a file, or of stdin for ``-``."""
     if source == "-":
+        if sys.stdin.isatty():
+            raise JobError("--campaigns-file -: stdin is a terminal; pipe the ids in")
         return read_ids_stream(sys.stdin.buffer, "--campaigns-file -")
     return read_ids_file(Path(source), "--campaigns-file")
 
@@ -98,6 +100,8 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
         raise JobError("--plan-out needs --dry-run: a plan is made by previewing")
     if args.plan and dry_run:
         raise JobError("--plan runs a reviewed plan for real; drop --dry-run")
+    if args.plan and args.campaigns_file is not None:
+        raise JobError("--plan and --campaigns-file both name the campaigns: give one")
     for path, what in ((args.summary_json, "--summary-json"), (args.metrics_file, "--metrics-file"),
                        (args.plan_out, "--plan-out")):  # fmt: skip
         if path:
