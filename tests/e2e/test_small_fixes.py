@@ -76,7 +76,7 @@ def test_the_eta_counts_the_wait_for_the_next_rate_window(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
     ids = sandbox.add_campaigns(count=8)
-    job = write_job(tmp_path, sandbox, ids, run={"rate": ["6/3s"], "concurrency": 6})
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["6/2s"], "concurrency": 6})
     term = Terminal("run", job, "--yes", cwd=tmp_path)
     screen = term.read_until("completed: deleted 8")
     assert term.wait() == 0
