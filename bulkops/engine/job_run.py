@@ -138,11 +138,9 @@ class JobRun:
             work = await self._prepare(client, pool, todo)
         except ApiError as exc:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)) as ending:
-                what = (
-                    "preview the campaigns"
-                    if self.job.run.dry_run
-                    else ("learn the campaigns' statuses (run.protect_status)")
-                )
+                what = "learn the campaigns' statuses (run.protect_status)"
+                if self.job.run.dry_run:
+                    what = "preview the campaigns"
                 ending.error = f"could not {what}: {exc.explanation}"
             return self._result(pool)
         if not self.job.run.dry_run and work.send and not self._observer.confirm(len(work.send)):

@@ -98,11 +98,7 @@ def load_job(
             RunSettings(),
         )
     assert target is not None and auth is not None  # else collecting() raised
-    if select is not None and (kept := [s for s in select.status if s in run.protect_status]):
-        warnings += (
-            f"select.status includes {', '.join(kept)}, which run.protect_status protects: "
-            "those campaigns are listed, never deleted",
-        )
+    warnings += _protected_selection(select, run)
     return Job(
         version=1,
         name=name,
@@ -117,6 +113,17 @@ def load_job(
         sha256=hashlib.sha256(data).hexdigest(),
         warnings=(*notes, *warnings),
         excluded=excluded,
+    )
+
+
+def _protected_selection(select: Selection | None, run: RunSettings) -> tuple[str, ...]:
+    """A warning when the filters ask for statuses that protect_status never lets go."""
+    kept = [s for s in select.status if s in run.protect_status] if select else []
+    if not kept:
+        return ()
+    return (
+        f"select.status includes {', '.join(kept)}, which run.protect_status protects: "
+        "those campaigns are listed, never deleted",
     )
 
 
