@@ -108,6 +108,8 @@ def _alias_problem(event: NodeEvent, key: object) -> str:
     mark, kind = ("*", "an alias") if alias else ("&", "an anchor")
     written = f"{mark}{str(event.anchor)[:40]}" + ("" if alias else " ...")
     field = str(key.value)[:60] if isinstance(key, ScalarNode) else ""
+    if any(word in field.lower() for word in _SECRET_WORDS):
+        written = f"{mark}..."  # it may be the secret itself, written where it must not be
     example = f'{field}: "{written}"' if field else f'"{written}"'
     return (
         f"{field + ': ' if field else ''}YAML reads a value starting with '{mark}' as {kind}, "
@@ -183,6 +185,7 @@ def _syntax_message(source: str, exc: yaml.MarkedYAMLError) -> str:
     return f"{where}: YAML syntax error: {problem[:160]}{hint}"
 
 
+_SECRET_WORDS = ("secret", "token")
 _COMMENTED = re.compile(r"^\s*(?:-\s+|[\w.-]+:\s+)(?![\s'\"#\[{|>])[^#\n]*?\s(#\S+)")
 
 
@@ -190,7 +193,8 @@ def comment_notes(data: bytes, source: str) -> list[str]:
     """Warnings for ``name: Billing #2``: YAML ends the value before `` #``, silently."""
     notes = []
     for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-        if found := _COMMENTED.match(line):
+        found = _COMMENTED.match(line)
+        if found and not any(word in line.lower() for word in _SECRET_WORDS):
             notes.append(
                 f"{source}:{number}: '{excerpt(found[1], 20)[1:-1]}' after a space starts a YAML "
                 "comment, so the value ends before it; quote the value if it belongs to it"

@@ -100,3 +100,14 @@ def test_a_hash_that_silently_ends_a_value_is_warned_about(
     assert code == 0
     assert f"warning: {job}:6: '#2' after a space starts a YAML comment" in err
     assert ":7:" not in err  # an ordinary comment is no trap
+
+
+def test_a_hint_never_echoes_what_may_be_a_secret(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job = tmp_path / "job.yaml"
+    job.write_text(GOOD_HEAD.replace("client_secret_env: KOREAI_CLIENT_SECRET",
+                                     "client_secret: *hunter2 #tail"))  # fmt: skip
+    code, err = validate(job, capsys)
+    assert code == 2 and "client_secret: YAML reads a value starting with '*'" in err
+    assert "hunter2" not in err and "#tail" not in err
