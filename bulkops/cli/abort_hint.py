@@ -42,4 +42,4 @@ def explain_abort(error: str, job: Job) -> str:
         cause = f"the server could not be reached: check target.host ({t.host})"
     else:
         cause = "the run could not go on"
-    return f"{cause}. The server said: {said}{where}"
+    return f"{cause}. Details: {said}{where}"
