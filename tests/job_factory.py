@@ -11,9 +11,10 @@ from bulkops.model import Auth, Job, RunSettings, Secret, Selection, Target
 SECRET = "sandbox-secret-not-for-production"  # the sandbox's default: 33 bytes
 
 # No rate limit, tiny backoffs and timeouts: a unit test never waits on a policy.
+# Nothing protected unless a test says so (protect_status=("Active",)): no status look-ups.
 FAST_SETTINGS = RunSettings(
     concurrency=4, rates=(), max_attempts=2, backoff_initial=0.001, backoff_max=0.002,
-    timeout=2, max_retry_after=0.01,
+    timeout=2, max_retry_after=0.01, protect_status=(),
 )  # fmt: skip
 
 

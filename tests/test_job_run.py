@@ -98,7 +98,8 @@ async def test_a_real_run_deletes_each_id_once_and_its_result_says_so(
     assert (result.reason, result.exit_code, result.error) == ("completed", 0, None)
     assert (result.total, result.requests, result.retries, result.list_calls) == (4, 4, 0, 0)
     assert dict(result.counts) == {"deleted": 3, "not_found": 1, "failed": 0,
-                                   "would_delete": 0, "skipped": 0, "pending": 0}  # fmt: skip
+                                   "would_delete": 0, "skipped": 0, "pending": 0,
+                                   "protected": 0}  # fmt: skip
     assert (result.job, result.dry_run, result.audit_log) == ("unit", False, str(job.audit_log))
     assert result.started_at <= result.finished_at and result.previews == ()
 
@@ -170,7 +171,8 @@ async def test_a_dry_run_over_max_deletes_warns_and_previews_them_all(
     message, _ = observer.said("warn")["max_deletes"]
     assert message == "3 campaigns selected: a real run would be refused (run.max_deletes is 2)"
     assert observer.asked() == []  # a preview deletes nothing: nothing to confirm
-    assert stats(sandbox)["by_method"] == {"GET": 3} and sandbox.campaign_ids() != []
+    # one list page holds all three: cheaper than a GET each
+    assert stats(sandbox)["by_method"] == {"POST": 1} and sandbox.campaign_ids() != []
     assert result.dry_run and result.counts["would_delete"] == 3 and result.exit_code == 0
     assert sorted(result.previews, key=lambda p: str(p["id"])) == [
         {"id": f"cd-{i}", "name": f"Sale {i}", "status": "Completed",

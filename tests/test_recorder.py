@@ -45,7 +45,7 @@ def test_counts_add_up_to_total_and_pending_is_what_is_left(tmp_path: Path) -> N
     assert [c["campaign_id"] for c in campaigns] == ["c1", "c2", "c3"]
     counts = finished["counts"]
     assert counts == {"deleted": 1, "not_found": 1, "failed": 1, "would_delete": 0,
-                      "skipped": 1, "pending": 2}  # fmt: skip
+                      "skipped": 1, "pending": 2, "protected": 0}  # fmt: skip
     assert set(counts) == set(COUNT_KEYS) and sum(counts.values()) == 6
     assert (finished["reason"], finished["exit_code"]) == ("completed", 1)
     assert (rec.exit_code, rec.counts) == (1, counts)
