@@ -18,6 +18,8 @@ rm -f audit/example.jsonl   # a fresh sandbox: start a fresh audit log too
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "bulkops validate jobs/example.yaml"
 "$BULKOPS" validate jobs/example.yaml
+step "bulkops list jobs/example.yaml   (which of the job's ids exist; deletes nothing)"
+"$BULKOPS" list jobs/example.yaml
 step "bulkops run jobs/example.yaml --dry-run   (preview: nothing is deleted)"
 "$BULKOPS" run jobs/example.yaml --dry-run
 step "bulkops run jobs/example.yaml --yes"

@@ -37,10 +37,10 @@ def list_command(args: argparse.Namespace, console: Console) -> int:
 
 def _table(listing: Listing, job: Job) -> str:
     rows = [
-        (r["id"], r["name"], r["status"], r["createdAt"], "protected" if r["protected"] else "")
+        (r["id"], r["name"], r["status"], r["createdAt"], "yes" if r["protected"] else "")
         for r in sorted(listing.rows, key=lambda r: (str(r["createdAt"] or ""), r["id"]))
     ]
-    return table(("id", "name", "status", "created", ""), rows)
+    return table(("id", "name", "status", "created", "protected"), rows)
 
 
 def _json(listing: Listing, job: Job) -> str:

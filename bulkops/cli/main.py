@@ -70,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("job", metavar="JOB.yaml")
     run.add_argument(
-        "--dry-run", action="store_true", default=None, help="preview with GET; never DELETE"
+        "--dry-run",
+        action="store_true",
+        default=None,
+        help="preview: never DELETE (a select job previews from its list answers)",
     )
     run.add_argument(
         "--yes",

@@ -26,7 +26,7 @@ def test_list_shows_what_a_select_job_finds_in_every_format(
     job = write_job(tmp_path, sandbox, select={"name": "Billing*"}, exclude=["cd-op-000"])
     table = bulkops("list", job, cwd=tmp_path)
     assert table.code == 0, table.stderr
-    assert table.stdout.splitlines()[0].split() == ["id", "name", "status", "created"]
+    assert table.stdout.splitlines()[0].split() == ["id", "name", "status", "created", "protected"]
     assert "cd-op-005  Billing 5" in table.stdout and "cd-other" not in table.stdout
     assert "11 campaigns on " in table.stderr and "nothing was deleted" in table.stderr
     assert "1 ids left out by exclude: cd-op-000" in table.stderr
