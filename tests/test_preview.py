@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bulkops.engine.preview import learn
+from job_factory import make_job
+
+from bulkops.engine.preview import learn, prepare
+from bulkops.errors import NotFound
 from bulkops.model import Answer
 
 
@@ -74,3 +78,26 @@ async def test_an_answer_without_page_totals_falls_back_to_gets() -> None:
     account = FakeList([f"c{i}" for i in range(30)], per_page=10, totals=False)
     known, _ = await learned(["c15", "c25"], account)
     assert account.pages == [1] and known.unlisted == ["c15", "c25"]
+
+
+async def test_a_real_run_gets_the_statuses_the_listing_left_and_skips_the_gone(
+    tmp_path: Path,
+) -> None:
+    account = FakeList([f"c{i}" for i in range(1000)], per_page=10)  # all Active, 100 pages
+    asked: list[str] = []
+
+    async def get_one(campaign_id: str) -> Answer:
+        asked.append(campaign_id)
+        if campaign_id == "gone":
+            raise NotFound("HTTP 404: not found", status=404)
+        return Answer(200, None, {"_id": campaign_id, "status": "Stopped"})
+
+    job = make_job(tmp_path, ids=("c3", "x1", "gone"), protect_status=("Active",))
+    work = await prepare(
+        job, list(job.campaign_ids), None, fetch_page=account, get_one=get_one, say=print
+    )
+    assert account.pages == [1] and sorted(asked) == ["gone", "x1"]
+    assert [(o.campaign_id, o.outcome, o.attempts) for o in work.settled] == [
+        ("c3", "protected", 0)
+    ]
+    assert work.send == ["x1", "gone"]  # a Stopped one is deleted; a gone one's DELETE says so
