@@ -170,6 +170,12 @@ class JobRun:
             get_one=lambda campaign_id: pool.request(lambda: client.get(campaign_id)),
             say=lambda text: self._observer.info("requests", text),
         )  # fmt: skip
+        if kept := sum(1 for o in work.settled if o.outcome == "protected"):
+            statuses = ", ".join(self.job.run.protect_status)
+            self._observer.info(
+                "protected", f"{kept} campaigns are protected (status {statuses}: "
+                "run.protect_status): they are kept, not deleted", protected=kept,
+            )  # fmt: skip
         if work.stop_first:
             verb = "would be" if self.job.run.dry_run else "are"
             self._observer.info(

@@ -11,6 +11,7 @@ import yaml
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import bulkops
 from tests.e2e.harness import write_job as write_fast_job
+from tests.e2e.test_terminal import Terminal
 
 
 def write_job(tmp_path: Path, sandbox: SandboxThread, ids: list[str] | None = None,
@@ -106,3 +107,16 @@ def test_list_marks_the_protected_campaigns(tmp_path: Path, sandbox: SandboxThre
     assert result.code == 0, result.stderr
     rows = {r["id"]: r["protected"] for r in json.loads(result.stdout)["campaigns"]}
     assert rows == {**dict.fromkeys(active, True), **dict.fromkeys(stopped, False)}
+
+
+def test_the_prompt_counts_only_what_will_be_deleted_and_says_what_is_kept(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    active, stopped = mix(sandbox)
+    term = Terminal("run", write_job(tmp_path, sandbox, active + stopped), cwd=tmp_path)
+    screen = term.read_until("Type 'yes' to continue")
+    assert "3 campaigns are protected (status Active: run.protect_status): they are kept" in screen
+    assert "About to DELETE 5 campaigns from " + sandbox.url in screen
+    term.type("no\n")
+    assert term.wait() == 2
+    assert "DELETE" not in sandbox.stats_snapshot()["by_method"]
