@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from bulkops.errors import JobError
 from bulkops.job import load_job, parse_rate_spec
+from bulkops.job.problems import MAX_SHOWN
 from bulkops.model import Job
 from bulkops.text import EXCERPT_CHARS
 
@@ -29,7 +30,9 @@ def outcome(data: bytes) -> Job | JobError:
         try:
             return load_job(path, environ=ENV)
         except JobError as exc:
-            assert len(str(exc)) < MAX_MESSAGE + len(str(path))
+            lines = str(exc).splitlines()  # every problem at once: at most MAX_SHOWN, each short
+            assert len(lines) <= MAX_SHOWN + 1
+            assert all(len(line) < MAX_MESSAGE + len(str(path)) for line in lines)
             return exc
 
 
