@@ -59,7 +59,6 @@ class StopFirst:
         self.client = client
         self.to_stop: set[str] = set()
         self.request: Request | None = None
-        self.stopped = 0
 
     async def get(self, campaign_id: str) -> Answer:
         return await self.client.get(campaign_id)
@@ -81,4 +80,3 @@ class StopFirst:
                 status=exc.status, message=exc.message, data=exc.data,
             ) from exc  # fmt: skip
         self.to_stop.discard(campaign_id)  # a retried delete does not stop it again
-        self.stopped += 1

@@ -6,6 +6,9 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
+from bulkops.cli.main import main
 from bulkops.records.audit_log import AuditLock
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import bulkops, interrupt_after, start_bulkops, write_job
@@ -31,17 +34,19 @@ def test_exclude_ids_that_match_nothing_are_named_and_the_preview_lists_the_excl
 
 
 def test_the_report_keeps_dry_runs_out_of_the_totals(
-    tmp_path: Path, sandbox: SandboxThread
+    tmp_path: Path, sandbox: SandboxThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ids = sandbox.add_campaigns([{"_id": f"cd-r-{i}", "status": "Stopped"} for i in range(3)])
     job = write_job(tmp_path, sandbox, ids)
     assert bulkops("run", job, "--dry-run", cwd=tmp_path).code == 0
     assert bulkops("run", job, "--yes", cwd=tmp_path).code == 0
-    report = bulkops("report", tmp_path / "audit.jsonl", "--format", "json", cwd=tmp_path)
-    doc = json.loads(report.stdout)
+    log = str(tmp_path / "audit.jsonl")
+    assert main(["report", log, "--format", "json"]) == 0  # in this process: no start-up
+    doc = json.loads(capsys.readouterr().out)
     assert doc["totals"]["deleted"] == 3 and doc["totals"]["would_delete"] == 0
     assert doc["dry_run_totals"]["would_delete"] == 3 and doc["dry_run_totals"]["deleted"] == 0
-    table = bulkops("report", tmp_path / "audit.jsonl", cwd=tmp_path).stdout
+    assert main(["report", log]) == 0
+    table = capsys.readouterr().out
     assert "totals (1 real run): deleted 3" in table
     assert (
         "dry runs (1, nothing deleted): deleted 0  not_found 0  failed 0  would_delete 3" in table
