@@ -15,6 +15,7 @@ from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.preview import lookup
 from bulkops.engine.selection import resolve
+from bulkops.ids import shown
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import token_source
 from bulkops.model import Answer, Job
@@ -48,6 +49,7 @@ async def list_campaigns(job: Job, say: Callable[[str], None]) -> Listing:
             listed, _ = await resolve(
                 fetch_page, job.select, campaign_type=target.campaign_type,
                 now=datetime.now(timezone.utc),
+                on_invalid=lambda i, problem: say(f"skipped id {shown(i)}: it {problem}"),
             )  # fmt: skip
             items = {c.id: c.data for c in listed}
             ids, excluded = [i for i in items if i not in job.exclude], [*job.exclude & set(items)]
