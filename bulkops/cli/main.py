@@ -176,7 +176,7 @@ def _dispatch(args_list: list[str]) -> int:
         from bulkops import sandbox
 
         return sandbox.main(args_list[1:])
-    if args_list and args_list[0] == "run":
+    if args_list and args_list[0] in ("run", "list"):
         from bulkops.cli.signals import GUARD
 
         GUARD.install()  # before anything else: no signal may take its default action
