@@ -66,8 +66,8 @@ async def learn(
     wanted = set(ids)
     known = Knowledge()
     say(
-        f"{what}: 1 list call first, to see whether listing costs fewer requests "
-        f"than {len(ids):,} GETs"
+        f"{what}: at most {len(ids) + 1:,} requests: 1 list call first, to see whether "
+        f"listing costs fewer requests than {len(ids):,} GETs"
     )
     selection = Selection(status=statuses)
     while True:

@@ -44,7 +44,8 @@ def test_an_id_job_lists_when_that_is_cheaper_and_says_what_it_costs(
     assert result.outcomes() == {**dict.fromkeys(ids, "would_delete"), "cd-gone": "not_found"}
     said = result.stderr.splitlines()
     assert said[0] == (
-        "preview: 1 list call first, to see whether listing costs fewer requests than 31 GETs"
+        "preview: at most 32 requests: 1 list call first, to see whether listing costs fewer "
+        "requests than 31 GETs"
     )
     assert "1 list call in all, instead of 31 GETs" in result.stderr
     assert "1 ids were not found (nothing to delete): cd-gone" in result.stdout
