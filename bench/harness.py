@@ -274,6 +274,7 @@ def write_job(
         f"  concurrency: {concurrency}",
         f"  rate: [{', '.join(rates)}]",
         "  max_deletes: 1000000",
+        "  protect_status: []",  # the seeded ids have random statuses: measure deleting them all
         "  max_attempts: 5",
         "  backoff_initial: 0.05",
         "  backoff_max: 1",
