@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from job_factory import make_job
 
 from bulkops.engine.preview import learn, prepare
-from bulkops.errors import NotFound
+from bulkops.errors import ApiError, NotFound
 from bulkops.model import Answer
 
 
@@ -101,3 +102,12 @@ async def test_a_real_run_gets_the_statuses_the_listing_left_and_skips_the_gone(
         ("c3", "protected", 0)
     ]
     assert work.send == ["x1", "gone"]  # a Stopped one is deleted; a gone one's DELETE says so
+
+
+async def test_an_empty_page_that_says_there_is_more_is_an_error_not_a_loop() -> None:
+    async def endless(body: dict[str, Any]) -> Answer:
+        return Answer(200, None, {"results": [], "hasMore": True, "totalPages": 10**6})
+
+    with pytest.raises(ApiError, match="empty page although hasMore"):
+        await learn(["a", "b"], statuses=(), campaign_type="voice", fetch_page=endless,
+                    say=lambda text: None)  # fmt: skip

@@ -84,6 +84,8 @@ async def learn(
             if found is not None and found.id in wanted:
                 known.items[found.id] = item
         left = [i for i in ids if i not in known.items]
+        if not results and data.get("hasMore"):
+            raise ApiError(f"list call page {page}: empty page although hasMore is true")
         if not data.get("hasMore"):
             known.complete = True
             say(f"{what}: {page} list call{'s' * (page > 1)} in all, instead of {len(ids):,} GETs")
