@@ -76,16 +76,8 @@ async def learn(
             raise ApiError(f"the list call still said hasMore after {MAX_PAGES} pages")
         data = (await fetch_page(list_body(selection, campaign_type, page))).data or {}
         known.list_calls = page
-        results = data.get("results")
-        if not isinstance(results, list):
-            raise ApiError(f"list call page {page}: the answer has no data.results list")
-        for item in results:
-            found = candidate(item) if isinstance(item, dict) else None
-            if found is not None and found.id in wanted:
-                known.items[found.id] = item
+        _take_page(data, page, wanted, known)
         left = [i for i in ids if i not in known.items]
-        if not results and data.get("hasMore"):
-            raise ApiError(f"list call page {page}: empty page although hasMore is true")
         if not data.get("hasMore"):
             known.complete = True
             say(f"{what}: {page} list call{'s' * (page > 1)} in all, instead of {len(ids):,} GETs")
@@ -103,6 +95,20 @@ async def learn(
                 f"{what}: {pages_left:,} more list calls cost fewer requests than "
                 f"{len(left):,} GETs: {1 + pages_left:,} requests in all"
             )
+
+
+def _take_page(data: dict[str, Any], page: int, wanted: set[str], known: Knowledge) -> None:
+    """Keeps the items of ``wanted`` ids from one list answer; ApiError for an answer that
+    holds no list, or none although it says there is more."""
+    results = data.get("results")
+    if not isinstance(results, list):
+        raise ApiError(f"list call page {page}: the answer has no data.results list")
+    if not results and data.get("hasMore"):
+        raise ApiError(f"list call page {page}: empty page although hasMore is true")
+    for item in results:
+        found = candidate(item) if isinstance(item, dict) else None
+        if found is not None and found.id in wanted:
+            known.items[found.id] = item
 
 
 async def prepare(

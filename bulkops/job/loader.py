@@ -25,15 +25,8 @@ from bulkops.job.overrides import audit_path
 from bulkops.job.problems import attempt, collecting, problem_count
 from bulkops.job.run_settings import RUN_KEYS, read_run_settings
 from bulkops.job.selection import SELECT_KEYS, read_selection
-from bulkops.job.yamlsafe import (
-    Map,
-    Scalar,
-    Section,
-    Value,
-    comment_notes,
-    parse_document,
-    read_limited,
-)
+from bulkops.job.yaml_hints import comment_notes
+from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
 from bulkops.model import Auth, Job, RunSettings, Secret, Selection, Target
 from bulkops.text import excerpt
 

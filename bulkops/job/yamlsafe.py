@@ -16,7 +16,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import re
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from bulkops.errors import JobError
 from bulkops.job.problems import attempt, record
+from bulkops.job.yaml_hints import alias_problem, syntax_hint
 from bulkops.text import excerpt
 
 MAX_JOB_BYTES = 1024 * 1024
@@ -92,7 +92,7 @@ class _JobLoader(yaml.SafeLoader):
         if isinstance(event, AliasEvent) or (
             isinstance(event, NodeEvent) and event.anchor is not None
         ):
-            raise _Refused(_alias_problem(event, index), line)
+            raise _Refused(alias_problem(event, index), line)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -100,22 +100,6 @@ class _JobLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
-
-
-def _alias_problem(event: NodeEvent, key: object) -> str:
-    """YAML reads ``*Test`` as an alias and ``&x`` as an anchor: say so, and how to quote."""
-    alias = isinstance(event, AliasEvent)
-    mark, kind = ("*", "an alias") if alias else ("&", "an anchor")
-    written = f"{mark}{str(event.anchor)[:40]}" + ("" if alias else " ...")
-    field = str(key.value)[:60] if isinstance(key, ScalarNode) else ""
-    if any(word in field.lower() for word in _SECRET_WORDS):
-        written = f"{mark}..."  # it may be the secret itself, written where it must not be
-    example = f'{field}: "{written}"' if field else f'"{written}"'
-    return (
-        f"{field + ': ' if field else ''}YAML reads a value starting with '{mark}' as {kind}, "
-        f"and aliases and anchors are not allowed in job files: quote the value if it is "
-        f"text, e.g. {example}"
-    )
 
 
 def read_limited(path: Path, source: str, what: str = "job file") -> bytes:
@@ -177,29 +161,7 @@ def _syntax_message(source: str, exc: yaml.MarkedYAMLError) -> str:
     problem = exc.problem or exc.context or "not valid YAML"
     if exc.context and exc.problem:
         problem = f"{exc.context}, {exc.problem}"
-    hint = ""
-    if "mapping values are not allowed" in problem:
-        hint = "; a ': ' inside a value starts a mapping: quote the value, e.g. \"Billing: old\""
-    elif "found character '\\t'" in problem:
-        hint = "; indent with spaces, not tabs"
-    return f"{where}: YAML syntax error: {problem[:160]}{hint}"
-
-
-_SECRET_WORDS = ("secret", "token")
-_COMMENTED = re.compile(r"^\s*(?:-\s+|[\w.-]+:\s+)(?![\s'\"#\[{|>])[^#\n]*?\s(#\S+)")
-
-
-def comment_notes(data: bytes, source: str) -> list[str]:
-    """Warnings for ``name: Billing #2``: YAML ends the value before `` #``, silently."""
-    notes = []
-    for number, line in enumerate(data.decode("utf-8", "replace").splitlines(), 1):
-        found = _COMMENTED.match(line)
-        if found and not any(word in line.lower() for word in _SECRET_WORDS):
-            notes.append(
-                f"{source}:{number}: '{excerpt(found[1], 20)[1:-1]}' after a space starts a YAML "
-                "comment, so the value ends before it; quote the value if it belongs to it"
-            )
-    return notes
+    return f"{where}: YAML syntax error: {problem[:160]}{syntax_hint(problem)}"
 
 
 def _convert(node: Node, source: str) -> YNode:
