@@ -14,7 +14,7 @@ import pytest
 from aioresponses import aioresponses
 
 from bulkops.errors import AuthError, NotFound, PermanentError, RetryableError
-from bulkops.kore.answers import MAX_BODY_BYTES, classify, parse_retry_after
+from bulkops.kore.answers import MAX_BODY_BYTES, parse_retry_after
 from bulkops.kore.client import KoreClient
 from bulkops.kore.tokens import JwtMinter
 
@@ -131,10 +131,12 @@ async def test_non_json_answer_is_described_not_raised(
     assert "not JSON" in str(caught.value) and "Bad gateway" in str(caught.value)
 
 
-async def test_success_without_json_still_counts(client: KoreClient, mocked: aioresponses) -> None:
+async def test_success_without_a_kore_json_body_is_no_success(
+    client: KoreClient, mocked: aioresponses
+) -> None:
     mocked.delete(re.compile(r".*"), status=204, body="")
-    answer = await client.delete("cd-1")
-    assert answer.status == 204 and answer.data is None
+    with pytest.raises(PermanentError, match="HTTP 204, but not a success: the answer was empty"):
+        await client.delete("cd-1")
 
 
 async def test_huge_answer_is_not_kept(client: KoreClient, mocked: aioresponses) -> None:
@@ -163,9 +165,3 @@ async def test_list_page_posts_the_body(client: KoreClient, mocked: aioresponses
     assert answer.data == {"results": [], "hasMore": False}
     call = next(iter(mocked.requests.values()))[0]
     assert call.kwargs["json"] == {"type": "voice", "page": 1}
-
-
-def test_classify_keeps_server_message_and_data() -> None:
-    err = classify(400, "Campaign is running", {"_id": "x"}, "", None)
-    assert isinstance(err, PermanentError) and err.data == {"_id": "x"}
-    assert str(err) == "HTTP 400: Campaign is running"
