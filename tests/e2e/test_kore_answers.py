@@ -208,6 +208,10 @@ def test_v2_paths_and_sms_campaigns(tmp_path: Path, sandbox: SandboxThread) -> N
         assert preview.code == 0, preview.stderr
         assert "5 campaigns would be deleted" in preview.stdout
         job = write_job(tmp_path, sms, [*ids, "cd-gone"], target=target)
+        gets = sms.stats_snapshot()["by_method"].get("GET", 0)
+        one_by_one = bulkops("run", job, "--dry-run", cwd=tmp_path)  # a GET per id
+        assert one_by_one.code == 0, one_by_one.stderr
+        assert sms.stats_snapshot()["by_method"]["GET"] == gets + 6
         result = bulkops("run", job, "--yes", cwd=tmp_path)
         assert result.code == 0, result.stderr
         assert result.outcomes() == {**dict.fromkeys(ids, "deleted"), "cd-gone": "not_found"}
