@@ -11,9 +11,17 @@ from email.utils import format_datetime
 import aiohttp
 import jwt
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 
-from bulkops.errors import AuthError, NotFound, PermanentError, RetryableError
+from bulkops.errors import (
+    AbortError,
+    AuthError,
+    NotFound,
+    PermanentError,
+    RetryableError,
+    Unreachable,
+)
 from bulkops.kore.answers import MAX_BODY_BYTES, parse_retry_after
 from bulkops.kore.client import KoreClient
 from bulkops.kore.tokens import JwtMinter
@@ -21,6 +29,7 @@ from bulkops.kore.tokens import JwtMinter
 HOST = "https://kore.example"
 BASE = f"{HOST}/agentassist/api/v1/public/st-app/campaign"
 SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret!"
+KEY = ConnectionKey("kore.example", 443, True, True, None, None, None)
 
 
 @pytest.fixture
@@ -165,3 +174,47 @@ async def test_list_page_posts_the_body(client: KoreClient, mocked: aioresponses
     assert answer.data == {"results": [], "hasMore": False}
     call = next(iter(mocked.requests.values()))[0]
     assert call.kwargs["json"] == {"type": "voice", "page": 1}
+
+
+@pytest.mark.parametrize(
+    ("exc", "said"),
+    [
+        (aiohttp.ClientConnectorError(None, ConnectionRefusedError(111, "refused")),
+         "connection refused"),
+        (aiohttp.ClientConnectorDNSError(KEY, OSError(-2, "Name or service not known")),
+         "DNS lookup failed"),
+        (aiohttp.ClientConnectorCertificateError(None, ValueError("self-signed certificate")),
+         "(self-signed certificate); for a private CA set SSL_CERT_FILE"),
+        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), "no connection within"),
+    ],
+)  # fmt: skip
+async def test_a_target_that_cannot_be_reached_is_unreachable_not_a_timeout(
+    client: KoreClient, mocked: aioresponses, exc: Exception, said: str
+) -> None:
+    mocked.delete(re.compile(r".*"), exception=exc)
+    with pytest.raises(Unreachable) as caught:
+        await client.delete("cd-1")
+    assert said in caught.value.explanation and HOST in caught.value.explanation
+
+
+async def test_redirects_are_not_followed(client: KoreClient, mocked: aioresponses) -> None:
+    mocked.delete(re.compile(r".*"), status=302, headers={"Location": "http://elsewhere/x"})
+    mocked.delete("http://elsewhere/x", payload={"status": "success"})
+    with pytest.raises(AbortError, match="redirected to http://elsewhere/x"):
+        await client.delete("cd-1")
+    assert len(mocked.requests) == 1
+
+
+async def test_v2_paths_carry_the_account(mocked: aioresponses) -> None:
+    async with aiohttp.ClientSession() as session:
+        v2 = KoreClient(
+            session, host=HOST, app_id="st-app", account_id="acc 1", campaign_type="sms",
+            tokens=JwtMinter("cs-client", SECRET), timeout=5, api="v2",
+        )  # fmt: skip
+        base = f"{HOST}/campaign/api/v2/public/st-app/campaign"
+        assert v2.campaign_url("cd-1", with_type=True) == (
+            f"{base}/cd-1?accountId=acc%201&campaignType=sms"
+        )
+        assert v2.campaign_url("cd-1", with_type=False) == f"{base}/cd-1?accountId=acc%201"
+        mocked.post(f"{base}/getAllCampaignDetails?accountId=acc%201", payload={"data": {}})
+        assert (await v2.list_page({"type": "sms"})).data == {}
