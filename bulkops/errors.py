@@ -6,10 +6,14 @@
     ├── AuditWriteError   the audit log cannot be written (disk full, file size limit, I/O
     │                     error): nothing more is sent; exit 3
     └── ApiError          an answer (or the lack of one) from the Kore.ai API
-        ├── AuthError         401/403: the whole run aborts
-        ├── RetryableError    408, 429, 5xx, connection errors, timeouts (.retry_after)
-        └── PermanentError    other 4xx: the campaign fails, no retry
-            └── NotFound      404: already gone, counts as success
+        ├── AbortError        the target or credentials are wrong: the whole run aborts (.field)
+        │   ├── AuthError         401/403, or a pre-made token that expired
+        │   └── TargetUnreachable the target could not be reached at all (refused, DNS, TLS)
+        ├── RetryableError    408, 5xx, connection errors, timeouts (.retry_after)
+        │   ├── RateLimited       429, or a rate-limit wording on any status
+        │   └── Unreachable       one try that could not reach the target at all
+        └── PermanentError    other 4xx, a 2xx that is no success: the campaign fails, no retry
+            └── NotFound      404, or 400/410 saying the campaign does not exist: already gone
 
     Interrupted (a KeyboardInterrupt, not a BulkOpsError): SIGHUP/SIGINT/SIGTERM before a
     run started; ``signum`` says which. Nothing was deleted.
@@ -71,8 +75,24 @@ class ApiError(BulkOpsError):
         self.data = data
 
 
-class AuthError(ApiError):
+class AbortError(ApiError):
+    """The answer says the target or the credentials are wrong: the run must stop.
+
+    ``field`` names what to check: ``target.host``, ``target.app_id``,
+    ``target.account_id`` or ``auth``; the explanation says it for people.
+    """
+
+    def __init__(self, explanation: str, *, field: str = "auth", **kw: Any) -> None:
+        super().__init__(explanation, **kw)
+        self.field = field
+
+
+class AuthError(AbortError):
     """401/403: credentials or scope are wrong; the run must stop."""
+
+
+class TargetUnreachable(AbortError):
+    """A few tries could not reach the target at all before it ever answered."""
 
 
 class RetryableError(ApiError):
@@ -81,6 +101,14 @@ class RetryableError(ApiError):
     def __init__(self, explanation: str, *, retry_after: float | None = None, **kw: Any) -> None:
         super().__init__(explanation, **kw)
         self.retry_after = retry_after
+
+
+class RateLimited(RetryableError):
+    """The server refused the request by a rate limit (429, or its wording on any status)."""
+
+
+class Unreachable(RetryableError):
+    """This try could not reach the target at all: refused, DNS, TLS, connect timeout."""
 
 
 class PermanentError(ApiError):

@@ -63,6 +63,21 @@ class Target:
     app_id: str
     account_id: str
     campaign_type: str = "voice"
+    api: str = "v1"  # which documented path family: v1 or v2
+
+
+@dataclass(frozen=True)
+class Wordings:
+    """The job's own server wordings (``answers:``), case-insensitive globs on a message.
+
+    They add to the built-in ones (``bulkops.kore.wordings``), never replace them.
+    """
+
+    not_found: tuple[str, ...] = ()
+    rate_limited: tuple[str, ...] = ()
+
+
+BUILT_IN_ONLY = Wordings()  # a job without ``answers:``
 
 
 @dataclass(frozen=True)
@@ -136,6 +151,7 @@ class Job:
     sha256: str  # of the job file's bytes: plans are bound to it
     warnings: tuple[str, ...] = field(default=())
     excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
+    answers: Wordings = BUILT_IN_ONLY
 
 
 @dataclass(frozen=True, slots=True)

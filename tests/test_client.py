@@ -11,16 +11,25 @@ from email.utils import format_datetime
 import aiohttp
 import jwt
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 
-from bulkops.errors import AuthError, NotFound, PermanentError, RetryableError
-from bulkops.kore.answers import MAX_BODY_BYTES, classify, parse_retry_after
+from bulkops.errors import (
+    AbortError,
+    AuthError,
+    NotFound,
+    PermanentError,
+    RetryableError,
+    Unreachable,
+)
+from bulkops.kore.answers import MAX_BODY_BYTES, parse_retry_after
 from bulkops.kore.client import KoreClient
 from bulkops.kore.tokens import JwtMinter
 
 HOST = "https://kore.example"
 BASE = f"{HOST}/agentassist/api/v1/public/st-app/campaign"
 SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret!"
+KEY = ConnectionKey("kore.example", 443, True, True, None, None, None)
 
 
 @pytest.fixture
@@ -131,10 +140,12 @@ async def test_non_json_answer_is_described_not_raised(
     assert "not JSON" in str(caught.value) and "Bad gateway" in str(caught.value)
 
 
-async def test_success_without_json_still_counts(client: KoreClient, mocked: aioresponses) -> None:
+async def test_success_without_a_kore_json_body_is_no_success(
+    client: KoreClient, mocked: aioresponses
+) -> None:
     mocked.delete(re.compile(r".*"), status=204, body="")
-    answer = await client.delete("cd-1")
-    assert answer.status == 204 and answer.data is None
+    with pytest.raises(PermanentError, match="HTTP 204, but not a success: the answer was empty"):
+        await client.delete("cd-1")
 
 
 async def test_huge_answer_is_not_kept(client: KoreClient, mocked: aioresponses) -> None:
@@ -165,7 +176,45 @@ async def test_list_page_posts_the_body(client: KoreClient, mocked: aioresponses
     assert call.kwargs["json"] == {"type": "voice", "page": 1}
 
 
-def test_classify_keeps_server_message_and_data() -> None:
-    err = classify(400, "Campaign is running", {"_id": "x"}, "", None)
-    assert isinstance(err, PermanentError) and err.data == {"_id": "x"}
-    assert str(err) == "HTTP 400: Campaign is running"
+@pytest.mark.parametrize(
+    ("exc", "said"),
+    [
+        (aiohttp.ClientConnectorError(None, ConnectionRefusedError(111, "refused")),
+         "connection refused"),
+        (aiohttp.ClientConnectorDNSError(KEY, OSError(-2, "Name or service not known")),
+         "DNS lookup failed"),
+        (aiohttp.ClientConnectorCertificateError(None, ValueError("self-signed certificate")),
+         "(self-signed certificate); for a private CA set SSL_CERT_FILE"),
+        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), "no connection within"),
+    ],
+)  # fmt: skip
+async def test_a_target_that_cannot_be_reached_is_unreachable_not_a_timeout(
+    client: KoreClient, mocked: aioresponses, exc: Exception, said: str
+) -> None:
+    mocked.delete(re.compile(r".*"), exception=exc)
+    with pytest.raises(Unreachable) as caught:
+        await client.delete("cd-1")
+    assert said in caught.value.explanation and HOST in caught.value.explanation
+
+
+async def test_redirects_are_not_followed(client: KoreClient, mocked: aioresponses) -> None:
+    mocked.delete(re.compile(r".*"), status=302, headers={"Location": "http://elsewhere/x"})
+    mocked.delete("http://elsewhere/x", payload={"status": "success"})
+    with pytest.raises(AbortError, match="redirected to http://elsewhere/x"):
+        await client.delete("cd-1")
+    assert len(mocked.requests) == 1
+
+
+async def test_v2_paths_carry_the_account(mocked: aioresponses) -> None:
+    async with aiohttp.ClientSession() as session:
+        v2 = KoreClient(
+            session, host=HOST, app_id="st-app", account_id="acc 1", campaign_type="sms",
+            tokens=JwtMinter("cs-client", SECRET), timeout=5, api="v2",
+        )  # fmt: skip
+        base = f"{HOST}/campaign/api/v2/public/st-app/campaign"
+        assert v2.campaign_url("cd-1", with_type=True) == (
+            f"{base}/cd-1?accountId=acc%201&campaignType=sms"
+        )
+        assert v2.campaign_url("cd-1", with_type=False) == f"{base}/cd-1?accountId=acc%201"
+        mocked.post(f"{base}/getAllCampaignDetails?accountId=acc%201", payload={"data": {}})
+        assert (await v2.list_page({"type": "sms"})).data == {}

@@ -640,3 +640,18 @@ def test_a_select_of_protected_statuses_is_warned_about(tmp_path: Path) -> None:
     )
     quiet = load(tmp_path, MINIMAL + "select: {status: [Active]}\nrun: {protect_status: []}\n")
     assert quiet.warnings == () and quiet.run.protect_status == ()
+
+
+def test_api_family_campaign_type_and_answers_are_read(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "  account_id: acc-1\n", "  account_id: acc-1\n  api: v2\n  campaign_type: sms\n"
+    )
+    text += "campaigns: [cd-1]\nanswers:\n  not_found: ['*No such campaign*', '*gone*']\n"
+    text += "  rate_limited: '*slow down*'\n"
+    job = load(tmp_path, text)
+    assert (job.target.api, job.target.campaign_type) == ("v2", "sms")
+    assert job.answers.not_found == ("*No such campaign*", "*gone*")
+    assert job.answers.rate_limited == ("*slow down*",)
+    assert any("answers.not_found: '*No such campaign*'" in line for line in describe(job))
+    plain = load(tmp_path, MINIMAL + "campaigns: [cd-1]\n")
+    assert (plain.target.api, plain.answers.not_found, plain.answers.rate_limited) == ("v1", (), ())

@@ -68,3 +68,14 @@ async def test_retry_after_is_honoured_and_capped() -> None:
 async def test_permanent_answers_are_not_retried(status: int, kind: type) -> None:
     sleeps, calls, error = await run_against([(status, {})] * 2)
     assert calls == 1 and sleeps == [] and isinstance(error, kind)
+
+
+def test_a_refusal_without_retry_after_waits_a_window_of_the_tightest_spec() -> None:
+    from bulkops.engine.retry import refusal_wait
+    from bulkops.model import RateSpec
+
+    per_min, per_hour = RateSpec(60, 60.0), RateSpec(1800, 3600.0)
+    assert refusal_wait(RunSettings(rates=(per_hour, per_min), max_retry_after=300)) == 60
+    assert refusal_wait(RunSettings(rates=(RateSpec(5, 2.0), RateSpec(5, 1.0)))) == 2
+    assert refusal_wait(RunSettings(rates=(), max_retry_after=300)) == 60
+    assert refusal_wait(RunSettings(rates=(per_min,), max_retry_after=2)) == 2

@@ -14,6 +14,7 @@ from bulkops.errors import (
     AuthError,
     NotFound,
     PermanentError,
+    RateLimited,
     RetryableError,
 )
 from bulkops.model import Answer, Outcome, RunSettings
@@ -169,7 +170,7 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
 async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     limiter = RollingWindowLimiter(())
     waits: list[float] = []
-    api = ScriptedApi({"cd-1": [RetryableError("HTTP 429", status=429, retry_after=0.05)]})
+    api = ScriptedApi({"cd-1": [RateLimited("HTTP 429", status=429, retry_after=0.05)]})
     runner = WorkerPool(
         api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None
     )

@@ -22,6 +22,8 @@ def explain_abort(error: str, job: Job) -> str:
     where = f" (on the request for campaign {blamed['id']})" if blamed else ""
     found = _STATUS.search(said)
     status = int(found[1]) if found else None
+    if "check " in said:  # the client already named the likely cause and the field
+        return f"{said}{where}"
     t, a = job.target, job.auth
     if status == 401:
         secret = a.secret_source or "the client secret"

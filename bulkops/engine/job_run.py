@@ -22,7 +22,7 @@ from bulkops.engine.pool import WorkerPool
 from bulkops.engine.preview import Prepared, prepare
 from bulkops.engine.recorder import Ending, RunRecorder
 from bulkops.engine.selection import resolve
-from bulkops.errors import ApiError, AuditWriteError, AuthError, Interrupted, JobError
+from bulkops.errors import AbortError, ApiError, AuditWriteError, Interrupted, JobError
 from bulkops.ids import shown
 from bulkops.job import check_max_deletes
 from bulkops.job.loader import unmatched_exclude
@@ -107,7 +107,8 @@ class JobRun:
                 client = KoreClient(
                     session, host=target.host, app_id=target.app_id,
                     account_id=target.account_id, campaign_type=target.campaign_type,
-                    tokens=self._tokens(), timeout=self.job.run.timeout,
+                    tokens=self._tokens(), timeout=self.job.run.timeout, api=target.api,
+                    wordings=self.job.answers, secret_source=self.job.auth.secret_source,
                 )  # fmt: skip
                 self._api = StopFirst(client)
                 self._pool = WorkerPool(
@@ -343,7 +344,7 @@ class JobRun:
 async def _list_call(pool: WorkerPool, call: Callable[[], Awaitable[Answer]]) -> Answer:
     try:
         return await pool.request(call)
-    except AuthError:
+    except AbortError:
         raise
     except ApiError as exc:
         raise ApiError(f"list call failed: {exc.explanation}", status=exc.status) from exc

@@ -5,10 +5,11 @@ requests are in flight. Every attempt, first try or retry, is admitted by the
 rolling-window limiter before it is sent. The pool talks to a small
 ``CampaignApi`` protocol, never to aiohttp.
 
-A stop (interrupt, abort on 401/403, halt after failures) ends dispatching:
-campaigns not yet attempted stay pending (no outcome); requests in flight
-settle and are recorded; a campaign waiting to be retried is recorded
-``failed`` with its last error.
+A stop (interrupt, an answer that aborts the run, halt after failures) ends
+dispatching: campaigns not yet attempted stay pending (no outcome); requests
+in flight settle and are recorded; a campaign waiting to be retried is
+recorded ``failed`` with its last error, unless the target was never reached
+at all (``FirstContact``): then nothing was settled and it stays pending.
 
 ``before_send`` (the audit log's write-ahead line) is called before each DELETE
 is sent; if it raises AuditWriteError the DELETE is not sent and the run aborts.
@@ -24,9 +25,18 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bulkops.engine.attempt import Attempt
+from bulkops.engine.first_contact import FirstContact
 from bulkops.engine.limiter import RollingWindowLimiter
-from bulkops.engine.retry import RetryPolicy
-from bulkops.errors import ApiError, AuditWriteError, AuthError, NotFound, RetryableError
+from bulkops.engine.retry import RetryPolicy, refusal_wait
+from bulkops.errors import (
+    AbortError,
+    ApiError,
+    AuditWriteError,
+    NotFound,
+    RateLimited,
+    RetryableError,
+    TargetUnreachable,
+)
 from bulkops.model import Answer, Outcome, RunSettings
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
@@ -42,7 +52,7 @@ class CampaignApi(Protocol):
 class RunStats:
     requests: int = 0
     retries: int = 0
-    rate_limited: int = 0  # 429 answers
+    rate_limited: int = 0  # rate-limit refusals: 429s and answers worded as one
 
 
 class _Stopped(Exception):
@@ -69,11 +79,14 @@ class WorkerPool:
         self._clock = clock
         self._before_send = None if dry_run else before_send
         self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
+        self._contact = FirstContact(
+            pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
+        )
         self._stop = asyncio.Event()
         self._stop_reasons: set[str] = set()
         self._failures = 0
         self.stats = RunStats()
-        self.abort_error: str | None = None  # why the run aborted (401/403), for the person
+        self.abort_error: str | None = None  # why the run aborted, for the person
 
     @property
     def stop_reason(self) -> str | None:
@@ -117,22 +130,21 @@ class WorkerPool:
         attempt = Attempt(campaign_id, self._clock)
 
         async def try_once() -> Answer:
-            await self._admit()
-            self._write_ahead(campaign_id)
-            attempt.begin()
-            self.stats.retries += attempt.tries > 1
-            return await self._send(lambda: self._call(campaign_id))
+            return await self._send(lambda: self._call(campaign_id), attempt, campaign_id)
 
         try:
             answer = await self._retry.call(try_once)
         except _Stopped:
-            if attempt.tries == 0:
+            if attempt.tries == 0 or self._contact.unreachable is not None:
                 return None
             return attempt.outcome("failed", None, error="run stopped before this campaign settled")
         except NotFound as exc:
-            return attempt.outcome("not_found", 404, message=exc.message, campaign=exc.data)
-        except AuthError as exc:
+            return attempt.outcome("not_found", exc.status, message=exc.message, campaign=exc.data)
+        except AbortError as exc:
             self.stop("aborted")
+            if isinstance(exc, TargetUnreachable):
+                self.abort_error = self.abort_error or exc.explanation
+                return None  # never reached: nothing is known about this campaign
             self.abort_error = self.abort_error or f"{campaign_id}: {exc.explanation}"
             return attempt.outcome("failed", exc.status, error=exc.explanation, message=exc.message)
         except ApiError as exc:
@@ -146,43 +158,52 @@ class WorkerPool:
             self._success, answer.status, message=answer.message, campaign=answer.data
         )
 
-    def _write_ahead(self, campaign_id: str) -> None:
-        """Records that a DELETE is about to be sent; if that fails, it is not sent."""
-        if self._before_send is None:
-            return
-        try:
-            self._before_send(campaign_id)
-        except AuditWriteError as exc:
-            self.stop("aborted")
-            self.abort_error = self.abort_error or str(exc)
-            raise _Stopped from exc
-
     async def request(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
         """Any other call (the list calls of a selection) under the same rules as a
         campaign's: admitted by the limiter, counted, retried, and a 429 slows everyone."""
 
         async def attempt() -> Answer:
-            await self._admit()
             return await self._send(call)
 
         return await self._retry.call(attempt)
 
-    async def _send(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
-        """One admitted request."""
-        self.stats.requests += 1
+    async def _send(
+        self,
+        call: Callable[[], Awaitable[Answer]],
+        attempt: Attempt | None = None,
+        campaign_id: str | None = None,
+    ) -> Answer:
+        """One request, admitted by the limiter right before it leaves (after the first
+        contact with the target, which the first requests wait for one by one)."""
         sent_at = self._clock()
-        try:
+
+        async def admitted() -> Answer:
+            nonlocal sent_at
+            await self._admit()
+            if campaign_id is not None:
+                self._write_ahead(campaign_id)
+            if attempt is not None:
+                attempt.begin()
+                self.stats.retries += attempt.tries > 1
+            self.stats.requests += 1
+            sent_at = self._clock()
             return await call()
-        except RetryableError as exc:
-            if exc.status == 429:
-                self._on_rate_limited(exc, sent_at)
+
+        try:
+            if self._contact.reached:  # the usual case: no detour through the gate
+                return await admitted()
+            return await self._contact.send(admitted)
+        except RateLimited as exc:
+            self._on_rate_limited(exc, sent_at)
             raise
 
-    def _on_rate_limited(self, exc: RetryableError, sent_at: float) -> None:
-        """A 429 means the server counts differently from us: pause everyone, then go slower."""
+    def _on_rate_limited(self, exc: RateLimited, sent_at: float) -> None:
+        """A refusal means the server counts differently from us: pause everyone, then go
+        slower. Without Retry-After the pause is one full window of the tightest spec."""
         self.stats.rate_limited += 1
-        pause = exc.retry_after if exc.retry_after is not None else self._settings.backoff_initial
-        self._limiter.slow_down(min(pause, self._settings.max_retry_after), sent_at=sent_at)
+        settings = self._settings
+        pause = exc.retry_after if exc.retry_after is not None else refusal_wait(settings)
+        self._limiter.slow_down(min(pause, settings.max_retry_after), sent_at=sent_at)
 
     async def _admit(self) -> None:
         """Waits for the limiter; raises _Stopped if the run stops first."""
@@ -206,3 +227,14 @@ class WorkerPool:
             await asyncio.wait_for(self._stop.wait(), seconds)
         if self._stop.is_set():
             raise _Stopped
+
+    def _write_ahead(self, campaign_id: str) -> None:
+        """Records that a DELETE is about to be sent; if that fails, it is not sent."""
+        if self._before_send is None:
+            return
+        try:
+            self._before_send(campaign_id)
+        except AuditWriteError as exc:
+            self.stop("aborted")
+            self.abort_error = self.abort_error or str(exc)
+            raise _Stopped from exc

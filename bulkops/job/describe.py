@@ -28,7 +28,8 @@ def describe(job: Job) -> list[str]:
     )
     return [
         f"job: {job.name} ({job.path}, sha256 {job.sha256[:12]})",
-        f"target: {t.host}  app {t.app_id}  account {t.account_id}  type {t.campaign_type}",
+        f"target: {t.host}  app {t.app_id}  account {t.account_id}  type {t.campaign_type}  "
+        f"api {t.api}",
         f"auth: client id {a.client_id or '(none)'}; {a.secret_source}; subject {a.subject}; "
         f"token ttl {a.token_ttl:g} s",
         _describe_selection(job),
@@ -45,6 +46,11 @@ def describe(job: Job) -> list[str]:
         f"halt: {halt}",
         f"dry run: {'yes' if run.dry_run else 'no'}",
         f"audit log: {job.audit_log}",
+        *(
+            f"answers.{kind}: {', '.join(map(repr, globs))} (besides the built-in wordings)"
+            for kind, globs in vars(job.answers).items()
+            if globs
+        ),
     ]
 
 

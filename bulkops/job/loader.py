@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bulkops.errors import JobError
 from bulkops.ids import id_problem, validate_campaign_id
+from bulkops.job.answers import ANSWERS_KEYS, read_answers
 from bulkops.job.idfile import read_ids_file
 from bulkops.job.overrides import audit_path
 from bulkops.job.problems import attempt, collecting, problem_count
@@ -27,18 +28,19 @@ from bulkops.job.run_settings import RUN_KEYS, read_run_settings
 from bulkops.job.selection import SELECT_KEYS, read_selection
 from bulkops.job.yaml_hints import comment_notes
 from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
-from bulkops.model import Auth, Job, RunSettings, Secret, Selection, Target
+from bulkops.model import BUILT_IN_ONLY, Auth, Job, RunSettings, Secret, Selection, Target
 from bulkops.text import excerpt
 
-CAMPAIGN_TYPES = ("voice",)
+CAMPAIGN_TYPES = ("voice", "sms")
+APIS = ("v1", "v2")
 MAX_SECRET_BYTES = 64 * 1024
 _TOP_KEYS = (
     *("version", "name", "target", "auth", "campaigns"),
-    *("campaigns_file", "select", "exclude", "run", "audit_log"),
+    *("campaigns_file", "select", "exclude", "run", "audit_log", "answers"),
 )
 _Campaigns = tuple[tuple[str, ...], Selection | None, tuple[str, ...], tuple[str, ...]]
 _NO_CAMPAIGNS: _Campaigns = ((), None, (), ())  # what the loader goes on with after a problem
-_TARGET_KEYS = ("host", "app_id", "account_id", "campaign_type")
+_TARGET_KEYS = ("host", "app_id", "account_id", "campaign_type", "api")
 _SECRET_KEYS = ("client_secret_env", "client_secret_file", "token_env", "token_file")
 _AUTH_KEYS = ("client_id", "client_id_env", *_SECRET_KEYS, "subject", "token_ttl")
 _NAME = re.compile(r"[a-z0-9_.-]{1,100}")
@@ -90,6 +92,10 @@ def load_job(
             lambda: read_run_settings(top.read("run", lambda v: v.section(RUN_KEYS), None)),
             RunSettings(),
         )
+        answers = attempt(
+            lambda: read_answers(top.read("answers", lambda v: v.section(ANSWERS_KEYS), None)),
+            BUILT_IN_ONLY,
+        )
     assert target is not None and auth is not None  # else collecting() raised
     warnings += _protected_selection(select, run)
     return Job(
@@ -106,6 +112,7 @@ def load_job(
         sha256=hashlib.sha256(data).hexdigest(),
         warnings=(*notes, *warnings),
         excluded=excluded,
+        answers=answers,
     )
 
 
@@ -141,10 +148,17 @@ def _target(target: Section) -> Target:
     except ValueError as exc:
         host.fail(str(exc))
     app_id, account_id = (_id_text(target.need(key)) for key in ("app_id", "account_id"))
-    kind = target.get("campaign_type")
-    if kind and kind.string() not in CAMPAIGN_TYPES:
-        kind.fail(f"{kind.got()} is not supported; allowed: {', '.join(CAMPAIGN_TYPES)}")
-    return Target(url, app_id, account_id, kind.string() if kind else "voice")
+    kind, api = (_choice(target.get(key), allowed) for key, allowed in _CHOICES)
+    return Target(url, app_id, account_id, kind or "voice", api or "v1")
+
+
+_CHOICES = (("campaign_type", CAMPAIGN_TYPES), ("api", APIS))
+
+
+def _choice(value: Value | None, allowed: tuple[str, ...]) -> str | None:
+    if value is not None and value.string() not in allowed:
+        value.fail(f"{value.got()} is not supported; allowed: {', '.join(allowed)}")
+    return value.string() if value is not None else None
 
 
 def _id_text(value: Value) -> str:

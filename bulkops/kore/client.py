@@ -1,25 +1,34 @@
 """The Kore.ai campaign calls on aiohttp.
 
 Maps every answer, and every way of getting none, to a value or to one of
-``errors.*``: 2xx returns an ``Answer``; everything else raises. No retries and
-no rate limiting here: the runner owns those, so that every request that
-leaves this module has been admitted by the limiter.
+``errors.*``: a real success returns an ``Answer``; everything else raises
+(``answers.read_answer`` says which). No retries and no rate limiting here:
+the runner owns those, so that every request that leaves this module has been
+admitted by the limiter. Redirects are never followed: the ``auth`` token
+would go along to wherever they point.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from yarl import URL
 
 from bulkops import __version__
-from bulkops.errors import RetryableError
-from bulkops.kore.answers import MAX_BODY_BYTES, classify, decode_body, excerpt
+from bulkops.errors import RetryableError, Unreachable
+from bulkops.kore.answers import MAX_BODY_BYTES, decode_body, excerpt, read_answer
+from bulkops.kore.scrub import scrub_text
 from bulkops.kore.tokens import TokenSource
-from bulkops.model import Answer
+from bulkops.kore.wordings import WordingMatcher
+from bulkops.model import BUILT_IN_ONLY, Answer, Wordings
+
+# The documented path families (SPEC "What is sent"); v2 adds accountId to every query.
+API_BASES = {"v1": "/agentassist/api/v1/public", "v2": "/campaign/api/v2/public"}
 
 
 class KoreClient:
@@ -35,10 +44,18 @@ class KoreClient:
         campaign_type: str,
         tokens: TokenSource,
         timeout: float,
+        api: str = "v1",
+        wordings: Wordings = BUILT_IN_ONLY,
+        secret_source: str = "",
     ) -> None:
         self._session = session
-        self._base = f"{host}/agentassist/api/v1/public/{quote(app_id, safe='')}/campaign"
-        self._query = f"?campaignType={quote(campaign_type, safe='')}"
+        self._host = host
+        # quote(safe="") leaves exactly RFC 3986's unreserved characters as they are
+        self._base = f"{host}{API_BASES[api]}/{quote(app_id, safe='')}/campaign"
+        account = f"accountId={quote(account_id, safe='')}" if api == "v2" else ""
+        kind = f"campaignType={quote(campaign_type, safe='')}"
+        self._query = "?" + "&".join(filter(None, (account, kind)))
+        self._plain_query = f"?{account}" if account else ""
         self._fixed_headers = {"iid": app_id, "accountId": account_id}
         self._tokens = tokens
         self._timeout = aiohttp.ClientTimeout(total=timeout)
@@ -48,10 +65,19 @@ class KoreClient:
             f"?accountId={quote(account_id, safe='')}&campaignType={quote(campaign_type, safe='')}"
             "&trigger=stop"
         )
+        self._wordings = WordingMatcher(wordings)
+        self._proxy, self._proxy_auth = env_proxy(host)
+        self._hints = {
+            "target.host": f"target.host ({host})",
+            "target.app_id": f"target.app_id ({app_id})",
+            "target.account_id": f"target.account_id ({account_id})",
+            "auth": (f"the {secret_source}, " if secret_source else "the secret, ")
+            + f"auth.client_id and that the JWT app belongs to target.app_id ({app_id})",
+        }
 
     def campaign_url(self, campaign_id: str, *, with_type: bool) -> str:
-        # quote(safe="") leaves exactly RFC 3986's unreserved characters as they are
-        return f"{self._base}/{quote(campaign_id, safe='')}{self._query if with_type else ''}"
+        query = self._query if with_type else self._plain_query
+        return f"{self._base}/{quote(campaign_id, safe='')}{query}"
 
     async def delete(self, campaign_id: str) -> Answer:
         return await self._call("DELETE", self.campaign_url(campaign_id, with_type=True))
@@ -65,25 +91,44 @@ class KoreClient:
         return await self._call("POST", url, {})
 
     async def list_page(self, body: dict[str, Any]) -> Answer:
-        return await self._call("POST", f"{self._base}/getAllCampaignDetails", body)
+        url = f"{self._base}/getAllCampaignDetails{self._plain_query}"
+        return await self._call("POST", url, body)
 
     async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> Answer:
-        headers = {"auth": self._tokens.token(), **self._fixed_headers}
+        token = self._tokens.token()
+        headers = {"auth": token, **self._fixed_headers}
         try:
             async with self._session.request(
-                method, URL(url, encoded=True), headers=headers, json=body, timeout=self._timeout
-            ) as resp:
+                method, URL(url, encoded=True), headers=headers, json=body,
+                timeout=self._timeout, allow_redirects=False,
+                proxy=self._proxy, proxy_auth=self._proxy_auth,
+            ) as resp:  # fmt: skip
                 raw, truncated = await _read_bounded(resp)
                 status = resp.status
-                retry_after = resp.headers.get("Retry-After")
+                answer_headers = resp.headers  # read only when the answer needs them
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            raise Unreachable(f"cannot reach {self._host}: {_unreachable(exc, token)}") from exc
+        except aiohttp.ClientHttpProxyError as exc:
+            why = f"the proxy refused the connection (HTTP {exc.status})"
+            raise Unreachable(f"cannot reach {self._host}: {why}") from exc
         except asyncio.TimeoutError as exc:
             raise RetryableError(f"no answer within {self._timeout_s:g}s (timeout)") from exc
         except aiohttp.ClientError as exc:
-            raise RetryableError(f"connection error: {_describe(exc)}") from exc
-        message, data, note = decode_body(raw, truncated)
-        if 200 <= status < 300:
-            return Answer(status, message or (note or None), data)
-        raise classify(status, message, data, note, retry_after)
+            raise RetryableError(f"connection error: {_describe(exc, token)}") from exc
+        result = read_answer(
+            status, decode_body(raw, truncated, token), answer_headers, self._wordings, self._hints
+        )
+        if isinstance(result, Answer):
+            return result
+        raise result
+
+
+def env_proxy(host: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy HTTPS_PROXY/HTTP_PROXY name for ``host`` (NO_PROXY honoured), read once a run."""
+    try:
+        return get_env_proxy_for_url(URL(host))
+    except LookupError:
+        return None, None
 
 
 async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
@@ -102,7 +147,11 @@ async def _read_bounded(resp: aiohttp.ClientResponse) -> tuple[bytes, bool]:
 
 
 def open_session(concurrency: int) -> aiohttp.ClientSession:
-    """One session a run: pooled keep-alive connections, no silent resends."""
+    """One session a run: pooled keep-alive connections, no silent resends.
+
+    Proxies come from the environment once (``env_proxy``), not through
+    ``trust_env``: that would also look up ~/.netrc and the proxy on every request.
+    """
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     session = aiohttp.ClientSession(
         connector=connector,
@@ -116,7 +165,26 @@ def open_session(concurrency: int) -> aiohttp.ClientSession:
     return session
 
 
-def _describe(exc: aiohttp.ClientError) -> str:
-    detail = str(exc)
+def _describe(exc: aiohttp.ClientError, token: str = "") -> str:
+    detail = scrub_text(str(exc), token)
     name = type(exc).__name__
     return f"{name}: {excerpt(detail)}" if detail else name
+
+
+def _unreachable(exc: aiohttp.ClientError, token: str) -> str:
+    """Why a connection could not be made, in words a person can act on."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "no connection within the timeout (a firewall, or the wrong host or port?)"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        why = f"TLS certificate not accepted ({excerpt(str(exc.certificate_error))})"
+        return why + "; for a private CA set SSL_CERT_FILE"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return f"TLS failed: {_describe(exc, token)} (https to a port that is not https?)"
+    if isinstance(exc, aiohttp.ClientProxyConnectionError):
+        return f"the proxy from HTTPS_PROXY/HTTP_PROXY cannot be reached: {_describe(exc, token)}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return f"DNS lookup failed: {_describe(exc, token)}"
+    assert isinstance(exc, aiohttp.ClientConnectorError)
+    if exc.os_error.errno == errno.ECONNREFUSED:
+        return "connection refused (nothing listens on that port)"
+    return _describe(exc, token)

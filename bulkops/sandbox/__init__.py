@@ -1,7 +1,7 @@
 """A local Kore.ai-compatible campaign API on loopback, with switchable faults and limits.
 
 For the demo, the end-to-end tests and the benchmark. Speaks exactly the calls
-SPEC.md "What is sent" lists, checks the JWT the way Kore.ai does (HS256,
+SPEC.md "What is sent" lists (v1 and v2 paths), checks the JWT the way Kore.ai does (HS256,
 ``appId``, ``exp``, ``iat``, enforced unique ``jti``), and enforces strict
 rolling-window rate limits. Independent of ``bulkops.client``/``auth``/``ratelimit``.
 
@@ -18,6 +18,8 @@ sandbox checks the client, so it must not share the client's mistakes.
 - ``config``: ``SandboxConfig`` and the run-time ``Settings``, with their checks.
 - ``store``: the campaigns and the list call's pages.
 - ``state``: rate windows, stats, JWT checks and fault picking; no HTTP.
+- ``dialect``: how error answers are worded: its own, or Kore.ai's (``--dialect kore``).
+- ``faults``: the answers of the named faults (2xx failure bodies, HTML pages, redirects...).
 - ``server``: the aiohttp routes and ``Sandbox``.
 - ``thread``: ``SandboxThread``, for synchronous callers.
 - ``cli``: ``bulkops sandbox`` (``main``).

@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bulkops.sandbox.config import ID_FIELDS, RETRY_AFTER_MODES, SandboxConfig, parse_rate
+from bulkops.sandbox.config import (
+    DIALECTS,
+    FAULT_NAMES,
+    ID_FIELDS,
+    REDIRECT_STATUSES,
+    RETRY_AFTER_MODES,
+    SandboxConfig,
+    parse_rate,
+)
 from bulkops.sandbox.server import Sandbox, check_loopback
 
 EPILOG = """\
@@ -25,6 +33,9 @@ example:
   client id, app id and account id, and export the printed KOREAI_CLIENT_SECRET.
   Faults can be changed while it runs:
   curl -X POST localhost:8765/_sandbox/config -d '{"drop_rate": 0.1}'
+  Rehearse against the documented platform's answers:
+  bulkops sandbox --dialect kore --rate-limit-status 400 --error-rate rate_limit=0.05 \
+      --error-rate failure_body=0.02 --echo-token
 """
 
 
@@ -38,12 +49,14 @@ def read_ids(path: str) -> tuple[str, ...]:
     return tuple(i for i in ids if i)
 
 
-def _error_rate(spec: str) -> tuple[int, float]:
+def _error_rate(spec: str) -> tuple[int | str, float]:
     status, _, p = spec.partition("=")
     try:
-        return int(status), float(p)
+        return (status if status in FAULT_NAMES else int(status)), float(p)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected STATUS=P like 503=0.1, got {spec!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected STATUS=P or FAULT=P like 503=0.1 or failure_body=0.02, got {spec!r}"
+        ) from None
 
 
 def _rate_arg(spec: str) -> tuple[int, float]:
@@ -80,12 +93,24 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
     add("--latency", type=float, default=0.0, metavar="SECONDS")
     add("--latency-jitter", type=float, default=0.0, metavar="SECONDS")
     add("--error-rate", dest="error_rates", action="append", type=_error_rate, default=[],
-        metavar="STATUS=P", help="answer STATUS with probability P, repeatable")  # fmt: skip
+        metavar="STATUS=P", help="answer STATUS (or a fault: " + ", ".join(FAULT_NAMES)
+        + ") with probability P, repeatable")  # fmt: skip
     add("--drop-rate", type=float, default=0.0, metavar="P", help="close without answering")
     add("--hang-rate", type=float, default=0.0, metavar="P", help="hold, then answer 504")
     add("--hang-seconds", type=float, default=d.hang_seconds, metavar="S")
     add("--non-json-rate", type=float, default=0.0, metavar="P", help="502 with an HTML body")
     add("--id-field", choices=ID_FIELDS, default=d.id_field, help="id key in list results")
+    add("--dialect", choices=DIALECTS, default=d.dialect,
+        help="kore: answer like the documented platform (errors[] bodies, a missing campaign "
+        "is a 400, rate-limit refusals by wording only, no Retry-After)")  # fmt: skip
+    add("--rate-limit-status", type=int, default=d.rate_limit_status, metavar="STATUS",
+        help="status of rate-limit refusals (default %(default)s)")  # fmt: skip
+    add("--redirect-status", type=int, choices=REDIRECT_STATUSES, default=d.redirect_status,
+        help="status of the redirect fault (default %(default)s)")  # fmt: skip
+    add("--echo-token", action="store_true", help="echo the request's auth token in errors")
+    add("--pad-messages", type=int, default=0, metavar="N", help="add N characters to errors")
+    add("--tls-cert", default="", metavar="PEM", help="serve https with this certificate")
+    add("--tls-key", default="", metavar="PEM", help="its private key, if not in --tls-cert")
     add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")
     add("--quiet", action="store_true", help="print nothing")
     return p

@@ -17,7 +17,22 @@ Rate = tuple[int, float]  # (count, window seconds)
 
 RETRY_AFTER_MODES = ("integer", "exact", "date", "none")
 ID_FIELDS = ("_id", "id")
-DROP, HANG, NON_JSON = 0, -1, -2  # fault codes besides plain HTTP statuses
+DIALECTS = ("bulkops", "kore")  # see dialect.py
+# fault codes besides plain HTTP statuses (faults.py answers them)
+DROP, HANG, NON_JSON = 0, -1, -2  # no answer; held then 504; a 502 HTML page
+FAILURE_BODY, HTML, TRUNCATED, HTML_404, REDIRECT = -3, -4, -5, -6, -7
+FAULT_NAMES = {
+    "drop": DROP,
+    "hang": HANG,
+    "non_json": NON_JSON,
+    "failure_body": FAILURE_BODY,  # 200 {"status": "failure", ...}
+    "html": HTML,  # 200 with a proxy's HTML login page
+    "truncated": TRUNCATED,  # 200 with a JSON body cut off half-way
+    "html_404": HTML_404,  # 404 with a web server's HTML page (wrong host or path)
+    "redirect": REDIRECT,  # redirect_status to /_sandbox/redirected/... (counted if followed)
+    "rate_limit": 429,  # a rate-limit refusal in the dialect's words
+}
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "m": 60.0}
 _UNITS |= {"min": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hour": 3600.0}
 _UNITS |= {"hours": 3600.0}
@@ -58,11 +73,19 @@ def _prob(value: Any) -> float:
 
 
 def _status(value: Any, allow_drop: bool = False) -> int:
+    if isinstance(value, str) and value.strip() in FAULT_NAMES:
+        return FAULT_NAMES[value.strip()]
     status = int(value) if isinstance(value, str) and value.strip().isdigit() else value
     ok = isinstance(status, int) and not isinstance(status, bool)
     if ok and (100 <= status <= 599 or (allow_drop and status == DROP)):
         return int(status)
-    raise ValueError(f"expected an HTTP status{' or 0 (drop)' if allow_drop else ''}: {value!r}")
+    names = ", ".join(FAULT_NAMES)
+    raise ValueError(f"expected an HTTP status or a fault ({names}): {value!r}")
+
+
+def fault_name(code: int) -> str | int:
+    """A fault code as shown: its name if it has one, else the status."""
+    return next((name for name, c in FAULT_NAMES.items() if c == code and code <= 0), code)
 
 
 def _rates(value: Any) -> tuple[Rate, ...]:
@@ -79,7 +102,25 @@ def _rates(value: Any) -> tuple[Rate, ...]:
     return tuple(out)
 
 
-def _choice(options: tuple[str, ...]) -> Any:
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected an integer >= 0, got {value!r}")
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ValueError(f"expected a message or null, got {value!r}")
+    return value
+
+
+def _choice(options: tuple[Any, ...]) -> Any:
     def check(value: Any) -> str:
         if value not in options:
             raise ValueError(f"expected one of {', '.join(options)}, got {value!r}")
@@ -105,6 +146,13 @@ _CONVERTERS: dict[str, Any] = {
     "auth_status": lambda v: None if v in (None, 0) else _status(v),
     "scripted_retry_after": _seconds,
     "id_field": _choice(ID_FIELDS),
+    "dialect": _choice(DIALECTS),
+    "rate_limit_status": _status,
+    "redirect_status": lambda v: _choice(REDIRECT_STATUSES)(_status(v)),
+    "echo_token": lambda v: _flag(v),
+    "pad_messages": lambda v: _count(v),
+    "not_found_message": lambda v: _text(v),
+    "rate_limit_message": lambda v: _text(v),
 }
 
 
@@ -126,6 +174,13 @@ class Settings:
     auth_status: int | None = None
     scripted_retry_after: float = 1.0
     id_field: str = "_id"
+    dialect: str = "bulkops"
+    rate_limit_status: int = 429
+    redirect_status: int = 302
+    echo_token: bool = False
+    pad_messages: int = 0  # characters added to every error message
+    not_found_message: str | None = None  # instead of the dialect's own wording
+    rate_limit_message: str | None = None
     # cumulative (threshold, fault code) for the one random draw per request
     fault_table: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
@@ -155,8 +210,9 @@ class Settings:
     def as_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fault_table"}
         out["rates"] = [list(r) for r in self.rates]
-        out["error_rates"] = {str(k): p for k, p in self.error_rates.items()}
-        out["scripted"] = {k: list(v) for k, v in self.scripted.items()}
+        out["error_rates"] = {str(fault_name(k)): p for k, p in self.error_rates.items()}
+        out["scripted"] = {k: [fault_name(c) for c in v] for k, v in self.scripted.items()}
+        out["fail_always"] = {k: fault_name(c) for k, c in self.fail_always.items()}
         return out
 
 
@@ -191,6 +247,15 @@ class SandboxConfig:
     fail_always: Mapping[str, int] = field(default_factory=dict)
     auth_status: int | None = None
     scripted_retry_after: float = 1.0
+    dialect: str = "bulkops"
+    rate_limit_status: int = 429
+    redirect_status: int = 302
+    echo_token: bool = False
+    pad_messages: int = 0
+    not_found_message: str | None = None
+    rate_limit_message: str | None = None
+    tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         if len(self.client_secret.encode()) < 32:  # else pyjwt warns on every request

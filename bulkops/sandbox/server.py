@@ -4,53 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import math
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
 
-from bulkops.sandbox.config import DROP, HANG, NON_JSON, SandboxConfig
+from bulkops.sandbox.config import DROP, HANG, SandboxConfig, fault_name
+from bulkops.sandbox.dialect import MESSAGES, Replier
+from bulkops.sandbox.faults import REDIRECTED, fault_answer
 from bulkops.sandbox.state import SandboxState, Stats
 from bulkops.sandbox.store import BadRequest, list_page
 
-BASE = "/agentassist/api/v1/public/{app_id}/campaign"
+BASES = (
+    "/agentassist/api/v1/public/{app_id}/campaign",
+    "/campaign/api/v2/public/{app_id}/campaign",
+)
+V2_PREFIX = "/campaign/api/v2/"
 STOP = "/campaign/api/v1/public/{app_id}/campaign/{campaign_id}"  # Kore.ai's Stop call
-RATE_LIMIT_MESSAGE = "Rate limit for this API has been reached. Please try again later"
-MESSAGES = {
-    400: "Campaign is running and cannot be deleted",
-    401: "Unauthorized: invalid or expired token",
-    403: "Forbidden: no access to this application",
-    404: "Campaign not found",
-    408: "Request timeout",
-    429: RATE_LIMIT_MESSAGE,
-    500: "Internal server error",
-    502: "Bad gateway",
-    503: "Service temporarily unavailable",
-    504: "Gateway timeout",
-}
 SHUTDOWN_GRACE = 1.0  # seconds in-flight (e.g. hung) requests get when the sandbox stops
 
 Action = Callable[[web.Request, str | None], Awaitable[web.StreamResponse]]
 
 
 def failure(status: int, message: str | None = None, **headers: str) -> web.Response:
+    """An error answer in the sandbox's own dialect (for its /_sandbox/* calls)."""
     body = {"status": "failure", "message": message or MESSAGES.get(status, f"Error {status}")}
     return web.json_response(body, status=status, headers=headers or None)
-
-
-def retry_after(mode: str, seconds: float) -> dict[str, str]:
-    """The Retry-After header for a wait of ``seconds``, in the configured ``mode``."""
-    if mode == "none":
-        return {}
-    if mode == "exact":
-        return {"Retry-After": f"{max(seconds, 0.001):.3f}"}
-    if mode == "date":  # HTTP dates have whole seconds: round up, never early
-        return {"Retry-After": formatdate(math.ceil(time.time() + seconds), usegmt=True)}
-    return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
 def check_loopback(host: str) -> str:
@@ -72,11 +54,18 @@ class _Api:
         self.state = state
 
     def routes(self) -> list[web.RouteDef]:
-        return [
-            web.delete(BASE + "/{campaign_id}", self.delete),
-            web.get(BASE + "/{campaign_id}", self.get),
-            web.post(BASE + "/getAllCampaignDetails", self.list_campaigns),
+        calls = [
+            route(base + path, handler)
+            for base in BASES
+            for route, path, handler in (
+                (web.delete, "/{campaign_id}", self.delete),
+                (web.get, "/{campaign_id}", self.get),
+                (web.post, "/getAllCampaignDetails", self.list_campaigns),
+            )
+        ]
+        return calls + [
             web.post(STOP, self.stop),
+            web.route("*", REDIRECTED + "/{tail:.*}", self.redirected),
             web.get("/_sandbox/stats", self.stats),
             web.delete("/_sandbox/stats", self.clear_stats),
             web.get("/_sandbox/config", self.show_config),
@@ -102,6 +91,8 @@ class _Api:
         stats.total_requests += 1
         stats.by_method[request.method] = stats.by_method.get(request.method, 0) + 1
         stats.methods.append(request.method)
+        api = "v2" if request.path.startswith(V2_PREFIX) else "v1"
+        stats.by_api[api] = stats.by_api.get(api, 0) + 1
         if stats.first_request_at is None:
             stats.first_request_at = now
         stats.last_request_at = now
@@ -126,15 +117,20 @@ class _Api:
         self, request: web.Request, now: float, campaign_id: str | None, action: Action
     ) -> web.StreamResponse | None:
         state, s = self.state, self.state.settings
+        reply = self._reply(request)
         if s.auth_status is not None:
-            return failure(s.auth_status)
+            return reply.error(s.auth_status)
         denied = state.check_auth(request.headers, request.match_info["app_id"])
         if denied is not None:
-            return failure(*denied)
+            return reply.denied(*denied)
+        if request.path.startswith(V2_PREFIX) and (
+            request.query.get("accountId") != state.config.account_id
+        ):
+            return reply.error(400, "accountId query parameter is missing or wrong")
         wait = state.limiter.admit(now)
         if wait is not None:
             state.stats.rate_limited += 1
-            return failure(429, **retry_after(s.retry_after_mode, wait))
+            return reply.rate_limited(wait)
         state.stats.arrivals.append(now)
         delay = s.latency + (
             s.latency_jitter * state.jitter_rng.random() if s.latency_jitter else 0
@@ -144,28 +140,26 @@ class _Api:
         fault = state.pick_fault(campaign_id)
         if fault is None:
             return await action(request, campaign_id)
+        state.stats.injected.setdefault(str(fault_name(fault)), []).append(campaign_id or "")
         if fault == DROP:
             return None
         if fault == HANG:
             state.stats.hung += 1
             await asyncio.sleep(s.hang_seconds)
-            return failure(504)  # a hang is a fault: nothing was deleted
-        if fault == NON_JSON:
-            return web.Response(
-                status=502, text="<html>Bad gateway</html>", content_type="text/html"
-            )
-        if fault == 429:
-            return failure(429, **retry_after(s.retry_after_mode, s.scripted_retry_after))
-        return failure(fault)
+            return reply.error(504)  # a hang is a fault: nothing was deleted
+        return fault_answer(fault, request, reply, s)
+
+    def _reply(self, request: web.Request) -> Replier:
+        return Replier(self.state.settings, request.headers.get("auth", ""))
 
     async def _delete(self, request: web.Request, campaign_id: str | None) -> web.StreamResponse:
         assert campaign_id is not None
         wanted = self.state.config.campaign_type
         if request.query.get("campaignType") != wanted:
-            return failure(400, f"campaignType must be '{wanted}'")
+            return self._reply(request).error(400, f"campaignType must be '{wanted}'")
         campaign = self.state.store.delete(campaign_id)
         if campaign is None:
-            return failure(404)
+            return self._reply(request).missing()
         stats = self.state.stats
         stats.deletes[campaign_id] = stats.deletes.get(campaign_id, 0) + 1
         stats.deleted_ids.append(campaign_id)
@@ -176,22 +170,22 @@ class _Api:
         assert campaign_id is not None
         campaign = self.state.store.get(campaign_id)
         if campaign is None:
-            return failure(404)
+            return self._reply(request).missing()
         message = "Campaign details fetched successfully"
         return web.json_response({"status": "success", "message": message, "data": campaign.full()})
 
     async def _stop(self, request: web.Request, campaign_id: str | None) -> web.StreamResponse:
         assert campaign_id is not None
-        config, query = self.state.config, request.query
+        config, query, reply = self.state.config, request.query, self._reply(request)
         if query.get("trigger") != "stop":
-            return failure(400, "trigger must be 'stop'")
+            return reply.error(400, "trigger must be 'stop'")
         if query.get("accountId") != config.account_id:
-            return failure(400, "accountId is missing or unknown")
+            return reply.error(400, "accountId is missing or unknown")
         if query.get("campaignType") != config.campaign_type:
-            return failure(400, f"campaignType must be '{config.campaign_type}'")
+            return reply.error(400, f"campaignType must be '{config.campaign_type}'")
         campaign = self.state.store.get(campaign_id)
         if campaign is None:
-            return failure(404)
+            return reply.missing()
         campaign.status = "Stopped"
         self.state.stats.stopped_ids.append(campaign_id)
         return web.json_response(
@@ -203,15 +197,21 @@ class _Api:
         try:
             body = await request.json()
         except ValueError:
-            return failure(400, "Request body must be JSON")
+            return self._reply(request).error(400, "Request body must be JSON")
         state.stats.list_calls.append(body)
         try:
             data = list_page(state.store, body, state.config.campaign_type, state.settings.id_field)
         except BadRequest as exc:
-            return failure(400, str(exc))
+            return self._reply(request).error(400, str(exc))
         return web.json_response(
             {"status": "success", "message": "Campaigns fetched", "data": data}
         )
+
+    async def redirected(self, request: web.Request) -> web.Response:
+        """Where the ``redirect`` fault points: a client that follows it lands here."""
+        self.state.stats.redirects_followed += 1
+        body = {"status": "success", "message": "Campaign deleted", "data": {}}
+        return web.json_response(body)
 
     async def stats(self, _: web.Request) -> web.Response:
         return web.json_response(self.state.snapshot())
@@ -265,7 +265,10 @@ class Sandbox:
         if self.port is None:
             raise RuntimeError("sandbox not started")
         host = check_loopback(self.config.host)
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "https" if self.config.tls_cert else "http"
+        return (
+            f"{scheme}://[{host}]:{self.port}" if ":" in host else f"{scheme}://{host}:{self.port}"
+        )
 
     async def start(self) -> str:
         """Bind (loopback only, else ValueError) and serve; returns ``url``."""
@@ -277,13 +280,21 @@ class Sandbox:
         )
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, self.config.port).start()
+            await web.TCPSite(runner, host, self.config.port, ssl_context=self._tls()).start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
         self.port = int(runner.addresses[0][1])
         return self.url
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """https with the configured certificate (e.g. a self-signed one), else None."""
+        if not self.config.tls_cert:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.config.tls_cert, self.config.tls_key or None)
+        return context
 
     async def stop(self) -> None:
         if self._runner is not None:

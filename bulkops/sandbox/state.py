@@ -65,6 +65,9 @@ class Stats:
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
         self.list_calls: list[Any] = []  # bodies of list calls that reached the handler
+        self.redirects_followed = 0  # requests that followed a ``redirect`` fault
+        self.by_api: dict[str, int] = {}  # campaign calls per path family: v1, v2
+        self.injected: dict[str, list[str]] = {}  # fault (name or status) -> campaign ids hit
 
     def snapshot(self, store: CampaignStore) -> dict[str, Any]:
         """A JSON-ready copy (status keys as strings), as ``GET /_sandbox/stats`` shows it."""
@@ -92,6 +95,9 @@ class Stats:
             "first_request_at": self.first_request_at,
             "last_request_at": self.last_request_at,
             "list_calls": list(self.list_calls),
+            "redirects_followed": self.redirects_followed,
+            "by_api": dict(self.by_api),
+            "injected": {fault: list(ids) for fault, ids in self.injected.items()},
             "live_campaigns": len(store),
         }
 
@@ -119,31 +125,33 @@ class SandboxState:
         if "rates" in changes:
             self.limiter = RollingWindows(self.settings.rates)
 
-    def check_auth(self, headers: Mapping[str, str], path_app_id: str) -> tuple[int, str] | None:
-        """None if the call may proceed, else (401|403, message)."""
+    def check_auth(
+        self, headers: Mapping[str, str], path_app_id: str
+    ) -> tuple[int, str, str] | None:
+        """None if the call may proceed, else (401|403, message, what: token|app|account)."""
         cfg = self.config
         token = headers.get("auth")
         if not token:
-            return 401, "Missing auth token"
+            return 401, "Missing auth token", "token"
         try:
             claims = jwt.decode(
                 token, cfg.client_secret, algorithms=["HS256"],
                 options={"require": ["exp", "iat", "jti"]},
             )  # fmt: skip
         except jwt.ExpiredSignatureError:
-            return 401, "Token expired"
+            return 401, "Token expired", "token"
         except jwt.PyJWTError as exc:
-            return 401, f"Invalid token: {exc}"
+            return 401, f"Invalid token: {exc}", "token"
         if claims.get("appId") != cfg.client_id:
-            return 401, "Invalid token: appId is not a known client"
+            return 401, "Invalid token: appId is not a known client", "token"
         jti = str(claims["jti"])
         if jti in self._jtis:
-            return 401, "Invalid token: jti already used"
+            return 401, "Invalid token: jti already used", "token"
         self._remember_jti(jti, float(claims["exp"]))
         if headers.get("iid") != cfg.app_id or path_app_id != cfg.app_id:
-            return 403, "Access denied: iid does not match the application"
+            return 403, "Access denied: iid does not match the application", "app"
         if headers.get("accountId") != cfg.account_id:
-            return 403, "Access denied: accountId does not match"
+            return 403, "Access denied: accountId does not match", "account"
         return None
 
     def _remember_jti(self, jti: str, exp: float) -> None:
@@ -154,7 +162,7 @@ class SandboxState:
             self._prune_at = max(10_000, 2 * len(self._jtis))
 
     def pick_fault(self, campaign_id: str | None) -> int | None:
-        """The fault for this request (a status, DROP, HANG, NON_JSON) or None."""
+        """The fault for this request (a status or a code of config.FAULT_NAMES) or None."""
         s = self.settings
         if campaign_id is not None:
             script = s.scripted.get(campaign_id)

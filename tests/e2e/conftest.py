@@ -8,6 +8,9 @@ from bulkops.sandbox import SandboxThread
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    with SandboxThread(campaigns=0, seed=7) as sb:
+def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxThread]:
+    """The sandbox in its own dialect, or in the one a test names through indirect
+    parametrization (``harness.BOTH_DIALECTS``, ``harness.KORE_DIALECT``)."""
+    dialect = getattr(request, "param", "bulkops")
+    with SandboxThread(campaigns=0, seed=7, dialect=dialect) as sb:
         yield sb

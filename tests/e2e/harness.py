@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bulkops.sandbox import SandboxThread
@@ -26,6 +27,11 @@ FAST_RUN = {
     "concurrency": 8, "rate": [], "max_attempts": 4, "backoff_initial": 0.02,
     "backoff_max": 0.1, "timeout": 2, "max_retry_after": 2, "protect_status": [],
 }  # fmt: skip
+
+
+# Runs a test against the sandbox in both dialects: its own, and the documented platform's
+BOTH_DIALECTS = pytest.mark.parametrize("sandbox", ["bulkops", "kore"], indirect=True)
+KORE_DIALECT = pytest.mark.parametrize("sandbox", ["kore"], indirect=True)
 
 
 @dataclass

@@ -124,8 +124,9 @@ def test_an_aborted_preview_shows_no_table_and_names_the_fields_to_check(
     assert result.code == 3
     assert result.stdout == ""  # no empty table, no "0 campaigns would be deleted"
     error = result.stderr.split("error: aborted: ")[1]
-    assert error.startswith("the server refused the credentials: check auth.client_id")
+    assert error.startswith("HTTP 401: ") and "check the client secret" in error
     assert "environment variable KOREAI_CLIENT_SECRET" in error and "target.app_id" in error
+    assert "auth.client_id" in error and error.count("check ") == 1
     assert f"on the request for campaign {ids[0]}" in error
     one_at_a_time = write_job(tmp_path, sandbox, ids, run={"concurrency": 1})
     result = bulkops("run", one_at_a_time, "--yes", cwd=tmp_path)

@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import SECRET, bulkops, write_job
+from tests.e2e.harness import BOTH_DIALECTS, SECRET, bulkops, write_job
 
 
 def seed(sandbox: SandboxThread, n: int) -> list[str]:
     return sandbox.add_campaigns(count=n)
 
 
+@BOTH_DIALECTS
 def test_happy_path_deletes_each_id_once_and_audits_it(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
@@ -54,6 +55,7 @@ def test_happy_path_deletes_each_id_once_and_audits_it(
         assert record["run_id"] == started["run_id"] and record["job"] == "e2e"
 
 
+@BOTH_DIALECTS
 def test_dry_run_sends_no_delete_and_shows_the_table(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
@@ -70,6 +72,7 @@ def test_dry_run_sends_no_delete_and_shows_the_table(
         assert cid in result.stdout
 
 
+@BOTH_DIALECTS
 def test_404_is_not_found_and_success(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = seed(sandbox, 2)
     result = bulkops(
@@ -154,6 +157,7 @@ def test_concurrency_cap_is_observed_by_the_server(tmp_path: Path, sandbox: Sand
     assert sandbox.stats_snapshot()["max_in_flight"] == 3
 
 
+@BOTH_DIALECTS
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_failure_aborts_with_exit_3(
     tmp_path: Path, sandbox: SandboxThread, status: int
@@ -172,6 +176,7 @@ def test_auth_failure_aborts_with_exit_3(
     assert f"HTTP {status}" in result.stderr
 
 
+@BOTH_DIALECTS
 def test_wrong_secret_aborts_and_no_secret_or_token_leaks(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:

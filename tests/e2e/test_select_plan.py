@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bulkops.records.plans import plan_digest
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, env, write_job
+from tests.e2e.harness import BOTH_DIALECTS, bulkops, env, write_job
 
 NOW = datetime.now(timezone.utc)
 STATUSES = ["Stopped", "Completed", "Active", "Paused"]
@@ -40,6 +40,7 @@ def expected(rows: list[dict], exclude: set[str] = frozenset()) -> set[str]:
 SELECT = {"status": ["Stopped", "Completed"], "name": "Test*", "created_before": "30d"}
 
 
+@BOTH_DIALECTS
 def test_selection_over_pages_deletes_exactly_the_matching_set(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
