@@ -42,6 +42,6 @@ def explain_abort(error: str, job: Job) -> str:
         cause = f"the answer did not come from the Kore.ai API: check target.host ({t.host})"
     elif status is None and ("connection" in said or "no answer" in said or "reach" in said):
         cause = f"the server could not be reached: check target.host ({t.host})"
-    else:
-        cause = "the run could not go on"
+    else:  # the engine's own words say it (the audit log, a halted selection ...)
+        return f"{said}{where}"
     return f"{cause}. Details: {said}{where}"
