@@ -9,6 +9,7 @@
         ├── AbortError        the target or credentials are wrong: the whole run aborts (.field)
         │   ├── AuthError         401/403, or a pre-made token that expired
         │   └── TargetUnreachable the target could not be reached at all (refused, DNS, TLS)
+        ├── RateStoreError    the account's shared rate budget cannot be read: the run aborts
         ├── RetryableError    408, 5xx, connection errors, timeouts (.retry_after)
         │   ├── RateLimited       429, or a rate-limit wording on any status
         │   └── Unreachable       one try that could not reach the target at all
@@ -109,6 +110,11 @@ class RateLimited(RetryableError):
 
 class Unreachable(RetryableError):
     """This try could not reach the target at all: refused, DNS, TLS, connect timeout."""
+
+
+class RateStoreError(ApiError):
+    """The account's shared rate budget (file or Redis) cannot be used: nothing more may be
+    sent, since sending without it could exceed the account's limit."""
 
 
 class PermanentError(ApiError):

@@ -116,14 +116,16 @@ class Selection:
     created_before: CreatedBefore | None = None
 
 
-DEFAULT_RATES = (RateSpec(60, 60.0, "60/min"), RateSpec(1800, 3600.0, "1800/hour"))
+# Kore.ai's published limit for Campaign Management APIs, counted per account
+DEFAULT_RATES = (RateSpec(60, 60.0, "60/min"),)
 
 
 @dataclass(frozen=True)
 class RunSettings:
     concurrency: int = 8
     rates: tuple[RateSpec, ...] = DEFAULT_RATES  # () = no rate limit
-    rate_margin: float = 0.05
+    rate_margin: float = 0.0  # seconds each slot is held past W after its answer
+    rate_store: str = "local"  # where the account's budget is kept: local or redis://...
     max_attempts: int = 5
     backoff_initial: float = 0.5
     backoff_max: float = 30.0

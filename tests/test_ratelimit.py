@@ -1,4 +1,7 @@
-"""The rolling-window limiter against a fake clock: no sleeping, exact times."""
+"""The limiter against a fake clock: no sleeping, exact times.
+
+Each request here is answered the instant it is sent (``take``), so a slot
+frees exactly one window after its start; tests/test_slots.py adds delays."""
 
 from __future__ import annotations
 
@@ -27,6 +30,11 @@ def limiter(clock: FakeClock, *specs: RateSpec, margin: float = 0.0) -> RollingW
     return RollingWindowLimiter(specs, margin=margin, clock=clock, sleep=clock.sleep)
 
 
+async def take(lim: RollingWindowLimiter) -> None:
+    """One request, answered at once."""
+    lim.release(await lim.acquire())
+
+
 def assert_rolling(starts: list[float], spec: RateSpec, margin: float) -> None:
     """At most spec.count starts in ANY interval shorter than window + margin."""
     for i in range(spec.count, len(starts)):
@@ -39,7 +47,7 @@ async def test_first_burst_is_immediate_then_spaced_by_window() -> None:
     lim = limiter(clock, RateSpec(5, 1.0))
     starts = []
     for _ in range(12):
-        await lim.acquire()
+        await take(lim)
         starts.append(clock.now - 1000.0)
     assert starts == [0.0] * 5 + [1.0] * 5 + [2.0] * 2
 
@@ -52,7 +60,7 @@ async def test_never_more_than_n_in_any_window_with_concurrent_waiters() -> None
 
     async def worker() -> None:
         for _ in range(15):
-            await lim.acquire()
+            await take(lim)
             starts.append(clock.now)
 
     await asyncio.gather(*(worker() for _ in range(6)))
@@ -67,7 +75,7 @@ async def test_saturates_the_allowed_rate() -> None:
     clock = FakeClock()
     lim = limiter(clock, RateSpec(10, 1.0))
     for _ in range(100):
-        await lim.acquire()
+        await take(lim)
     assert clock.now - 1000.0 == pytest.approx(9.0)
 
 
@@ -75,20 +83,20 @@ async def test_margin_widens_each_window() -> None:
     clock = FakeClock()
     lim = limiter(clock, RateSpec(2, 1.0), margin=0.25)
     for _ in range(3):
-        await lim.acquire()
+        await take(lim)
     assert clock.now - 1000.0 == pytest.approx(1.25)
 
 
 async def test_slow_down_pauses_and_lowers_the_limit() -> None:
     clock = FakeClock()
     lim = limiter(clock, RateSpec(10, 1.0))
-    await lim.acquire()
+    await take(lim)
     lim.slow_down(3.0, factor=0.5)
-    await lim.acquire()
+    await take(lim)
     assert clock.now - 1000.0 == pytest.approx(3.0)
     starts = []
     for _ in range(5):
-        await lim.acquire()
+        await take(lim)
         starts.append(clock.now - 1000.0)
     assert starts == [3.0] * 4 + [4.0]  # 5 in the first second after the pause, not 10
 
@@ -97,30 +105,34 @@ async def test_no_specs_never_waits() -> None:
     clock = FakeClock()
     lim = limiter(clock)
     for _ in range(1000):
-        assert lim.try_acquire()
+        assert lim.try_acquire() is not None
     assert clock.now == 1000.0
 
 
-async def test_try_acquire_refuses_when_full_and_records_when_not() -> None:
+async def test_a_slot_is_held_until_a_window_after_its_answer() -> None:
     clock = FakeClock()
     lim = limiter(clock, RateSpec(2, 1.0))
-    assert lim.try_acquire() and lim.try_acquire()
-    assert not lim.try_acquire()
-    assert lim.delay() == pytest.approx(1.0)
-    clock.now += 1.0
-    assert lim.try_acquire()
+    slow, fast = await lim.acquire(), await lim.acquire()
+    assert lim.try_acquire() is None  # with a limit every request goes through the store
+    lim.release(fast)
+    clock.now += 0.5
+    lim.release(slow)  # answered 0.5 s after it was sent
+    await take(lim)
+    assert clock.now - 1000.0 == pytest.approx(1.0)  # the fast one's slot
+    await take(lim)
+    assert clock.now - 1000.0 == pytest.approx(1.5)  # the slow one's: a window after its answer
 
 
 async def test_without_specs_a_429_teaches_a_limit() -> None:
     clock = FakeClock()
     lim = limiter(clock)
     for _ in range(10):
-        await lim.acquire()
+        await take(lim)
         clock.now += 0.05  # 20/s, too fast for the server
     lim.slow_down(0.0)
     starts = []
     for _ in range(20):
-        await lim.acquire()
+        await take(lim)
         starts.append(clock.now)
     learned = RateSpec(8, 1.0)  # 80% of the 10 starts of the last second
     assert_rolling(starts, learned, 0.0)
@@ -132,13 +144,13 @@ async def test_429s_from_one_burst_lower_the_limit_once() -> None:
     lim = limiter(clock, RateSpec(10, 1.0))
     sent = clock.now
     for _ in range(10):
-        await lim.acquire()
+        await take(lim)
     clock.now += 0.1
     for _ in range(3):  # three answers to the same burst
         lim.slow_down(0.0, factor=0.5, sent_at=sent)
     starts = []
     for _ in range(10):
-        await lim.acquire()
+        await take(lim)
         starts.append(clock.now)
     assert starts[5] - starts[0] == pytest.approx(1.0)  # 5 per second, not 1
 
@@ -149,7 +161,7 @@ async def test_a_lowered_limit_recovers_a_tenth_per_clean_window() -> None:
     lim.slow_down(0.0, factor=0.5)  # 5 per second now
     per_second: Counter[int] = Counter()
     for _ in range(70):
-        await lim.acquire()
+        await take(lim)
         per_second[int(clock.now - 1000.0)] += 1
     assert [per_second[s] for s in range(7)] == [5, 6, 7, 8, 9, 10, 10]
 
@@ -157,7 +169,7 @@ async def test_a_lowered_limit_recovers_a_tenth_per_clean_window() -> None:
 async def test_preloaded_starts_count_against_the_window() -> None:
     clock = FakeClock()
     lim = limiter(clock, RateSpec(3, 1.0))
-    lim.preload([clock.now - 0.5, clock.now - 0.4])  # the previous run's last requests
-    await lim.acquire()
-    await lim.acquire()
+    lim.preload([0.5, 0.4])  # the previous run's last answers, seconds ago
+    await take(lim)
+    await take(lim)
     assert clock.now - 1000.0 == pytest.approx(0.5)

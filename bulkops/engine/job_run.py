@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
+from bulkops.engine.budget import answer_ages, open_store
 from bulkops.engine.guards import StopFirst, protect_answered
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.observer import RunObserver
@@ -22,7 +23,14 @@ from bulkops.engine.pool import WorkerPool
 from bulkops.engine.preview import Prepared, prepare
 from bulkops.engine.recorder import Ending, RunRecorder
 from bulkops.engine.selection import resolve
-from bulkops.errors import AbortError, ApiError, AuditWriteError, Interrupted, JobError
+from bulkops.errors import (
+    AbortError,
+    ApiError,
+    AuditWriteError,
+    Interrupted,
+    JobError,
+    RetryableError,
+)
 from bulkops.ids import shown
 from bulkops.job import check_max_deletes
 from bulkops.job.loader import unmatched_exclude
@@ -62,7 +70,8 @@ class JobRun:
         self._observer = observer
         self._fresh = fresh
         self.plan_ids = plan_ids  # a reviewed plan replaces the job's own selection
-        self._limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin)
+        store = open_store(job.run, job.target) if job.run.rates else None
+        self._limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin, store=store)
         self._began = time.monotonic()
         self._started_at = ""
         self._list_calls = 0
@@ -102,6 +111,7 @@ class JobRun:
         try:
             history = self._read_history()
             self._writer = AuditWriter(self.job.audit_log, torn_tail=history.torn_tail)
+            self._preload_history(history)
             async with open_session(self.job.run.concurrency) as session:
                 target = self.job.target
                 client = KoreClient(
@@ -115,9 +125,13 @@ class JobRun:
                     self._api, settings=self.job.run, limiter=self._limiter,
                     dry_run=self.job.run.dry_run, on_outcome=self._settled,
                     before_send=self._write_ahead,
+                    on_rate_limited=self._refused_for_rate,
                 )  # fmt: skip
                 self._api.request = self._pool.request
-                return await self._run(client, self._pool, history)
+                try:
+                    return await self._run(client, self._pool, history)
+                finally:
+                    await self._limiter_closed()
         finally:
             if self._recorder is None and self._writer is not None:
                 with contextlib.suppress(AuditWriteError):
@@ -223,13 +237,6 @@ class JobRun:
             raise JobError(
                 f"audit log {self.job.audit_log}: cannot read it: {exc.strerror}"
             ) from exc
-        # the server's windows still count the previous runs' requests: so must we
-        now = time.time()
-        to_clock = time.monotonic() - now
-        # an unanswered request of a killed run arrived before it timed out, if at all
-        unanswered = [min(now, t + self.job.run.timeout) for t in history.in_flight_sent]
-        starts = sorted([*history.recent_starts, *unanswered])
-        self._limiter.preload(t + to_clock for t in starts)
         for bad in history.problems[:5]:
             self._observer.warn(
                 "audit_bad_line", f"{self.job.audit_log}:{bad.lineno}: {bad.problem}; ignored",
@@ -247,6 +254,41 @@ class JobRun:
                 "most likely means that run deleted them", campaigns=len(history.in_flight),
             )  # fmt: skip
         return history
+
+    def _preload_history(self, history: History) -> None:
+        """The server's windows still count the previous runs' requests: so must we. A time
+        in the future (a clock set back, a hand edit) would stall the run: it is ignored."""
+        now = time.time()
+        # an unanswered request of a killed run arrived before it timed out, if at all
+        unanswered = [min(now, t + self.job.run.timeout) for t in history.in_flight_sent]
+        ages, ahead = answer_ages([*history.recent_starts, *unanswered], now)
+        self._limiter.preload(ages)
+        if ahead:
+            self._observer.warn(
+                "audit_future_times", f"{self.job.audit_log}: {len(ahead)} request times lie "
+                f"in the future (up to {max(ahead):.0f} s ahead: was the clock set back?); "
+                "the rate limit ignores them", count=len(ahead),
+            )  # fmt: skip
+
+    def _refused_for_rate(self, exc: RetryableError) -> None:
+        assert self._pool is not None
+        if self._pool.stats.rate_limited == 1:
+            self._observer.warn(
+                "rate_limited", f"the server refused a request for rate ({exc.explanation}): "
+                "slowing down; another client may be using this account's budget",
+            )  # fmt: skip
+
+    async def _limiter_closed(self) -> None:
+        try:
+            await self._limiter.close()
+        except ApiError as exc:  # the budget store went away: its slots lapse on their own
+            self._observer.warn("rate_store", exc.explanation)
+        assert self._pool is not None
+        if refused := self._pool.stats.rate_limited:
+            self._observer.warn(
+                "rate_limited", f"the server refused {refused} requests for rate in this run "
+                f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})", count=refused,
+            )  # fmt: skip
 
     def _tokens(self) -> TokenSource:
         tokens = token_source(self.job.auth)

@@ -1,10 +1,18 @@
-"""A rolling-window limiter: at most N starts in ANY interval of length W.
+"""Response-anchored rate slots: no server ever counts N+1 of our requests in a window W.
 
-Kore.ai counts requests in rolling windows (see shared/reference). A leaky
-bucket such as ``aiolimiter.AsyncLimiter(N, W)`` admits up to about 2N in some
-window and draws 429s, so this is a sliding log: the times of the last N starts
-for each spec. A start is allowed when the N-th most recent start is older than
-W + margin, for every spec at once.
+Kore.ai counts requests where they arrive, per account, in rolling windows.
+Pacing the *starts* (a sliding log, a leaky or token bucket) cannot promise
+that: one request delayed on its way lands in the next request's window. So
+each request holds one of N slots from the moment it is sent until W +
+``margin`` after its answer or its error arrived; a request sent after that
+arrives more than W after the one before it, whatever the delays. A spec
+list holds a slot of each. The slots live in a ``BudgetStore`` (``budget``):
+in this process, in a file every process on the machine shares, or in Redis.
+
+On top of the store, per process: waiters are served first come, first
+served; a 429 pauses every start (Retry-After) and lowers every count, which
+recovers by a tenth each clean window; a run without any spec learns one
+from its first 429.
 """
 
 from __future__ import annotations
@@ -15,21 +23,23 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
+from bulkops.engine.budget import BudgetStore, MemoryStore
+from bulkops.engine.slots import Cap
 from bulkops.model import RateSpec
 
 LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
 RECENT_STARTS = 4096  # starts remembered to learn that limit from
+NO_SLOT = ""  # the ticket of a request under no limit
+MAX_POLL = 0.25  # seconds a waiter sleeps at most: other processes' slots free unannounced
+MIN_POLL = 1e-4  # seconds: never spin on a rounding error
 
 
 class RollingWindowLimiter:
-    """Admits starts so that no rate spec is ever exceeded; FIFO among waiters.
+    """Grants slots so that no rate spec is ever exceeded at the server; FIFO among waiters.
 
-    ``await limiter.acquire()`` returns when a request may start and records
-    the start. ``slow_down()`` is the answer to a 429: it pauses all starts and
-    lowers every limit, because the server counts differently from us. Each
-    full window without a slow-down gives a lowered limit back 10% of its
-    count. Without any spec, the first 429 sets one: 80% of the starts of the
-    last second.
+    ``ticket = await limiter.acquire()`` returns when a request may be sent;
+    ``limiter.release(ticket)`` when its answer or error arrived (always: the
+    pool does it in ``finally``). ``slow_down()`` is the answer to a 429.
     """
 
     def __init__(
@@ -37,15 +47,15 @@ class RollingWindowLimiter:
         specs: Sequence[RateSpec],
         *,
         margin: float = 0.0,
+        store: BudgetStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._specs = tuple(specs)
-        self._margin = margin  # added to each window: the server sees our requests late
+        self._margin = margin  # added to each window after the answer
         self._clock = clock
         self._sleep = sleep
-        # per spec: start times of the most recent `count` requests, oldest first
-        self._starts = [deque[float](maxlen=s.count) for s in self._specs]
+        self._store: BudgetStore = store or MemoryStore(clock=clock)
         # per spec: the count currently honoured (lowered after 429s)
         self._allowed = [s.count for s in self._specs]
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
@@ -53,46 +63,133 @@ class RollingWindowLimiter:
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
-        self._lock = asyncio.Lock()  # one waiter computes and sleeps at a time: FIFO
-        self.waited = 0.0  # total seconds spent waiting, for reports
+        self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO, served by the pump
+        self._pump: asyncio.Task[None] | None = None
+        self._flush: asyncio.Task[None] | None = None
+        # (ticket, sent, clock time of its answer) not yet told to the store
+        self._releases: list[tuple[str, bool, float]] = []
+        self._preload: tuple[float, list[float]] | None = None  # (clock time, seconds ago)
+        self.waited = 0.0  # total seconds the pump slept for slots, for reports
 
-    def delay(self) -> float:
-        """Seconds until the next start would be allowed (0 when now)."""
-        now = self._clock()
-        ready = self._paused_until
-        for spec, starts, allowed in zip(self._specs, self._starts, self._allowed, strict=True):
-            if len(starts) >= allowed:
-                ready = max(ready, starts[-allowed] + spec.window + self._margin)
-        return max(0.0, ready - now)
+    @property
+    def store(self) -> BudgetStore:
+        return self._store
 
-    def preload(self, starts: Iterable[float]) -> None:
-        """Counts earlier starts (clock times, oldest first), e.g. the previous run's:
-        the server's windows still hold them."""
-        for start in starts:
-            self._record(start)
+    def caps(self) -> list[Cap]:
+        """(count honoured, window + margin) of every spec."""
+        return [
+            (a, s.window + self._margin) for s, a in zip(self._specs, self._allowed, strict=True)
+        ]
 
-    def try_acquire(self) -> bool:
-        """Records a start and returns True if one is allowed now and nobody waits."""
-        if self._lock.locked() or self.delay() > 0:
-            return False
-        self._record(self._clock())
-        return True
+    def preload(self, answered_ago: Iterable[float]) -> None:
+        """Earlier requests (the audit log's), answered that many seconds ago: the server's
+        windows still hold them. Given to the store before the first slot is taken."""
+        self._preload = (self._clock(), list(answered_ago))
 
-    async def acquire(self) -> None:
-        """Returns when a start is allowed, having recorded it."""
-        async with self._lock:
-            while (wait := self.delay()) > 0:
-                self.waited += wait
-                await self._sleep(wait)
-            self._record(self._clock())
-
-    def _record(self, now: float) -> None:
-        for starts in self._starts:
-            starts.append(now)
+    def try_acquire(self) -> str | None:
+        """The ticket when a request may go at once without waiting (no limit), else None."""
+        if self._specs:
+            return None
         if self._recent is not None:
-            self._recent.append(now)
-        if self._slowed_at > -math.inf:
-            self._recover(now)
+            self._recent.append(self._clock())
+        return NO_SLOT
+
+    async def acquire(self) -> str:
+        """Returns a ticket once a request may be sent; raises RateStoreError if the
+        budget cannot be consulted."""
+        if (ticket := self.try_acquire()) is not None:
+            return ticket
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._serve())
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result(), sent=False)  # granted, then given up: unused
+            raise
+
+    def release(self, ticket: str, *, sent: bool = True) -> None:
+        """The answer (or error) of ``ticket``'s request arrived now; ``sent=False``: the
+        request never left. Told to the store in batches, a moment later, with its time."""
+        if ticket == NO_SLOT:
+            return
+        self._releases.append((ticket, sent, self._clock()))
+        if self._flush is None:
+            self._flush = asyncio.ensure_future(self._flush_soon())
+
+    async def close(self) -> None:
+        """Tells the store every answer still pending and that this run takes no more."""
+        if self._flush is not None:
+            await asyncio.gather(self._flush, return_exceptions=True)
+        await self._tell_releases()
+        await self._store.close()
+
+    # ------------------------------------------------------------------ the pump
+
+    async def _serve(self) -> None:
+        """Takes slots from the store for the waiters, oldest first, until none waits."""
+        try:
+            while self._live_waiters():
+                now = self._clock()
+                if self._paused_until > now:
+                    await self._wait(self._paused_until - now)
+                    continue
+                await self._tell_releases()
+                if self._preload is not None:
+                    (then, ages), self._preload = self._preload, None
+                    await self._store.preload([a + self._clock() - then for a in ages])
+                grant = await self._store.take(self._live_waiters(), self.caps())
+                self._hand_out(grant.tokens)
+                if self._live_waiters():
+                    await self._wait(min(max(grant.wait, MIN_POLL), MAX_POLL))
+        except Exception as exc:  # the store failed: every waiter hears it
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._waiters.clear()
+        finally:
+            self._pump = None
+
+    def _live_waiters(self) -> int:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # cancelled while waiting
+        return sum(1 for w in self._waiters if not w.done())
+
+    def _hand_out(self, tokens: Iterable[str]) -> None:
+        now = self._clock()
+        for token in tokens:
+            while self._waiters and self._waiters[0].done():
+                self._waiters.popleft()
+            if not self._waiters:
+                self.release(token, sent=False)
+                continue
+            self._waiters.popleft().set_result(token)
+            if self._slowed_at > -math.inf:
+                self._recover(now)
+
+    async def _wait(self, seconds: float) -> None:
+        self.waited += seconds
+        await self._sleep(seconds)
+
+    async def _flush_soon(self) -> None:
+        try:
+            await self._tell_releases()
+        except Exception:  # noqa: BLE001 - the next take meets the same failure and reports it
+            pass
+        finally:
+            self._flush = None
+
+    async def _tell_releases(self) -> None:
+        releases, self._releases = self._releases, []
+        now = self._clock()
+        for sent in (True, False):
+            answers = [(t, now - at) for t, s, at in releases if s is sent]
+            if answers:
+                await self._store.release(answers, sent=sent)
+
+    # ------------------------------------------------------------------ after a 429
 
     def _recover(self, now: float) -> None:
         for i, spec in enumerate(self._specs):
@@ -118,12 +215,15 @@ class RollingWindowLimiter:
             self._learn_limit(now, factor)
 
     def _learn_limit(self, now: float, factor: float) -> None:
+        """No spec was set: the starts of the last second, times ``factor``, become one,
+        kept in this process (the server told us nothing about the account)."""
         assert self._recent is not None
         recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
         count = max(1, math.floor(len(recent) * factor))
-        spec = RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)")
-        self._specs = (spec,)
-        self._starts = [deque(recent[-count:], maxlen=count)]
+        self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
         self._allowed = [count]
         self._changed_at = [now]
         self._recent = None
+        store = MemoryStore(clock=self._clock)
+        store.add_answers([now - t for t in recent[-count:]])
+        self._store = store

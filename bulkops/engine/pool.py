@@ -1,9 +1,9 @@
 """The worker pool: takes campaign ids to exactly one outcome each.
 
 ``concurrency`` workers share one iterator of ids, so at most that many
-requests are in flight. Every attempt, first try or retry, is admitted by the
-rolling-window limiter before it is sent. The pool talks to a small
-``CampaignApi`` protocol, never to aiohttp.
+requests are in flight. Every attempt, first try or retry, takes a rate slot
+from the limiter before it is sent and gives it back when its answer or error
+arrives. The pool talks to a small ``CampaignApi`` protocol, never to aiohttp.
 
 A stop (interrupt, an answer that aborts the run, halt after failures) ends
 dispatching: campaigns not yet attempted stay pending (no outcome); requests
@@ -34,6 +34,7 @@ from bulkops.errors import (
     AuditWriteError,
     NotFound,
     RateLimited,
+    RateStoreError,
     RetryableError,
     TargetUnreachable,
 )
@@ -70,6 +71,7 @@ class WorkerPool:
         on_outcome: Callable[[Outcome], None],
         clock: Callable[[], float] = time.monotonic,
         before_send: Callable[[str], None] | None = None,
+        on_rate_limited: Callable[[RetryableError], None] = lambda exc: None,
     ) -> None:
         self._call = api.get if dry_run else api.delete
         self._success = "would_delete" if dry_run else "deleted"
@@ -78,6 +80,7 @@ class WorkerPool:
         self._on_outcome = on_outcome
         self._clock = clock
         self._before_send = None if dry_run else before_send
+        self._on_refusal = on_rate_limited
         self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
         self._contact = FirstContact(
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
@@ -140,6 +143,12 @@ class WorkerPool:
             return attempt.outcome("failed", None, error="run stopped before this campaign settled")
         except NotFound as exc:
             return attempt.outcome("not_found", exc.status, message=exc.message, campaign=exc.data)
+        except RateStoreError as exc:
+            self.stop("aborted")
+            self.abort_error = self.abort_error or exc.explanation
+            if attempt.tries == 0:
+                return None
+            return attempt.outcome("failed", None, error=f"run stopped: {exc.explanation}")
         except AbortError as exc:
             self.stop("aborted")
             if isinstance(exc, TargetUnreachable):
@@ -176,17 +185,19 @@ class WorkerPool:
         """One request, admitted by the limiter right before it leaves (after the first
         contact with the target, which the first requests wait for one by one)."""
         sent_at = self._clock()
+        ticket: str | None = None  # its rate slot, released when the answer or error is in
+        sent = False
 
         async def admitted() -> Answer:
-            nonlocal sent_at
-            await self._admit()
+            nonlocal sent_at, ticket, sent
+            ticket = await self._admit()
             if campaign_id is not None:
                 self._write_ahead(campaign_id)
             if attempt is not None:
                 attempt.begin()
                 self.stats.retries += attempt.tries > 1
             self.stats.requests += 1
-            sent_at = self._clock()
+            sent_at, sent = self._clock(), True
             return await call()
 
         try:
@@ -196,6 +207,9 @@ class WorkerPool:
         except RateLimited as exc:
             self._on_rate_limited(exc, sent_at)
             raise
+        finally:
+            if ticket is not None:
+                self._limiter.release(ticket, sent=sent)
 
     def _on_rate_limited(self, exc: RateLimited, sent_at: float) -> None:
         """A refusal means the server counts differently from us: pause everyone, then go
@@ -204,13 +218,14 @@ class WorkerPool:
         settings = self._settings
         pause = exc.retry_after if exc.retry_after is not None else refusal_wait(settings)
         self._limiter.slow_down(min(pause, settings.max_retry_after), sent_at=sent_at)
+        self._on_refusal(exc)
 
-    async def _admit(self) -> None:
-        """Waits for the limiter; raises _Stopped if the run stops first."""
+    async def _admit(self) -> str:
+        """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
         if self._stop.is_set():
             raise _Stopped
-        if self._limiter.try_acquire():
-            return
+        if (ticket := self._limiter.try_acquire()) is not None:
+            return ticket
         acquire = asyncio.ensure_future(self._limiter.acquire())
         stopped = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
@@ -218,9 +233,9 @@ class WorkerPool:
         if not acquire.done():
             acquire.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await acquire
+                self._limiter.release(await acquire, sent=False)  # granted as it was cancelled
             raise _Stopped
-        acquire.result()
+        return acquire.result()
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

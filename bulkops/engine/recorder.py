@@ -62,6 +62,7 @@ class RunRecorder:
             total=total,
             target={"host": target.host, "app_id": target.app_id, "account_id": target.account_id},
             version=__version__,
+            rate=[str(spec) for spec in self._job.run.rates],  # what `report` compares with
         )
         try:
             yield self.ending

@@ -89,7 +89,9 @@ def load_job(
         )
         audit_log = top.read("audit_log", lambda v: v.string(max_len=1024), f"audit/{name}.jsonl")
         run = attempt(
-            lambda: read_run_settings(top.read("run", lambda v: v.section(RUN_KEYS), None)),
+            lambda: read_run_settings(
+                top.read("run", lambda v: v.section(RUN_KEYS), None), environ
+            ),
             RunSettings(),
         )
         answers = attempt(

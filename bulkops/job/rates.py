@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from bulkops.errors import JobError
 from bulkops.job.yamlsafe import Value
@@ -67,3 +68,37 @@ def parse_rate_spec(text: str, field: str = "run.rate") -> RateSpec:
     if not 0 < window <= MAX_RATE_WINDOW:
         raise JobError(f"{field}: {excerpt(text)}: the window must be more than 0, at most 30 days")
     return RateSpec(count, window, text.strip())
+
+
+RATE_STORE_ENV = "BULKOPS_RATE_STORE"  # a whole fleet's default for run.rate_store
+_REDIS_SCHEMES = ("redis", "rediss")
+
+
+def parse_rate_store(text: str, field: str, *, secrets_ok: bool) -> str:
+    """``local`` or ``redis://HOST[:PORT][/DB]`` (``rediss://`` for TLS).
+
+    A password belongs in the environment (``secrets_ok``), never in the job file;
+    an error never quotes one.
+    """
+    if text.strip().lower() == "local":
+        return "local"
+    example = "expected local or redis://HOST:PORT/DB"
+    try:
+        parts = urlsplit(text.strip())
+        port = parts.port
+    except ValueError:
+        raise JobError(f"{field}: {example} (the port must be a number from 1 to 65535)") from None
+    shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else excerpt(text)
+    if parts.scheme not in _REDIS_SCHEMES or not parts.hostname:
+        raise JobError(f"{field}: {example}, got {shown if parts.scheme else excerpt(text)}")
+    if (parts.username or parts.password) and not secrets_ok:
+        raise JobError(
+            f"{field}: {shown}: a Redis user or password must not be written in the job file; "
+            f"give the whole URL in the environment variable {RATE_STORE_ENV} instead"
+        )
+    db = parts.path.lstrip("/")
+    if (db and not (db.isascii() and db.isdigit() and int(db) < 1_000_000)) or parts.fragment:
+        raise JobError(f"{field}: {shown}: the database after the / must be a number like 0")
+    if port == 0:
+        raise JobError(f"{field}: {shown}: the port must be a number from 1 to 65535")
+    return text.strip()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from bulkops.job.rates import read_rates
+from bulkops.job.rates import RATE_STORE_ENV, parse_rate_store, read_rates
 from bulkops.job.selection import STATUSES, read_choices
 from bulkops.job.yamlsafe import Section, Seq, Value
 from bulkops.model import RunSettings
@@ -13,14 +13,19 @@ from bulkops.model import RunSettings
 RUN_KEYS = [f.name for f in dataclasses.fields(RunSettings) if f.name != "rates"] + ["rate"]
 
 
-def read_run_settings(run: Section | None) -> RunSettings:
+def read_run_settings(run: Section | None, environ: Mapping[str, str] | None = None) -> RunSettings:
+    d = dataclasses.replace(RunSettings(), rate_store=_fleet_rate_store(environ or {}))
     if run is None:
-        return RunSettings()
-    d = RunSettings()
+        return d
     settings = RunSettings(
         concurrency=run.read("concurrency", lambda v: v.integer(1, 1000), d.concurrency),
         rates=run.read("rate", read_rates, d.rates),
         rate_margin=run.read("rate_margin", lambda v: v.number(0, 10), d.rate_margin),
+        rate_store=run.read(
+            "rate_store",
+            lambda v: parse_rate_store(v.string(max_len=1000), v.where, secrets_ok=False),
+            d.rate_store,
+        ),
         max_attempts=run.read("max_attempts", lambda v: v.integer(1, 100), d.max_attempts),
         backoff_initial=run.read("backoff_initial", _seconds(3600), d.backoff_initial),
         backoff_max=run.read("backoff_max", _seconds(3600), d.backoff_max),
@@ -58,3 +63,11 @@ def _statuses(value: Value) -> tuple[str, ...]:
 
 def _seconds(most: float) -> Callable[[Value], float]:
     return lambda v: v.number(0, most, lo_open=True)
+
+
+def _fleet_rate_store(environ: Mapping[str, str]) -> str:
+    """``$BULKOPS_RATE_STORE``, the default of ``run.rate_store`` (a password may be in it)."""
+    text = environ.get(RATE_STORE_ENV, "").strip()
+    if not text:
+        return "local"
+    return parse_rate_store(text, f"environment variable {RATE_STORE_ENV}", secrets_ok=True)

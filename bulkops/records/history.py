@@ -68,7 +68,7 @@ class History:
     done: set[str] = field(default_factory=set)
     problems: list[BadLine] = field(default_factory=list)
     torn_tail: bool = False
-    # wall-clock times (time.time()) of the latest requests to this target, oldest first
+    # wall-clock times (time.time()) the latest requests to it were answered, oldest first
     recent_starts: list[float] = field(default_factory=list)
     # campaigns sent a DELETE by a run that stopped before recording the answer, not done since
     in_flight: list[str] = field(default_factory=list)
@@ -175,15 +175,14 @@ def timing_problem(record: dict[str, Any]) -> str | None:
 
 
 def request_times(record: dict[str, Any]) -> list[float]:
-    """When a campaign line's requests were sent, as well as the line tells: the first at
-    ``ts - duration_ms``, retries at ``ts`` (later than they were: the safe side)."""
+    """When a campaign line's requests were answered, as late as the line allows: each
+    attempt at ``ts`` (its outcome's time). A rate slot frees a window after the answer,
+    so the later time is the safe side."""
     ended_at = parse_utc(record.get("ts"))
     if ended_at is None:
         return []
-    ended = ended_at.timestamp()
     try:
-        first = ended - float(record.get("duration_ms") or 0) / 1000
         attempts = min(max(1, int(record.get("attempts") or 1)), MAX_ATTEMPTS_READ)
     except (TypeError, ValueError, OverflowError):
         return []
-    return [first] + [ended] * (attempts - 1)
+    return [ended_at.timestamp()] * attempts

@@ -55,8 +55,12 @@ class Result:
         return [r for r in self.audit if r["event"] == "run_finished"][-1]
 
 
-def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KOREAI_")}
+def env(cwd: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a bulkops subprocess. Its account budget lives under ``cwd``
+    (each test's own tmp dir), so tests running in parallel never share one by accident."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("KOREAI_", "BULKOPS_"))}
+    if cwd is not None:
+        base["XDG_STATE_HOME"] = str(cwd / ".xdg-state")
     return {**base, "KOREAI_CLIENT_SECRET": SECRET, "PYTHONPATH": str(REPO), **extra}
 
 
@@ -95,7 +99,7 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 def bulkops(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str) -> Result:
     proc = subprocess.run(
         [sys.executable, "-m", "bulkops", *map(str, args)],
-        cwd=cwd, env=env(**env_extra), stdin=subprocess.DEVNULL, capture_output=True,
+        cwd=cwd, env=env(cwd, **env_extra), stdin=subprocess.DEVNULL, capture_output=True,
         text=True, timeout=timeout,
     )  # fmt: skip
     return Result(proc.returncode, proc.stdout, proc.stderr, cwd / "audit.jsonl")
@@ -104,7 +108,7 @@ def bulkops(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str)
 def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bulkops", *map(str, args)],
-        cwd=cwd, env=env(**env_extra), stdin=subprocess.DEVNULL,
+        cwd=cwd, env=env(cwd, **env_extra), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 

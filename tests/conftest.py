@@ -1,0 +1,19 @@
+"""Every test keeps the shared rate budget to itself: a tmp $XDG_STATE_HOME, no fleet store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def private_rate_budget(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The budget files of bulkops runs made in this test (in-process or as subprocesses
+    that inherit the environment) live in a directory of this test's own, never in ~."""
+    state = tmp_path_factory.mktemp("xdg-state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    monkeypatch.delenv("BULKOPS_RATE_STORE", raising=False)
+    return state
