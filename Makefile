@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	scripts/demo.sh
 
-test: $(STAMP) lint
+# The Redis budget store is tested against a real redis-server on loopback (tests start it).
+redis-server:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+
+test: $(STAMP) lint redis-server
 	$(PY) -m pytest -q -n 4 --dist worksteal
 
 lint: $(STAMP)

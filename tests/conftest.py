@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.redis_server import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -17,3 +20,11 @@ def private_rate_budget(
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
     monkeypatch.delenv("BULKOPS_RATE_STORE", raising=False)
     return state
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A fresh redis-server of this test's own on a loopback port."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
