@@ -555,3 +555,27 @@ def test_main_help_and_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None
     with SandboxThread() as taken:
         assert main(["--port", str(taken.sandbox.port), "--quiet"]) == 1
     assert "cannot listen" in capsys.readouterr().err
+
+
+async def test_arrival_jitter_delays_a_request_before_it_is_counted(session: Any) -> None:
+    async with Sandbox(campaigns=8, arrival_jitter=0.15, rates=("8/s",)) as sb:
+        sent = time.monotonic()
+        answers = await asyncio.gather(*(delete(session, sb, c) for c in sb.campaign_ids()))
+        assert [a[0] for a in answers] == [200] * 8
+        delays = [t - sent for t in sb.stats.arrivals]
+        assert all(0 <= d < 0.25 for d in delays) and max(delays) - min(delays) > 0.05
+
+
+async def test_more_apps_of_one_account_share_its_rate_limit(session: Any) -> None:
+    async with Sandbox(campaigns=4, more_app_ids=("st-second-app",), rates=("3/s",)) as sb:
+        first, second, third, fourth = sb.campaign_ids()
+        assert (await delete(session, sb, first))[0] == 200
+        url = campaign_url(sb, second, delete=True, app="st-second-app")
+        status, _, _ = await call(session, "DELETE", url, headers=headers(iid="st-second-app"))
+        assert status == 200
+        mismatch = campaign_url(sb, third, delete=True, app="st-second-app")
+        assert (await call(session, "DELETE", mismatch))[0] == 403  # iid names the other app
+        unknown = campaign_url(sb, third, delete=True, app="st-x")
+        assert (await call(session, "DELETE", unknown, headers=headers(iid="st-x")))[0] == 403
+        assert (await delete(session, sb, third))[0] == 200
+        assert (await delete(session, sb, fourth))[0] == 429  # the account's 3/s is spent

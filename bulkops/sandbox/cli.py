@@ -92,6 +92,10 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
     add("--retry-after-mode", choices=RETRY_AFTER_MODES, default=d.retry_after_mode)
     add("--latency", type=float, default=0.0, metavar="SECONDS")
     add("--latency-jitter", type=float, default=0.0, metavar="SECONDS")
+    add("--arrival-jitter", type=float, default=0.0, metavar="SECONDS",
+        help="hold each request a random 0..SECONDS before it is counted")  # fmt: skip
+    add("--more-app-id", dest="more_app_ids", action="append", default=[], metavar="ID",
+        help="another app of the same account, repeatable (one rate limit for all)")  # fmt: skip
     add("--error-rate", dest="error_rates", action="append", type=_error_rate, default=[],
         metavar="STATUS=P", help="answer STATUS (or a fault: " + ", ".join(FAULT_NAMES)
         + ") with probability P, repeatable")  # fmt: skip

@@ -134,6 +134,7 @@ _CONVERTERS: dict[str, Any] = {
     "retry_after_mode": _choice(RETRY_AFTER_MODES),
     "latency": _seconds,
     "latency_jitter": _seconds,
+    "arrival_jitter": _seconds,
     "error_rates": lambda v: {_status(k): _prob(p) for k, p in dict(v or {}).items()},
     "drop_rate": _prob,
     "hang_rate": _prob,
@@ -164,6 +165,7 @@ class Settings:
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0
+    arrival_jitter: float = 0.0  # a random 0..this many seconds before a request is counted
     error_rates: dict[int, float] = field(default_factory=dict)
     drop_rate: float = 0.0
     hang_rate: float = 0.0
@@ -238,6 +240,7 @@ class SandboxConfig:
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0
+    arrival_jitter: float = 0.0
     error_rates: Mapping[int, float] = field(default_factory=dict)
     drop_rate: float = 0.0
     hang_rate: float = 0.0
@@ -256,6 +259,7 @@ class SandboxConfig:
     rate_limit_message: str | None = None
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
+    more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)
 
     def __post_init__(self) -> None:
         if len(self.client_secret.encode()) < 32:  # else pyjwt warns on every request

@@ -86,6 +86,7 @@ class _Api:
         return await self._campaign_call(request, self._stop)
 
     async def _campaign_call(self, request: web.Request, action: Action) -> web.StreamResponse:
+        await self._delay_arrival()
         stats = self.state.stats
         now = time.monotonic()
         stats.total_requests += 1
@@ -112,6 +113,12 @@ class _Api:
             return web.Response()
         stats.by_status[resp.status] = stats.by_status.get(resp.status, 0) + 1
         return resp
+
+    async def _delay_arrival(self) -> None:
+        """A network that delays each request a random while before the server counts it."""
+        jitter = self.state.settings.arrival_jitter
+        if jitter:
+            await asyncio.sleep(jitter * self.state.arrival_rng.random())
 
     async def _gated(
         self, request: web.Request, now: float, campaign_id: str | None, action: Action

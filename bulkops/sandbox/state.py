@@ -113,6 +113,7 @@ class SandboxState:
         self.limiter = RollingWindows(self.settings.rates)
         self.fault_rng = random.Random(f"faults-{config.seed}")
         self.jitter_rng = random.Random(f"jitter-{config.seed}")
+        self.arrival_rng = random.Random(f"arrival-{config.seed}")
         self._jtis: dict[str, float] = {}  # jti -> exp; an expired one can't be replayed anyway
         self._prune_at = 10_000
         self.store.generate(config.campaigns)
@@ -148,7 +149,8 @@ class SandboxState:
         if jti in self._jtis:
             return 401, "Invalid token: jti already used", "token"
         self._remember_jti(jti, float(claims["exp"]))
-        if headers.get("iid") != cfg.app_id or path_app_id != cfg.app_id:
+        apps = (cfg.app_id, *cfg.more_app_ids)
+        if path_app_id not in apps or headers.get("iid") != path_app_id:
             return 403, "Access denied: iid does not match the application", "app"
         if headers.get("accountId") != cfg.account_id:
             return 403, "Access denied: accountId does not match", "account"
