@@ -48,6 +48,7 @@ EXPECTED_RUNS = [
         "latency_ms": {"p50": 250, "p95": 900, "p99": 900},
         "retries": 8,  # 0+1+0+0+4+2+1
         "in_flight": 0,
+        "request_rate": 4.29, "rate_limit": [],  # (7 + 8 retries) / 3.5 s; no limit recorded
         "failed": [failed("c4", 400, "HTTP 400: campaign is running"),
                    failed("c5", 503, "retries used up: HTTP 503"),
                    failed("c7", None, "timeout after 30 s")],
@@ -60,6 +61,7 @@ EXPECTED_RUNS = [
         "latency_ms": {"p50": 50, "p95": 70, "p99": 70},  # sorted 40 50 60 70: ranks 2, 4, 4
         "retries": 2,
         "in_flight": 0,
+        "request_rate": 3.0, "rate_limit": [],  # (4 + 2) / 2.0
         "failed": [failed("c12", 500, "retries used up: HTTP 500")],
     },
     {
@@ -71,6 +73,7 @@ EXPECTED_RUNS = [
         "latency_ms": {"p50": 150, "p95": 500, "p99": 500},  # sorted 30 150 500
         "retries": 1,
         "in_flight": 0,
+        "request_rate": 1.6, "rate_limit": [],  # (3 + 1) / 2.5
         "failed": [failed("c5", 500, "HTTP 500: internal error")],
     },
 ]  # fmt: skip

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bulkops.cli.tables import table
+from bulkops.errors import JobError
+from bulkops.job.rates import parse_rate_spec
 from bulkops.model import COUNT_KEYS
 from bulkops.records.report import PERCENTILES, Report, RunReport
 
@@ -36,6 +38,8 @@ def format_json(report: Report, log_name: str) -> str:
             "latency_ms": r.latency_ms,
             "retries": r.retries,
             "in_flight": r.in_flight,
+            "request_rate": r.request_rate,
+            "rate_limit": list(r.rate_limit),
             "failed": [
                 {"campaign_id": f.campaign_id, "http_status": f.http_status, "error": f.error}
                 for f in r.failed
@@ -77,6 +81,10 @@ def _run_block(r: RunReport) -> list[str]:
         + "  ".join(f"{k} {_ms(v)}" for k, v in r.latency_ms.items())
         + f"  retries {r.retries}",
     ]
+    if r.rate_limit:
+        lines.append(
+            f"  requests {_dash(r.request_rate)}/s  against the limit {_limit(r.rate_limit)}"
+        )
     if r.failed:
         shown = r.failed[:TABLE_FAILED]
         rows = [(f.campaign_id, _dash(f.http_status), f.error) for f in shown]
@@ -177,3 +185,16 @@ FORMATS: dict[str, Callable[[Report, str], str]] = {
     "markdown": format_markdown,
     "csv": format_csv,
 }
+
+
+def _limit(specs: Sequence[str]) -> str:
+    """``60/min (1.00/s)``: the specs as written, and the long-run rate the tightest allows."""
+    per_second = []
+    for text in specs:
+        try:
+            spec = parse_rate_spec(text)
+        except JobError:
+            continue
+        per_second.append(spec.count / spec.window)
+    shown = ", ".join(specs)
+    return f"{shown} ({min(per_second):.2f}/s)" if per_second else shown

@@ -101,6 +101,8 @@ class RunReport:
     failed: tuple[FailedCampaign, ...]  # at most FAILED_KEEP
     failed_more: int  # failed campaigns not kept in ``failed``
     in_flight: int = 0  # sent a DELETE, no outcome recorded: the run stopped mid-request
+    request_rate: float | None = None  # campaign requests (attempts) per second
+    rate_limit: tuple[str, ...] = ()  # the job's rate specs, as run_started recorded them
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class _Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     retries: int = 0
+    attempts: int = 0
     failed: list[FailedCampaign] = field(default_factory=list)
     failed_more: int = 0
     job: str | None = None
@@ -194,6 +197,7 @@ class _Summarizer:
             tally.latency.add(duration)
         if attempts is not None and attempts > 1:
             tally.retries += attempts - 1
+        tally.attempts += attempts if attempts is not None and 0 < attempts < 1_000_000 else 1
         if outcome == "failed":
             if len(tally.failed) < FAILED_KEEP:
                 tally.failed.append(_failed_entry(campaign_id, record))
@@ -283,7 +287,16 @@ def _finish(t: _Tally) -> RunReport:
         failed=tuple(t.failed),
         failed_more=t.failed_more,
         in_flight=len(t.sent_open),
+        request_rate=round(t.attempts / duration, 2) if duration and duration > 0 else None,
+        rate_limit=_rate_limit(started.get("rate")),
     )
+
+
+def _rate_limit(value: Any) -> tuple[str, ...]:
+    """The run's rate specs (``run_started.rate``), each cut short: the log may hold anything."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(_printable(str(v))[:40] for v in value[:10] if isinstance(v, str))
 
 
 def _failed_entry(campaign_id: str, record: dict[str, Any]) -> FailedCampaign:

@@ -3,11 +3,12 @@ in Redis when asked, honest about refusals, deaf to impossible history."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, start_bulkops, write_job
+from tests.e2e.harness import bulkops, read_audit, start_bulkops, write_job
 from tests.redis_server import RedisServer, free_port
 
 
@@ -43,3 +44,74 @@ def test_a_run_that_loses_redis_midway_stops_sending_and_exits_3(
     assert sent < 25  # it stopped within the window it had, not at the end of the list
     time.sleep(0.3)
     assert sandbox.stats_snapshot()["total_requests"] == sent
+
+
+def test_two_runs_on_two_apps_of_one_account_share_its_limit(tmp_path: Path) -> None:
+    with SandboxThread(campaigns=0, seed=3, more_app_ids=("st-app-2",), rates=("10/s",)) as sb:
+        runs = []
+        for app in ("st-sandbox-app", "st-app-2"):
+            here = tmp_path / app
+            here.mkdir()
+            ids = sb.sandbox.add_campaigns(count=12)
+            target = {"host": sb.url, "app_id": app, "account_id": "acc-sandbox"}
+            job = write_job(here, sb, ids, run={"rate": "10/s", "concurrency": 8}, target=target)
+            # one machine: one $XDG_STATE_HOME, so one budget for the account
+            runs.append(start_bulkops("run", job, "--yes", cwd=here, XDG_STATE_HOME=str(tmp_path)))
+        for proc in runs:
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err
+        stats = sb.stats_snapshot()
+    assert stats["rate_limited"] == 0 and len(stats["deleted_ids"]) == 24
+    arrivals = stats["arrivals"]
+    assert all(b - a >= 1.0 for a, b in zip(arrivals, arrivals[10:], strict=False))
+    assert arrivals[-1] - arrivals[0] < 3.5  # 24 at 10/s between them: ideally 2 s + latency
+
+
+def test_a_rate_refusal_is_warned_once_and_counted_at_the_end(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.sandbox.add_campaigns(count=3)
+    sandbox.configure(
+        scripted={ids[0]: [429], ids[1]: [429]}, scripted_retry_after=0.05, retry_after_mode="exact"
+    )
+    job = write_job(tmp_path, sandbox, ids, run={"rate": "100/s", "concurrency": 1})
+    result = bulkops("run", job, "--yes", "--summary-json", tmp_path / "s.json", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert result.stderr.count("the server refused a request for rate (HTTP 429") == 1
+    assert "the server refused 2 requests for rate in this run (limit 100/s)" in result.stderr
+    assert '"rate_limited": 2' in (tmp_path / "s.json").read_text()
+
+
+def test_history_stamped_in_the_future_is_ignored_with_a_warning(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.sandbox.add_campaigns(count=4)
+    job = write_job(tmp_path, sandbox, ids, run={"rate": "5/min"})
+    target = {"host": sandbox.url, "app_id": "st-sandbox-app", "account_id": "acc-sandbox"}
+    lines = [
+        {"event": "run_started", "ts": "2099-01-01T00:00:00.000Z", "run_id": "r0", "job": "e2e",
+         "dry_run": True, "total": 5, "target": target},
+        *({"event": "campaign", "ts": "2099-01-01T00:00:01.000Z", "run_id": "r0", "job": "e2e",
+           "campaign_id": f"old-{n}", "outcome": "would_delete", "attempts": 1} for n in range(5)),
+    ]  # fmt: skip
+    (tmp_path / "audit.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    started = time.monotonic()
+    result = bulkops("run", job, "--yes", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert time.monotonic() - started < 10  # 4 of 5/min: no wait for the year 2099
+    assert "5 request times lie in the future" in result.stderr
+    assert "was the clock set back?" in result.stderr
+
+
+def test_report_shows_the_achieved_rate_next_to_the_limit(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.sandbox.add_campaigns(count=6)
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["5/s", "300/min"]})
+    assert bulkops("run", job, "--yes", cwd=tmp_path).code == 0
+    report = bulkops("report", tmp_path / "audit.jsonl", cwd=tmp_path)
+    assert report.code == 0, report.stderr
+    line = next(x for x in report.stdout.splitlines() if "against the limit" in x)
+    assert line.strip().endswith("against the limit 5/s, 300/min (5.00/s)")
+    started = next(r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "run_started")
+    assert started["rate"] == ["5/s", "300/min"]
