@@ -257,14 +257,16 @@ def write_job(
     concurrency: int,
     rates: tuple[str, ...] = (),
     rate_margin: float | None = None,
+    app_id: str = APP_ID,
+    name: str = "bench",
 ) -> Path:
     """A job file for the sandbox; ``rates=()`` means no rate limit (``rate: []``)."""
     lines = [
         "version: 1",
-        "name: bench",
+        f"name: {name}",
         "target:",
         f"  host: {host}",
-        f"  app_id: {APP_ID}",
+        f"  app_id: {app_id}",
         f"  account_id: {ACCOUNT_ID}",
         "auth:",
         f"  client_id: {CLIENT_ID}",

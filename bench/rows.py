@@ -11,9 +11,10 @@ from harness import bulkops_cmd, write_job
 from runs import Bench, log, med, proc_doc
 from schedule import ideal_duration, parse_rate
 
-DEFAULT_RATE_MARGIN = 0.05  # SPEC's run.rate_margin default
+DEFAULT_RATE_MARGIN = 0.0  # SPEC's run.rate_margin default
 
-ALL_ROWS = (1, 2, 3, 4, 5)
+# 1–5: issue 5; strict … restart: issue 11 (rate_rows.py)
+ALL_ROWS = ("1", "2", "3", "4", "5", "strict", "jitter", "shared", "redis", "restart")
 LATENCY = 0.1  # row 2's sandbox latency, seconds
 IMPORTS = "import aiohttp, jwt"  # what baseline.py loads before its first request
 BULKOPS_IMPORTS = IMPORTS + ", yaml, tenacity"  # the libraries bulkops run loads
@@ -40,7 +41,7 @@ def met_if(ok: bool, problems: list[str]) -> bool:
     return ok and not problems
 
 
-def rows_throughput(b: Bench, wanted: set[int]) -> list[Row]:
+def rows_throughput(b: Bench, wanted: set[str]) -> list[Row]:
     """Rows 1 and 4: one set of runs, alternating which goes first."""
     n, reps = b.sizes.throughput, b.sizes.reps
     bo: list[dict[str, Any]] = []
@@ -60,7 +61,7 @@ def rows_throughput(b: Bench, wanted: set[int]) -> list[Row]:
     bl_run = med([r["elapsed_s"] for r in bl if r["elapsed_s"] is not None])
     reps_note = f"median of {reps}" if reps > 1 else "1 run"
     rows: list[Row] = []
-    if 1 in wanted:
+    if "1" in wanted:
         ratio = bl_wall / bo_wall
         rows.append(
             Row(
@@ -81,7 +82,7 @@ def rows_throughput(b: Bench, wanted: set[int]) -> list[Row]:
             )
         )
         rows.append(row_curl(b, bo_wall))
-    if 4 in wanted:
+    if "4" in wanted:
         bo_us = med([per_request_us(own_cpu(r), r) for r in bo])
         bl_us = med([per_request_us(own_cpu(r), r) for r in bl])
         sb_us = med([per_request_us(r["sandbox_cpu_s"], r) for r in bo])
@@ -281,21 +282,24 @@ def row_startup(b: Bench) -> Row:
     )
 
 
-def run_rows(b: Bench, wanted: set[int]) -> list[Row]:
+def run_rows(b: Bench, wanted: set[str]) -> list[Row]:
     """The wanted rows in table order; a row that crashes becomes a failed row, not a crash."""
     plan: list[tuple[str, Callable[[], list[Row]]]] = []
-    if wanted & {1, 4}:
+    if wanted & {"1", "4"}:
         plan.append(("1/4", lambda: rows_throughput(b, wanted)))
-    if 2 in wanted:
+    if "2" in wanted:
         plan.append(("2", lambda: row_latency(b)))
-    if 3 in wanted:
+    if "3" in wanted:
         plan.append(("3a", lambda: [row_rate(b, "3a", b.sizes.rate_single, ("100/s",))]))
         rates = ("50/s", "400/10s")
         plan.append(("3b", lambda: [row_rate(b, "3b", b.sizes.rate_double, rates)]))
         # issue 2's acceptance figure: a strict 20 per rolling second, 200 ids
         plan.append(("3c", lambda: [row_rate(b, "3c", 200, ("20/s",))]))
-    if 5 in wanted:
+    if "5" in wanted:
         plan.append(("5", lambda: rows_scale(b)))
+    from rate_rows import rate_rows  # it builds on this module's Row
+
+    plan += rate_rows(b, wanted)
     rows: list[Row] = []
     for name, make in plan:
         try:
@@ -306,4 +310,5 @@ def run_rows(b: Bench, wanted: set[int]) -> list[Row]:
             rows.append(Row(name, "(the benchmark itself failed)", "—", "—", "—", "—", False,
                             [f"bench error: {exc!r}"]))  # fmt: skip
     order = {"1": 0, "1b": 1, "1/4": 1, "2": 2, "3a": 3, "3b": 4, "3c": 5, "4": 6, "5": 7}
+    order |= {name: 8 + i for i, name in enumerate(ALL_ROWS[5:])}
     return sorted(rows, key=lambda r: order[r.row])  # stable: row 5's sizes stay in order
