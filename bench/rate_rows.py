@@ -167,12 +167,13 @@ def row_shared(b: Bench, name: str, redis_url: str | None) -> Row:
         stats = sb.stats()
     problems += sb.problems
     where = "one Redis, 3 state homes" if redis_url else "one machine"
-    row = _figure_row(name, f"3 runs × {per_job}, 3 apps of one account at {count}/s, {where}",
-                      stats, logs, count, 1.0, 0.90, problems, per_job * 3, of_limit=True)  # fmt: skip
-    durations = [_run_duration(p) for p in logs]
-    row.notes.insert(0, "each run's duration (a fair share finishes together): "
-                     + ", ".join(f"{d:.1f} s" if d is not None else "?" for d in durations))  # fmt: skip
-    b.done(here, row.notes)
+    what = f"3 runs × {per_job}, 3 apps of one account at {count}/s, {where}"
+    row = _figure_row(
+        name, what, stats, logs, count, 1.0, 0.90, problems, per_job * 3, of_limit=True
+    )
+    b.done(here, problems)
+    durations = ", ".join(f"{d:.1f} s" if d else "?" for d in map(_run_duration, logs))
+    row.notes = [f"each run's duration (fair shares finish together): {durations}", *problems]
     return row
 
 
