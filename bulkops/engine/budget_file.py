@@ -15,6 +15,7 @@ safe side.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import time
@@ -95,7 +96,7 @@ class FileStore:
                 book = self._load()
                 now = self._clock()
                 self.clamped += book.clamp(now, self._lease)
-                book.settle(now, owner_alive)
+                book.settle(now, functools.lru_cache(maxsize=None)(owner_alive))
                 result = change(book, now)
                 self._save(book)
             finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from bulkops.errors import JobError
 from bulkops.model import Job
 
@@ -35,7 +37,10 @@ def describe(job: Job) -> list[str]:
         _describe_selection(job),
         f"exclude: {len(job.exclude):,} ids",
         f"concurrency: {run.concurrency}",
-        f"rate: {rate} (+{run.rate_margin:g} s margin)" if run.rates else "rate: unlimited",
+        f"rate: {rate} (+{run.rate_margin:g} s margin), the account's budget kept "
+        f"{_budget_place(run.rate_store)}"
+        if run.rates
+        else "rate: unlimited",
         f"retries: at most {run.max_attempts} attempts, backoff {run.backoff_initial:g} s to "
         f"{run.backoff_max:g} s, Retry-After up to {run.max_retry_after:g} s, "
         f"timeout {run.timeout:g} s",
@@ -52,6 +57,13 @@ def describe(job: Job) -> list[str]:
             if globs
         ),
     ]
+
+
+def _budget_place(store: str) -> str:
+    if store == "local":
+        return "on this machine"
+    parts = urlsplit(store)  # never the password
+    return f"in {parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
 
 
 def _describe_selection(job: Job) -> str:
