@@ -46,7 +46,7 @@ async def test_machines_sharing_one_redis_never_overfill_a_window_and_share_it(
         grants: list[float] = []
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            grant = await s.take(4, [(10, 0.5), (30, 2.0)])
+            grant = await s.take(4, [(10, 0.5), (15, 2.0)])
             for token in grant.tokens:
                 grants.append(time.monotonic())
                 await s.release([(token, 0.0)])
@@ -56,11 +56,11 @@ async def test_machines_sharing_one_redis_never_overfill_a_window_and_share_it(
         return grants
 
     stores = [store(redis_server.url) for _ in range(3)]
-    each = await asyncio.gather(*(machine(s, 1.5) for s in stores))
+    each = await asyncio.gather(*(machine(s, 1.0) for s in stores))
     together = sorted(t for grants in each for t in grants)
     assert_no_window_overfull(together, 10, 0.5)
-    assert_no_window_overfull(together, 30, 2.0)
-    assert len(together) >= 0.85 * 30  # the 2 s window allows 30 in 1.5 s
+    assert_no_window_overfull(together, 15, 2.0)
+    assert len(together) >= 15  # the 2 s window allows 15 in 1 s: all used
     assert min(map(len, each)) >= 0.2 * len(together)
 
 
