@@ -171,8 +171,8 @@ def row_shared(b: Bench, name: str, redis_url: str | None) -> Row:
     row = _figure_row(
         name, what, stats, logs, count, 1.0, 0.90, problems, per_job * 3, of_limit=True
     )
-    b.done(here, problems)
     durations = ", ".join(f"{d:.1f} s" if d else "?" for d in map(_run_duration, logs))
+    b.done(here, problems)  # (clean runs' files go: read them first)
     row.notes = [f"each run's duration (fair shares finish together): {durations}", *problems]
     return row
 

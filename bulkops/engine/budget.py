@@ -12,9 +12,11 @@ reads its own clock, so callers deal in durations only.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import secrets
+import socket
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -46,8 +48,13 @@ class BudgetStore(Protocol):
 
 def new_owner() -> str:
     """This process's name in a shared book: pid, its start time (so a reused pid is
-    not taken for it), and a random part."""
-    return f"{os.getpid()}.{process_start(os.getpid()) or 0}.{secrets.token_hex(3)}"
+    not taken for it), then its host's tag and a random part."""
+    return f"{os.getpid()}.{process_start(os.getpid()) or 0}.{_HOST_TAG}{secrets.token_hex(3)}"
+
+
+# Which host an owner runs on (a container has a host name of its own): only owners of
+# this host can be seen to have died; others' slots wait for their lease.
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def process_start(pid: int) -> int | None:
@@ -63,10 +70,12 @@ def process_start(pid: int) -> int | None:
 def owner_alive(owner: str) -> bool:
     """False only when the process that ``owner`` names is surely gone (this machine)."""
     try:
-        pid_text, start_text, _ = owner.split(".")
+        pid_text, start_text, tail = owner.split(".")
         pid, start = int(pid_text), int(start_text)
     except ValueError:
         return True  # not one of ours: let its lease decide
+    if not tail.startswith(_HOST_TAG):
+        return True  # another host (or container): its pids are not ours to look up
     if pid == os.getpid():
         return True
     found = process_start(pid)

@@ -282,11 +282,14 @@ class JobRun:
         try:
             await self._limiter.close()
         except ApiError as exc:  # the budget store went away: its slots lapse on their own
-            self._observer.warn("rate_store", exc.explanation)
+            assert self._pool is not None
+            if self._pool.abort_error != exc.explanation:  # else the run's error says it
+                self._observer.warn("rate_store", exc.explanation)
         assert self._pool is not None
         if refused := self._pool.stats.rate_limited:
             self._observer.warn(
-                "rate_limited", f"the server refused {refused} requests for rate in this run "
+                "rate_limited", f"the server refused {refused} request{'s' * (refused > 1)} "
+                "for rate in this run "
                 f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})", count=refused,
             )  # fmt: skip
 

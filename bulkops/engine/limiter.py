@@ -121,6 +121,9 @@ class RollingWindowLimiter:
 
     async def close(self) -> None:
         """Tells the store every answer still pending and that this run takes no more."""
+        if self._pump is not None:  # nobody waits any more (the run stopped): no more slots
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
         if self._flush is not None:
             await asyncio.gather(self._flush, return_exceptions=True)
         await self._tell_releases()
