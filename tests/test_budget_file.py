@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bulkops.engine.budget import open_store
+from bulkops.engine.budget import new_owner, open_store, owner_alive, process_start
 from bulkops.engine.budget_file import FileStore, state_dir
 from bulkops.errors import RateStoreError
 from bulkops.model import RunSettings, Target
@@ -147,3 +147,22 @@ async def test_an_unwritable_state_home_is_a_rate_store_error(
     with pytest.raises(RateStoreError, match="XDG_STATE_HOME"):
         await store.take(1, [(2, 1.0)])
     await asyncio.sleep(0)
+
+
+def test_a_killed_process_not_yet_reaped_counts_as_gone() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        start = process_start(proc.pid)
+        assert start is not None and start > 0
+        owner = f"{proc.pid}.{start}.{new_owner().split('.')[2]}"
+        assert owner_alive(owner)
+        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while process_start(proc.pid) != -1:  # a zombie until we reap it
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert not owner_alive(owner)
+        assert owner_alive(f"{proc.pid}.{start}.ffffff000000")  # another host's: its lease
+    finally:
+        proc.kill()
+        proc.wait()

@@ -58,11 +58,13 @@ _HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def process_start(pid: int) -> int | None:
-    """The start time of ``pid`` in clock ticks since boot (Linux), None if unknown."""
+    """The start time of ``pid`` in clock ticks since boot (Linux), None if unknown;
+    -1 for a zombie (killed, not yet reaped by its parent: gone all the same)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             stat = f.read()
-        return int(stat[stat.rindex(b")") + 2 :].split()[19])
+        fields = stat[stat.rindex(b")") + 2 :].split()
+        return -1 if fields[0] == b"Z" else int(fields[19])
     except (OSError, ValueError, IndexError):
         return None
 
