@@ -35,6 +35,9 @@ class BudgetStore(Protocol):
     async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
         """Up to ``want`` new slots under every cap (count, window + margin)."""
 
+    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant | None:
+        """``take`` without awaiting, for stores that can (None: this one cannot)."""
+
     async def release(self, answers: Sequence[tuple[str, float]], *, sent: bool = True) -> None:
         """The answers of (token, that many seconds ago) arrived (``sent=False``: the
         requests were never sent)."""
@@ -120,6 +123,9 @@ class MemoryStore:
         self._tokens = (f"t{n}" for n in itertools.count())
 
     async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
+        return self.take_now(want, caps)
+
+    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant:
         now = self._clock()
         self._book.settle(now)
         return self._book.take(now, "me", want, caps, self._tokens, self._lease)

@@ -67,6 +67,9 @@ class FileStore:
         return cls(state_dir() / f"budget-{key}.json", lease=lease, header=header)
 
     async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
+        return self.take_now(want, caps)
+
+    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant:
         return self._change(
             lambda book, now: book.take(now, self.owner, want, caps, self._tokens, self._lease)
         )

@@ -69,6 +69,7 @@ class RollingWindowLimiter:
         # (ticket, sent, clock time of its answer) not yet told to the store
         self._releases: list[tuple[str, bool, float]] = []
         self._preload: tuple[float, list[float]] | None = None  # (clock time, seconds ago)
+        self._next_free = 0.0  # no slot at once before this clock time (the store said so)
         self.waited = 0.0  # total seconds the pump slept for slots, for reports
 
     @property
@@ -87,12 +88,24 @@ class RollingWindowLimiter:
         self._preload = (self._clock(), list(answered_ago))
 
     def try_acquire(self) -> str | None:
-        """The ticket when a request may go at once without waiting (no limit), else None."""
-        if self._specs:
+        """The ticket when a request may go at once, without waiting or yielding to the
+        event loop: no limit, or a store that answers at once has a slot. Else None."""
+        if not self._specs:
+            if self._recent is not None:
+                self._recent.append(self._clock())
+            return NO_SLOT
+        now = self._clock()
+        if self._preload is not None or now < max(self._paused_until, self._next_free):
             return None
-        if self._recent is not None:
-            self._recent.append(self._clock())
-        return NO_SLOT
+        if self._waiters and self._live_waiters():
+            return None  # first come, first served
+        grant = self._store.take_now(1, self.caps())
+        if grant is None or not grant.tokens:
+            self._next_free = now + (grant.wait if grant else math.inf)
+            return None
+        if self._slowed_at > -math.inf:
+            self._recover(now)
+        return grant.tokens[0]
 
     async def acquire(self) -> str:
         """Returns a ticket once a request may be sent; raises RateStoreError if the
