@@ -29,9 +29,10 @@ TAKER = textwrap.dedent(
     from pathlib import Path
     from bulkops.engine.budget_file import FileStore
 
-    async def main(path, seconds, out):
+    async def main(path, start, seconds, out):
         store = FileStore(Path(path), lease=30.0)
-        grants, end = [], time.time() + seconds
+        await asyncio.sleep(start - time.time())  # both begin together, however slow to start
+        grants, end = [], start + seconds
         while time.time() < end:
             grant = await store.take(1, [(10, 0.5)])
             if grant.tokens:
@@ -42,7 +43,7 @@ TAKER = textwrap.dedent(
         await store.close()
         Path(out).write_text(json.dumps(grants))
 
-    asyncio.run(main(sys.argv[1], float(sys.argv[2]), sys.argv[3]))
+    asyncio.run(main(sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]))
     """
 )
 
@@ -50,8 +51,11 @@ TAKER = textwrap.dedent(
 def test_two_processes_share_one_budget_fairly(tmp_path: Path) -> None:
     budget = tmp_path / "budget.json"
     outs = [tmp_path / f"grants-{i}.json" for i in range(2)]
+    start = str(time.time() + 1.5)
     procs = [
-        subprocess.Popen([sys.executable, "-c", TAKER, str(budget), "1.0", str(out)], cwd=REPO)
+        subprocess.Popen(
+            [sys.executable, "-c", TAKER, str(budget), start, "1.0", str(out)], cwd=REPO
+        )
         for out in outs
     ]
     for proc in procs:

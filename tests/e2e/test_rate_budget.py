@@ -64,7 +64,7 @@ def test_two_runs_on_two_apps_of_one_account_share_its_limit(tmp_path: Path) -> 
     assert stats["rate_limited"] == 0 and len(stats["deleted_ids"]) == 24
     arrivals = stats["arrivals"]
     assert all(b - a >= 1.0 for a, b in zip(arrivals, arrivals[20:], strict=False))
-    assert arrivals[-1] - arrivals[0] < 2.5  # 24 at 20/s between them: ideally 1 s + latency
+    assert arrivals[-1] - arrivals[0] < 6  # 24 at 20/s: ideally 1 s (bench row "shared" times it)
 
 
 def test_a_rate_refusal_is_warned_once_and_counted_at_the_end(
