@@ -34,7 +34,7 @@ TAKER = textwrap.dedent(
         await asyncio.sleep(start - time.time())  # both begin together, however slow to start
         grants, end = [], start + seconds
         while time.time() < end:
-            grant = await store.take(1, [(10, 0.5)])
+            grant = await store.take(1, [(10, 0.25)])
             if grant.tokens:
                 grants.append(time.time())
                 await store.release([(grant.tokens[0], 0.0)])
@@ -62,9 +62,10 @@ def test_two_processes_share_one_budget_fairly(tmp_path: Path) -> None:
         assert proc.wait(30) == 0
     each = [json.loads(out.read_text()) for out in outs]
     together = sorted(t for grants in each for t in grants)
-    assert_no_window_overfull(together, 10, 0.5)  # 10 per 0.5 s between them
-    assert len(together) >= 0.8 * 10 * 1.0 / 0.5  # and they used the budget
-    assert min(map(len, each)) >= 0.3 * len(together)  # neither starved
+    assert_no_window_overfull(together, 10, 0.25)  # 10 per 0.25 s between them
+    assert len(together) >= 0.8 * 10 * 1.0 / 0.25  # and they used the budget
+    assert min(map(len, each)) >= 0.3 * len(together)  # neither starved: after the first
+    # window (whoever asked first took it all), each holds at most half
 
 
 # Takes every slot of 5 per 0.6 s, reports, then waits to be killed without answering.
@@ -170,3 +171,17 @@ def test_a_killed_process_not_yet_reaped_counts_as_gone() -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+async def test_a_tail_left_after_the_line_by_a_killed_writer_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    store = FileStore(path, lease=30.0)
+    grant = await store.take(2, [(2, 1.0)])
+    await store.close()
+    with open(path, "ab") as f:
+        f.write(b'"held": {}, "done": [[9e99, "x"]]} and more of a longer, older book')
+    again = FileStore(path, lease=30.0)
+    assert (await again.take(1, [(2, 1.0)])).tokens == ()  # the two held slots still count
+    await again.release([(t, 0.0) for t in grant.tokens])
+    assert path.read_bytes().count(b"\n") == 1  # and the tail is gone at the next write
+    await again.close()

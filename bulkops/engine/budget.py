@@ -25,6 +25,15 @@ from bulkops.engine.slots import LEASE_SLACK, Cap, Grant, SlotBook
 from bulkops.model import RunSettings, Target
 
 RATE_STORE_ENV = "BULKOPS_RATE_STORE"  # documented: a whole fleet's default run.rate_store
+Answers = Sequence[tuple[str, float, bool]]  # (token, answered that many seconds ago, sent)
+
+
+def release_all(book: SlotBook, now: float, answers: Answers) -> None:
+    """``answers`` into ``book``: sent ones hold their slot a window more, unsent ones not."""
+    for sent in (True, False):
+        chosen = [(token, ago) for token, ago, was_sent in answers if was_sent is sent]
+        if chosen:
+            book.release(now, chosen, sent=sent)
 
 
 class BudgetStore(Protocol):
@@ -32,11 +41,13 @@ class BudgetStore(Protocol):
 
     description: str  # for messages: where the budget is kept (never a password)
 
-    async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
-        """Up to ``want`` new slots under every cap (count, window + margin)."""
+    async def take(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
+        """Up to ``want`` new slots under every cap (count, window + margin), after
+        releasing ``answers`` (as ``release`` does) in the same step."""
 
-    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant | None:
-        """``take`` without awaiting, for stores that can (None: this one cannot)."""
+    def take_now(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant | None:
+        """``take`` without awaiting, for stores that can (None, and nothing done: this one
+        cannot)."""
 
     async def release(self, answers: Sequence[tuple[str, float]], *, sent: bool = True) -> None:
         """The answers of (token, that many seconds ago) arrived (``sent=False``: the
@@ -122,11 +133,12 @@ class MemoryStore:
         self._clock = clock
         self._tokens = (f"t{n}" for n in itertools.count())
 
-    async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
-        return self.take_now(want, caps)
+    async def take(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
+        return self.take_now(want, caps, answers)
 
-    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant:
+    def take_now(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
         now = self._clock()
+        release_all(self._book, now, answers)
         self._book.settle(now)
         return self._book.take(now, "me", want, caps, self._tokens, self._lease)
 

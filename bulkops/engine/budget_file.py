@@ -1,10 +1,11 @@
 """The account's budget shared by every bulkops process on this machine: one small file.
 
 ``$XDG_STATE_HOME/bulkops/budget-<hash of host and account>.json`` (default
-``~/.local/state/bulkops/``) holds the ``SlotBook``. Every change happens
-under an exclusive ``flock`` on the ``.lock`` file beside it and is written
-to a temporary file renamed over the old one, so a process killed at any
-instant leaves the old book or the new one, never half of one. The file
+``~/.local/state/bulkops/``) holds the ``SlotBook`` as one JSON line. Every
+change happens under an exclusive ``flock`` on the file and rewrites it in
+place with one ``write`` (a rename costs ~200 µs on overlay file systems,
+more than all the rest): a process killed at any instant leaves the old line
+or the new one, and a stale tail after the newline is never read. The file
 outlives the runs: slots of a run killed with ``kill -9`` stay counted (its
 unanswered requests count as answered when another process sees it has gone),
 so a restart never bursts. Times are the machine's wall clock; a time in the
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bulkops.engine.budget import new_owner, owner_alive
+from bulkops.engine.budget import Answers, new_owner, owner_alive, release_all
 from bulkops.engine.slots import Cap, Grant, SlotBook
 from bulkops.errors import RateStoreError
 from bulkops.jsoncodec import dumps, loads
@@ -31,6 +32,7 @@ from bulkops.model import Target
 
 T = TypeVar("T")
 FORMAT = 1  # the "bulkops_budget" version of the file
+MAX_BYTES = 64 << 20  # a budget file is a few kB; more is not ours
 
 
 def state_dir() -> Path:
@@ -50,7 +52,6 @@ class FileStore:
     ) -> None:  # fmt: skip
         self.path = path
         self.description = f"the local budget file {path}"
-        self._lock_path = path.with_name(path.name + ".lock")
         self._header = header or {}
         self._lease = lease
         self._clock = clock
@@ -66,13 +67,15 @@ class FileStore:
         header = {"host": target.host, "account_id": target.account_id}
         return cls(state_dir() / f"budget-{key}.json", lease=lease, header=header)
 
-    async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
-        return self.take_now(want, caps)
+    async def take(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
+        return self.take_now(want, caps, answers)
 
-    def take_now(self, want: int, caps: Sequence[Cap]) -> Grant:
-        return self._change(
-            lambda book, now: book.take(now, self.owner, want, caps, self._tokens, self._lease)
-        )
+    def take_now(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
+        def step(book: SlotBook, now: float) -> Grant:
+            release_all(book, now, answers)
+            return book.take(now, self.owner, want, caps, self._tokens, self._lease)
+
+        return self._change(step)
 
     async def release(self, answers: Sequence[tuple[str, float]], *, sent: bool = True) -> None:
         self._change(lambda book, now: book.release(now, answers, sent=sent))
@@ -113,24 +116,23 @@ class FileStore:
             try:
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-                self._fd = os.open(self._lock_path, flags, 0o600)
+                self._fd = os.open(self.path, flags, 0o600)
             except OSError as exc:
                 raise RateStoreError(
-                    f"cannot open {self._lock_path} for the account's rate budget: "
+                    f"cannot open {self.path} for the account's rate budget: "
                     f"{exc.strerror or exc} (set XDG_STATE_HOME to a writable directory)"
                 ) from exc
         return self._fd
 
     def _load(self) -> SlotBook:
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return SlotBook()
-        with os.fdopen(fd, "rb") as f:
-            raw = f.read(64 << 20)
+        assert self._fd is not None
+        size = os.fstat(self._fd).st_size
+        raw = os.pread(self._fd, min(size, MAX_BYTES), 0).split(b"\n", 1)[0]
         last, self._last = self._last, None  # the book is about to change
         if last is not None and last[0] == raw:
             return last[1]  # nobody else wrote since we did: spare the parse
+        if not raw:
+            return SlotBook()  # a new file
         try:
             doc = loads(raw)
             if not isinstance(doc, dict) or doc.get("bulkops_budget") != FORMAT:
@@ -144,10 +146,10 @@ class FileStore:
             ) from None
 
     def _save(self, book: SlotBook) -> None:
+        """In place, under the lock: one write of one line, then the old tail cut off. A
+        process killed between the two leaves a stale tail after the newline: ignored."""
+        assert self._fd is not None
         raw = dumps({"bulkops_budget": FORMAT, **self._header, "book": book.to_doc()})
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-        os.replace(tmp, self.path)
+        os.pwrite(self._fd, raw + b"\n", 0)
+        os.ftruncate(self._fd, len(raw) + 1)
         self._last = (raw, book)

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from bulkops.engine.budget import Answers
 from bulkops.engine.slots import WANT_TTL, Cap, Grant
 from bulkops.errors import RateStoreError
 from bulkops.model import Target
@@ -226,7 +227,9 @@ class RedisStore:
         self._release = self._client.register_script(RELEASE)
         self._preload = self._client.register_script(PRELOAD)
 
-    async def take(self, want: int, caps: Sequence[Cap]) -> Grant:
+    async def take(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
+        for sent in (True, False):
+            await self.release([(t, ago) for t, ago, s in answers if s is sent], sent=sent)
         args: list[Any] = [self.owner, want, self._lease]
         for count, span in caps:
             args += [count, repr(float(span))]
@@ -234,7 +237,7 @@ class RedisStore:
         tokens = tuple(t.decode() if isinstance(t, bytes) else str(t) for t in reply[1:])
         return Grant(tokens, float(reply[0]))
 
-    def take_now(self, want: int, caps: Sequence[Cap]) -> None:
+    def take_now(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> None:
         return None  # every step is a round trip to Redis
 
     async def release(self, answers: Sequence[tuple[str, float]], *, sent: bool = True) -> None:

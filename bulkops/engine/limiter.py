@@ -99,7 +99,10 @@ class RollingWindowLimiter:
             return None
         if self._waiters and self._live_waiters():
             return None  # first come, first served
-        grant = self._store.take_now(1, self.caps())
+        answers = self._answers()
+        grant = self._store.take_now(1, self.caps(), answers)
+        if grant is None:
+            self._releases[:0] = [(t, sent, now - ago) for t, ago, sent in answers]  # not told
         if grant is None or not grant.tokens:
             self._next_free = now + (grant.wait if grant else math.inf)
             return None
@@ -152,11 +155,10 @@ class RollingWindowLimiter:
                 if self._paused_until > now:
                     await self._wait(self._paused_until - now)
                     continue
-                await self._tell_releases()
                 if self._preload is not None:
                     (then, ages), self._preload = self._preload, None
                     await self._store.preload([a + self._clock() - then for a in ages])
-                grant = await self._store.take(self._live_waiters(), self.caps())
+                grant = await self._store.take(self._live_waiters(), self.caps(), self._answers())
                 self._hand_out(grant.tokens)
                 if self._live_waiters():
                     await self._wait(min(max(grant.wait, MIN_POLL), MAX_POLL))
@@ -169,9 +171,11 @@ class RollingWindowLimiter:
             self._pump = None
 
     def _live_waiters(self) -> int:
+        """How many wait (one cancelled behind the first may be counted: its slot, if
+        granted, is given back unused)."""
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()  # cancelled while waiting
-        return sum(1 for w in self._waiters if not w.done())
+        return len(self._waiters)
 
     def _hand_out(self, tokens: Iterable[str]) -> None:
         now = self._clock()
@@ -197,13 +201,19 @@ class RollingWindowLimiter:
         finally:
             self._flush = None
 
-    async def _tell_releases(self) -> None:
+    def _answers(self) -> list[tuple[str, float, bool]]:
+        """The answers not yet told to the store, as (ticket, seconds ago, sent); forgotten
+        here: the caller tells them."""
         releases, self._releases = self._releases, []
         now = self._clock()
+        return [(t, now - at, sent) for t, sent, at in releases]
+
+    async def _tell_releases(self) -> None:
+        answers = self._answers()
         for sent in (True, False):
-            answers = [(t, now - at) for t, s, at in releases if s is sent]
-            if answers:
-                await self._store.release(answers, sent=sent)
+            chosen = [(t, ago) for t, ago, s in answers if s is sent]
+            if chosen:
+                await self._store.release(chosen, sent=sent)
 
     # ------------------------------------------------------------------ after a 429
 

@@ -141,15 +141,15 @@ class SlotBook:
         """Times beyond what is possible (the clock was set back) are pulled back to now;
         returns how many were. Slots then stay taken a full window from now: the safe side."""
         fixed = 0
-        for entry in self.done:
-            if entry[0] > now:
-                entry[0], fixed = now, fixed + 1
+        for entry in reversed(self.done):  # oldest first: only the tail can be in the future
+            if entry[0] <= now:
+                break
+            entry[0], fixed = now, fixed + 1
         for entry in self.held.values():
             if entry[1] > now or entry[2] > now + lease:
                 entry[1], entry[2], fixed = min(entry[1], now), now + lease, fixed + 1
-        self.wants = {o: min(t, now) for o, t in self.wants.items()}
-        if fixed:
-            self.done.sort(key=lambda e: float(e[0]))
+        if any(t > now for t in self.wants.values()):
+            self.wants = {o: min(t, now) for o, t in self.wants.items()}
         return fixed
 
     # ------------------------------------------------------------------ helpers
