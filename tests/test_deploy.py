@@ -225,7 +225,16 @@ def test_cron_loads_the_env_file_before_bulkops() -> None:
 def test_systemd_takes_the_secret_from_the_environment_file() -> None:
     service = unit(SERVICE)["Service"]
     assert service["EnvironmentFile"] == "/etc/bulkops/bulkops.env"
-    assert "Environment" not in service
+    # nothing secret inline: only where the account's rate budget is kept
+    assert service.get("Environment") == "XDG_STATE_HOME=/var/lib"
+    assert service["StateDirectory"] == "bulkops"  # /var/lib/bulkops: writable despite ProtectHome
+
+
+def test_the_cronjob_keeps_the_rate_budget_on_its_volume() -> None:
+    env = {e["name"]: e.get("value") for e in container()["env"]}
+    mounts = {m["mountPath"]: m for m in container()["volumeMounts"]}
+    budget_dir = f"{env['XDG_STATE_HOME']}/bulkops"
+    assert budget_dir in mounts and not mounts[budget_dir].get("readOnly")
 
 
 def test_the_cronjob_takes_the_secret_from_a_secret() -> None:
