@@ -51,7 +51,7 @@ TAKER = textwrap.dedent(
 def test_two_processes_share_one_budget_fairly(tmp_path: Path) -> None:
     budget = tmp_path / "budget.json"
     outs = [tmp_path / f"grants-{i}.json" for i in range(2)]
-    start = str(time.time() + 1.5)
+    start = str(time.time() + 3.0)  # both interpreters are up by then, even on a loaded machine
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", TAKER, str(budget), start, "1.0", str(out)], cwd=REPO
