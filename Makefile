@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 # The Redis budget store is tested against a real redis-server on loopback (tests start it).
 redis-server:
-	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null)
+	@command -v redis-server >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null)
 
 test: $(STAMP) lint redis-server
 	$(PY) -m pytest -q -n 4 --dist worksteal
