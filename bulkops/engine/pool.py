@@ -182,15 +182,23 @@ class WorkerPool:
         attempt: Attempt | None = None,
         campaign_id: str | None = None,
     ) -> Answer:
-        """One request, admitted by the limiter right before it leaves (after the first
-        contact with the target, which the first requests wait for one by one)."""
-        sent_at = self._clock()
-        ticket: str | None = None  # its rate slot, released when the answer or error is in
-        sent = False
+        """One request, sent once the first contact with the target allows it (the first
+        requests wait for it one by one; after that this is a plain call)."""
+        if self._contact.reached:  # the usual case: no detour through the gate
+            return await self._send_admitted(call, attempt, campaign_id)
+        return await self._contact.send(lambda: self._send_admitted(call, attempt, campaign_id))
 
-        async def admitted() -> Answer:
-            nonlocal sent_at, ticket, sent
-            ticket = await self._admit()
+    async def _send_admitted(
+        self,
+        call: Callable[[], Awaitable[Answer]],
+        attempt: Attempt | None,
+        campaign_id: str | None,
+    ) -> Answer:
+        """Takes a rate slot right before the request leaves and gives it back when the
+        answer or the error is in."""
+        ticket = await self._admit()
+        sent = False
+        try:
             if campaign_id is not None:
                 self._write_ahead(campaign_id)
             if attempt is not None:
@@ -198,18 +206,13 @@ class WorkerPool:
                 self.stats.retries += attempt.tries > 1
             self.stats.requests += 1
             sent_at, sent = self._clock(), True
-            return await call()
-
-        try:
-            if self._contact.reached:  # the usual case: no detour through the gate
-                return await admitted()
-            return await self._contact.send(admitted)
-        except RateLimited as exc:
-            self._on_rate_limited(exc, sent_at)
-            raise
+            try:
+                return await call()
+            except RateLimited as exc:
+                self._on_rate_limited(exc, sent_at)
+                raise
         finally:
-            if ticket is not None:
-                self._limiter.release(ticket, sent=sent)
+            self._limiter.release(ticket, sent=sent)
 
     def _on_rate_limited(self, exc: RateLimited, sent_at: float) -> None:
         """A refusal means the server counts differently from us: pause everyone, then go
