@@ -18,22 +18,33 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from bulkops.engine.slots import LEASE_SLACK, Cap, Grant, SlotBook
 from bulkops.model import RunSettings, Target
 
-RATE_STORE_ENV = "BULKOPS_RATE_STORE"  # documented: a whole fleet's default run.rate_store
 Answers = Sequence[tuple[str, float, bool]]  # (token, answered that many seconds ago, sent)
 
 
-def release_all(book: SlotBook, now: float, answers: Answers) -> None:
-    """``answers`` into ``book``: sent ones hold their slot a window more, unsent ones not."""
+def account_key(target: Target) -> str:
+    """What names one account's budget in every store: its host and account id, hashed."""
+    return hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
+
+
+def by_sent(answers: Answers) -> Iterator[tuple[bool, list[tuple[str, float]]]]:
+    """``answers`` as (sent, [(token, seconds ago), ...]) groups, empty groups left out:
+    sent requests hold their slot a window more, unsent ones not."""
     for sent in (True, False):
         chosen = [(token, ago) for token, ago, was_sent in answers if was_sent is sent]
         if chosen:
-            book.release(now, chosen, sent=sent)
+            yield sent, chosen
+
+
+def release_all(book: SlotBook, now: float, answers: Answers) -> None:
+    """``answers`` into ``book``."""
+    for sent, chosen in by_sent(answers):
+        book.release(now, chosen, sent=sent)
 
 
 class BudgetStore(Protocol):

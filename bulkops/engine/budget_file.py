@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import fcntl
 import functools
-import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bulkops.engine.budget import Answers, new_owner, owner_alive, release_all
+from bulkops.engine.budget import Answers, account_key, new_owner, owner_alive, release_all
 from bulkops.engine.slots import Cap, Grant, SlotBook
 from bulkops.errors import RateStoreError
 from bulkops.jsoncodec import dumps, loads
@@ -63,7 +62,7 @@ class FileStore:
 
     @classmethod
     def for_account(cls, target: Target, *, lease: float) -> FileStore:
-        key = hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
+        key = account_key(target)
         header = {"host": target.host, "account_id": target.account_id}
         return cls(state_dir() / f"budget-{key}.json", lease=lease, header=header)
 

@@ -20,14 +20,13 @@ a budget nobody else sees.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import socket
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bulkops.engine.budget import Answers
+from bulkops.engine.budget import Answers, account_key, by_sent
 from bulkops.engine.slots import WANT_TTL, Cap, Grant
 from bulkops.errors import RateStoreError
 from bulkops.model import Target
@@ -217,7 +216,7 @@ class RedisStore:
         self._client: Any = aioredis.Redis.from_url(
             url, socket_timeout=TIMEOUT, socket_connect_timeout=TIMEOUT
         )
-        key = hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
+        key = account_key(target)
         self.keys = [
             f"bulkops:{{{key}}}:{part}" for part in ("held", "done", "wants", "keep", "seq")
         ]
@@ -228,8 +227,8 @@ class RedisStore:
         self._preload = self._client.register_script(PRELOAD)
 
     async def take(self, want: int, caps: Sequence[Cap], answers: Answers = ()) -> Grant:
-        for sent in (True, False):
-            await self.release([(t, ago) for t, ago, s in answers if s is sent], sent=sent)
+        for sent, chosen in by_sent(answers):
+            await self.release(chosen, sent=sent)
         args: list[Any] = [self.owner, want, self._lease]
         for count, span in caps:
             args += [count, repr(float(span))]

@@ -23,7 +23,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from bulkops.engine.budget import BudgetStore, MemoryStore
+from bulkops.engine.budget import BudgetStore, MemoryStore, by_sent
 from bulkops.engine.slots import Cap
 from bulkops.model import RateSpec
 
@@ -70,7 +70,6 @@ class RollingWindowLimiter:
         self._releases: list[tuple[str, bool, float]] = []
         self._preload: tuple[float, list[float]] | None = None  # (clock time, seconds ago)
         self._next_free = 0.0  # no slot at once before this clock time (the store said so)
-        self.waited = 0.0  # total seconds the pump slept for slots, for reports
 
     @property
     def store(self) -> BudgetStore:
@@ -153,7 +152,7 @@ class RollingWindowLimiter:
             while self._live_waiters():
                 now = self._clock()
                 if self._paused_until > now:
-                    await self._wait(self._paused_until - now)
+                    await self._sleep(self._paused_until - now)
                     continue
                 if self._preload is not None:
                     (then, ages), self._preload = self._preload, None
@@ -161,7 +160,7 @@ class RollingWindowLimiter:
                 grant = await self._store.take(self._live_waiters(), self.caps(), self._answers())
                 self._hand_out(grant.tokens)
                 if self._live_waiters():
-                    await self._wait(min(max(grant.wait, MIN_POLL), MAX_POLL))
+                    await self._sleep(min(max(grant.wait, MIN_POLL), MAX_POLL))
         except Exception as exc:  # the store failed: every waiter hears it
             for waiter in self._waiters:
                 if not waiter.done():
@@ -189,10 +188,6 @@ class RollingWindowLimiter:
             if self._slowed_at > -math.inf:
                 self._recover(now)
 
-    async def _wait(self, seconds: float) -> None:
-        self.waited += seconds
-        await self._sleep(seconds)
-
     async def _flush_soon(self) -> None:
         try:
             await self._tell_releases()
@@ -209,11 +204,8 @@ class RollingWindowLimiter:
         return [(t, now - at, sent) for t, sent, at in releases]
 
     async def _tell_releases(self) -> None:
-        answers = self._answers()
-        for sent in (True, False):
-            chosen = [(t, ago) for t, ago, s in answers if s is sent]
-            if chosen:
-                await self._store.release(chosen, sent=sent)
+        for sent, chosen in by_sent(self._answers()):
+            await self._store.release(chosen, sent=sent)
 
     # ------------------------------------------------------------------ after a 429
 
