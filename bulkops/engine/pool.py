@@ -82,6 +82,7 @@ class WorkerPool:
         self._before_send = None if dry_run else before_send
         self._on_refusal = on_rate_limited
         self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
+        self._refusal_wait = refusal_wait(settings)  # a refusal without Retry-After waits this
         self._contact = FirstContact(
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
@@ -218,9 +219,8 @@ class WorkerPool:
         """A refusal means the server counts differently from us: pause everyone, then go
         slower. Without Retry-After the pause is one full window of the tightest spec."""
         self.stats.rate_limited += 1
-        settings = self._settings
-        pause = exc.retry_after if exc.retry_after is not None else refusal_wait(settings)
-        self._limiter.slow_down(min(pause, settings.max_retry_after), sent_at=sent_at)
+        pause = self._refusal_wait if exc.retry_after is None else exc.retry_after
+        self._limiter.slow_down(min(pause, self._settings.max_retry_after), sent_at=sent_at)
         self._on_refusal(exc)
 
     async def _admit(self) -> str:

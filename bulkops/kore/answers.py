@@ -141,7 +141,7 @@ def read_answer(
     if success:
         why = body.failure or body.note
         return PermanentError(f"HTTP {status}, but not a success: {why}", **kw)
-    if (abort := _abort(status, body, headers, wordings, hints)) is not None:
+    if (abort := _abort(status, body, headers, wordings, hints, said, kw)) is not None:
         return abort
     if body.kore_json and (
         status == 404 or (status in NOT_FOUND_STATUSES and wordings.not_found(body.message))
@@ -158,9 +158,9 @@ def _abort(
     headers: Mapping[str, str],
     wordings: WordingMatcher,
     hints: Mapping[str, str],
+    said: str,
+    kw: dict[str, Any],
 ) -> AbortError | None:
-    said = body.message or body.note or "no message"
-    kw: dict[str, Any] = {"status": status, "message": body.message, "data": body.data}
     if 300 <= status < 400:
         where = clean_message(headers.get("Location", ""))[:200] or "nowhere"
         why = f"HTTP {status}: redirected to {where}; redirects are never followed"
