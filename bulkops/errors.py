@@ -28,6 +28,7 @@ from __future__ import annotations
 from typing import Any
 
 EXIT_USAGE = 2  # bad usage, invalid job, locked log: nothing was sent
+EXIT_ABORTED = 3  # the run stopped early, or what it wrote down is incomplete
 
 
 class BulkOpsError(Exception):

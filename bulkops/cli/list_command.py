@@ -12,11 +12,10 @@ from bulkops.cli.abort_hint import explain_abort
 from bulkops.cli.console import Console
 from bulkops.cli.tables import id_lines, short_list, table
 from bulkops.engine.listing import Listing, list_campaigns
-from bulkops.errors import ApiError
+from bulkops.errors import EXIT_ABORTED, ApiError
 from bulkops.job import load_job
 from bulkops.model import Job
 
-EXIT_ABORTED = 3
 COLUMNS = ("id", "name", "status", "createdAt", "protected")
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
 from bulkops import __version__
 from bulkops.cli.console import Console
+from bulkops.cli.signals import INTERRUPTED_EARLY, interrupted_exit_code
 from bulkops.errors import EXIT_USAGE, AuditWriteError, Interrupted, JobError, LockedError
-from bulkops.model import EXIT_BY_SIGNAL
 
 # Modules are imported where a command needs them: `bulkops --help` and
 # `validate` start without loading aiohttp.
@@ -162,8 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     except Interrupted as exc:  # so early that no console existed yet
-        sys.stderr.write("interrupted before anything was deleted\n")
-        return EXIT_BY_SIGNAL.get(signal.Signals(exc.signum), 130)
+        sys.stderr.write(INTERRUPTED_EARLY + "\n")
+        return interrupted_exit_code(exc)
 
 
 def _dispatch(args_list: list[str]) -> int:
@@ -202,9 +201,8 @@ def _dispatch(args_list: list[str]) -> int:
         console.error("audit_log", str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        console.error("interrupted", "interrupted before anything was deleted")
-        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        return EXIT_BY_SIGNAL.get(signal.Signals(signum), 130)
+        console.error("interrupted", INTERRUPTED_EARLY)
+        return interrupted_exit_code(exc)
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:

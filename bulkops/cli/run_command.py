@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -14,12 +13,18 @@ from bulkops.cli.abort_hint import explain_abort
 from bulkops.cli.console import Console
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
-from bulkops.cli.signals import GUARD
+from bulkops.cli.signals import GUARD, INTERRUPTED_EARLY, interrupted_exit_code
 from bulkops.engine.job_run import JobRun, new_run_id
-from bulkops.errors import EXIT_USAGE, BulkOpsError, Interrupted, JobError, LockedError
+from bulkops.errors import (
+    EXIT_ABORTED,
+    EXIT_USAGE,
+    BulkOpsError,
+    JobError,
+    LockedError,
+)
 from bulkops.job import load_job, parse_age, with_overrides
 from bulkops.job.idfile import read_ids_file, read_ids_stream
-from bulkops.model import EXIT_BY_SIGNAL, Job, RunResult
+from bulkops.model import Job, RunResult
 from bulkops.records.files import check_output_path
 from bulkops.records.plans import load_plan, write_plan
 from bulkops.records.summary_files import write_metrics, write_summary_json
@@ -51,7 +56,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     try:
         job = load(args)
     except (JobError, KeyboardInterrupt) as exc:
-        code = _interrupted_code(exc) if isinstance(exc, KeyboardInterrupt) else EXIT_USAGE
+        code = interrupted_exit_code(exc) if isinstance(exc, KeyboardInterrupt) else EXIT_USAGE
         refused = RunResult(
             new_run_id(), Path(args.job).stem, bool(args.dry_run), args.audit_log or "",
             started_at=utc_now(), finished_at=utc_now(), exit_code=code,
@@ -76,21 +81,15 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         _write_monitoring(args, refused, console, said=isinstance(exc, JobError))
         raise
     except KeyboardInterrupt as exc:
-        message = "interrupted before anything was deleted"
-        code = _interrupted_code(exc)
-        _write_monitoring(args, job_run.refused("interrupted", message, code), console)
+        refused = job_run.refused("interrupted", INTERRUPTED_EARLY, interrupted_exit_code(exc))
+        _write_monitoring(args, refused, console)
         raise
     written = _write_monitoring(args, result, console)
     with contextlib.suppress(OSError):  # the terminal is gone (a hang-up): the files say it
         written = _show_result(args, console, job, result) and written
     if not written and result.exit_code in (0, 1):
-        return 3  # the run happened, but what monitoring reads of it is missing
+        return EXIT_ABORTED  # the run happened, but what monitoring reads of it is missing
     return result.exit_code
-
-
-def _interrupted_code(exc: KeyboardInterrupt) -> int:
-    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-    return EXIT_BY_SIGNAL.get(signal.Signals(signum), 130)
 
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
@@ -148,7 +147,7 @@ def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
         new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
         started_at=now, finished_at=now,
     )  # fmt: skip
-    return 0 if _write_monitoring(args, finished, console) else 3
+    return 0 if _write_monitoring(args, finished, console) else EXIT_ABORTED
 
 
 def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> bool:

@@ -23,7 +23,15 @@ from collections.abc import Callable
 from types import FrameType
 
 from bulkops.errors import Interrupted
-from bulkops.model import EXIT_BY_SIGNAL
+from bulkops.model import EXIT_BY_SIGNAL, exit_code_for
+
+INTERRUPTED_EARLY = "interrupted before anything was deleted"
+
+
+def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
+    """SPEC's 129/130/143 for a signal that ended the process before a run started
+    (a plain KeyboardInterrupt is a SIGINT)."""
+    return exit_code_for("interrupted", 0, exc.signum if isinstance(exc, Interrupted) else None)
 
 
 class SignalGuard:
