@@ -10,7 +10,7 @@ import json
 
 from bulkops.cli.abort_hint import explain_abort
 from bulkops.cli.console import Console
-from bulkops.cli.tables import id_lines, short_list, table
+from bulkops.cli.tables import csv_cell, id_lines, short_list, table
 from bulkops.engine.listing import Listing, list_campaigns
 from bulkops.errors import EXIT_ABORTED, ApiError
 from bulkops.job import load_job
@@ -56,7 +56,7 @@ def _csv(listing: Listing, job: Job) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     writer.writerows(
-        [r[c] for c in COLUMNS[:-1]] + [str(r["protected"]).lower()] for r in listing.rows
+        [csv_cell(r[c]) for c in COLUMNS[:-1]] + [str(r["protected"]).lower()] for r in listing.rows
     )
     return out.getvalue().rstrip("\n")
 

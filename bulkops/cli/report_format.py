@@ -11,14 +11,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from bulkops.cli.tables import table
+from bulkops.cli.tables import csv_cell, table
 from bulkops.errors import JobError
 from bulkops.job.rates import parse_rate_spec
 from bulkops.model import COUNT_KEYS
 from bulkops.records.report import PERCENTILES, Report, RunReport
 
 TABLE_FAILED = 20  # failed campaigns listed per run in the table; json lists all it kept
-CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
 
 
 def format_json(report: Report, log_name: str) -> str:
@@ -125,12 +124,13 @@ def format_csv(report: Report, log_name: str) -> str:
     writer.writerow(["run_id", "job", "dry_run", "started", "host", "app_id", "reason", "exit_code",
                      "total", *COUNT_KEYS, "duration_s", "rate", *(f"p{p}_ms" for p in PERCENTILES),
                      "retries"])  # fmt: skip
+    c = csv_cell
     for r in report.runs:
         dry_run = "" if r.dry_run is None else str(r.dry_run).lower()
         writer.writerow(
-            [_csv(r.run_id), _csv(r.job), dry_run, _csv(r.started), _csv(r.host), _csv(r.app_id),
-             _csv(r.reason), _csv(r.exit_code), _csv(r.total), *(r.counts[k] for k in COUNT_KEYS),
-             _csv(r.duration_s), _csv(r.rate), *(_csv(v) for v in r.latency_ms.values()),
+            [c(r.run_id), c(r.job), dry_run, c(r.started), c(r.host), c(r.app_id),
+             c(r.reason), c(r.exit_code), c(r.total), *(r.counts[k] for k in COUNT_KEYS),
+             c(r.duration_s), c(r.rate), *(c(v) for v in r.latency_ms.values()),
              r.retries]
         )  # fmt: skip
     return out.getvalue().rstrip("\n")
@@ -152,11 +152,6 @@ def _md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str
 def _md(value: Any) -> str:
     text = "" if value is None else " ".join(str(value).split())
     return text.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _csv(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if isinstance(value, str) and text.startswith(CSV_INJECTION) else text
 
 
 def _in_flight(count: int) -> str:

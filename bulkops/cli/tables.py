@@ -47,3 +47,12 @@ def short_list(ids: Sequence[str], *, limit: int = 20) -> str:
     """``a, b, c`` for a message: the first ``limit`` ids, then a count of the rest."""
     more = f" … and {len(ids) - limit} more" if len(ids) > limit else ""
     return ", ".join(ids[:limit]) + more
+
+
+CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell as a formula
+
+
+def csv_cell(value: Any) -> str:
+    """``value`` for a CSV cell: text that a spreadsheet would run as a formula is quoted."""
+    text = "" if value is None else str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(CSV_INJECTION) else text

@@ -21,6 +21,20 @@ def named(sandbox: SandboxThread, n: int, status: str = "Stopped") -> list[str]:
     return sandbox.add_campaigns(rows)
 
 
+def test_list_csv_keeps_a_formula_in_a_campaign_name_as_text(
+    tmp_path: Path,
+    sandbox: SandboxThread,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KOREAI_CLIENT_SECRET", SECRET)
+    sandbox.add_campaigns([{"_id": "cd-formula", "name": "=HYPERLINK(1)", "status": "Stopped"}])
+    job = write_job(tmp_path, sandbox, select={"status": ["Stopped"]})
+    assert main(["list", str(job), "--output", "csv"]) == 0
+    (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
+    assert row["name"] == "'=HYPERLINK(1)"  # as the report's CSV does: a spreadsheet runs none
+
+
 def test_list_shows_what_a_select_job_finds_in_every_format(
     tmp_path: Path,
     sandbox: SandboxThread,
