@@ -29,7 +29,6 @@ _UNITS = {
 }
 _AGE = re.compile(r"([0-9]{1,6})([smhdw])", re.ASCII)
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_MAX_AGE = timedelta(days=100 * 366)
 _RATE_EXAMPLE = "like 10/s, 60/min, 1800/hour or 5/2s"
 
 

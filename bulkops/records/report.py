@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkops.ids import id_problem
+from bulkops.ids import MAX_ID_CHARS, id_problem
 from bulkops.model import COUNT_KEYS, DONE_OUTCOMES, OUTCOMES
 from bulkops.records.history import BadLine, iter_records
 from bulkops.utc import parse_utc
@@ -39,7 +39,6 @@ LOG_STEP = 1.01  # above it, buckets this ratio wide: at most 0.5 % off
 _LN_STEP = math.log(LOG_STEP)
 FAILED_KEEP = 1000  # failed campaigns kept per run for output; the rest are only counted
 ERROR_CHARS = 300  # a longer error message is cut (a hostile log must not fill memory)
-MAX_ID_CHARS = 256  # a longer "id" is not one a job would accept
 BAD_LINES_KEEP = 50  # bad lines reported one by one; the rest are counted
 KNOWN_RUNS_SHOWN = 10  # run ids listed when --run names an unknown one
 STATE_KEYS = ("skipped", "pending")  # what a run left, not what happened: never summed
