@@ -66,6 +66,7 @@ class RollingWindowLimiter:
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO, served by the pump
         self._pump: asyncio.Task[None] | None = None
         self._flush: asyncio.Task[None] | None = None
+        self._flush_checked = False  # a look at _releases is scheduled for the next loop turn
         # (ticket, sent, clock time of its answer) not yet told to the store
         self._releases: list[tuple[str, bool, float]] = []
         self._preload: tuple[float, list[float]] | None = None  # (clock time, seconds ago)
@@ -131,8 +132,9 @@ class RollingWindowLimiter:
         if ticket == NO_SLOT:
             return
         self._releases.append((ticket, sent, self._clock()))
-        if self._flush is None:
-            self._flush = asyncio.ensure_future(self._flush_soon())
+        if not self._flush_checked:
+            self._flush_checked = True
+            asyncio.get_running_loop().call_soon(self._flush_if_pending)
 
     async def close(self) -> None:
         """Tells the store every answer still pending and that this run takes no more."""
@@ -187,6 +189,13 @@ class RollingWindowLimiter:
             self._waiters.popleft().set_result(token)
             if self._slowed_at > -math.inf:
                 self._recover(now)
+
+    def _flush_if_pending(self) -> None:
+        """Answers still untold a loop turn later are told in a task of their own. Usually
+        the releasing worker's next take has told them already, and no task is needed."""
+        self._flush_checked = False
+        if self._releases and self._flush is None:
+            self._flush = asyncio.ensure_future(self._flush_soon())
 
     async def _flush_soon(self) -> None:
         try:
