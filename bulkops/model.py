@@ -81,6 +81,19 @@ BUILT_IN_ONLY = Wordings()  # a job without ``answers:``
 
 
 @dataclass(frozen=True)
+class RestoreDefaults:
+    """The job's ``restore:`` section: what a Create body needs that a deleted campaign's
+    snapshot may lack (the delete answer carries neither a queue nor a flow name)."""
+
+    queue_name: str | None = None  # Progressive and Preview campaigns
+    experience_flow_name: str | None = None  # Agentless campaigns
+    dnc_list: str | None = None  # api: v2 only
+
+
+NO_RESTORE_DEFAULTS = RestoreDefaults()  # a job without ``restore:``
+
+
+@dataclass(frozen=True)
 class Auth:
     """Either a client secret to mint JWTs with, or a pre-made token."""
 
@@ -154,6 +167,7 @@ class Job:
     warnings: tuple[str, ...] = field(default=())
     excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
     answers: Wordings = BUILT_IN_ONLY
+    restore: RestoreDefaults = NO_RESTORE_DEFAULTS
 
 
 @dataclass(frozen=True, slots=True)
