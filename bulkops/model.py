@@ -180,6 +180,17 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
+class Created:
+    """A Create's 2xx answer; ``new_id`` is the new campaign's id as the answer gives it
+    (``data._id``, ``data.campId``, ``data.id``, else a top-level ``id``/``_id``), or None."""
+
+    status: int
+    message: str | None
+    data: dict[str, Any] | None
+    new_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The one outcome of one campaign in this run (an audit ``campaign`` line)."""
 

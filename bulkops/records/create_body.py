@@ -135,7 +135,7 @@ def _machine_detect(value: Any, api: str) -> bool | str | None:
             return "detect" if value else "no"
         return str(value) if value in V2_MACHINE_DETECT else None
     if value in V2_MACHINE_DETECT:
-        return value != "no"
+        return bool(value != "no")
     return bool(value) if isinstance(value, bool) else None
 
 
