@@ -20,6 +20,10 @@ OUTCOMES = ("deleted", "not_found", "failed", "would_delete", "protected")  # of
 COUNT_KEYS = (*OUTCOMES[:4], "skipped", "pending", "protected")  # of run_finished.counts
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
 REASONS = ("completed", "interrupted", "aborted", "halted")  # of run_finished.reason
+# The restore log's vocabulary (SPEC "Restore").
+RESTORE_OUTCOMES = ("restored", "would_restore", "exists", "failed")  # of a campaign line
+RESTORE_COUNT_KEYS = (*RESTORE_OUTCOMES, "skipped", "pending")  # of restore_finished.counts
+RESTORED_OUTCOMES = frozenset({"restored", "exists"})  # what restoring again skips
 
 
 @dataclass(frozen=True)
@@ -202,6 +206,19 @@ class Outcome:
     message: str | None
     error: str | None
     campaign: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreOutcome:
+    """The one outcome of one deleted campaign in a restore (a restore log ``campaign`` line)."""
+
+    campaign_id: str  # the old id, as the audit log recorded it deleted
+    new_id: str | None  # the campaign made (or found under the same name), if known
+    outcome: str  # one of RESTORE_OUTCOMES
+    http_status: int | None
+    message: str | None
+    error: str | None
+    body: dict[str, Any] | None  # what was or would be sent
 
 
 EXIT_BY_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
