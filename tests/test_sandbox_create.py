@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from bulkops.sandbox import Sandbox, SandboxConfig
+from bulkops.sandbox.cli import build_parser
 from tests.test_sandbox import CFG, headers
 from tests.test_sandbox_dialect import call
 
@@ -279,3 +280,36 @@ async def test_the_create_checks_campaign_type_and_json(session: aiohttp.ClientS
         status, _, answer = await call(session, "POST", create_url(sb), json=[body()])
         assert (status, answer["message"]) == (400, "Request body must be a JSON object")
         assert sb.stats.by_method == {"POST": 3}
+
+
+def test_the_command_line_sets_contact_lists_readiness_and_where_the_id_stands() -> None:
+    args = vars(
+        build_parser().parse_args(
+            ["--contact-list", "Spring", "--contact-list", "Gold", "--ready-after", "0.01"]
+            + ["--created-id-at", "campId"]
+        )
+    )
+    args.pop("ready_file"), args.pop("quiet")
+    config = SandboxConfig(**args)
+    assert (config.contact_lists, config.ready_after, config.created_id_at) == (
+        ["Spring", "Gold"], 0.01, "campId",
+    )  # fmt: skip
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--created-id-at", "nowhere"])
+
+
+async def test_readiness_and_the_id_s_place_can_be_switched_while_it_runs(
+    session: aiohttp.ClientSession,
+) -> None:
+    async with Sandbox() as sb:
+        status, _, settings = await call(
+            session, "POST", f"{sb.url}/_sandbox/config",
+            json={"ready_after": 3600, "created_id_at": "top__id"},
+        )  # fmt: skip
+        assert status == 200 and settings["ready_after"] == 3600
+        _, answer = await create(session, sb, body())
+        assert answer["_id"] == sb.campaign_ids()[0] and "_id" not in answer["data"]
+        status, _, refused = await call(
+            session, "POST", f"{sb.url}/_sandbox/config", json={"ready_after": -1}
+        )
+        assert status == 400 and "ready_after" in refused["message"]
