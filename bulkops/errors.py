@@ -14,7 +14,8 @@
         │   ├── RateLimited       429, or a rate-limit wording on any status
         │   └── Unreachable       one try that could not reach the target at all
         └── PermanentError    other 4xx, a 2xx that is no success: the campaign fails, no retry
-            └── NotFound      404, or 400/410 saying the campaign does not exist: already gone
+            ├── NotFound      404, or 400/410 saying the campaign does not exist: already gone
+            └── NameTaken     a Create answered 400/409 that the name exists: the campaign exists
 
     Interrupted (a KeyboardInterrupt, not a BulkOpsError): SIGHUP/SIGINT/SIGTERM before a
     run started; ``signum`` says which. Nothing was deleted.
@@ -124,3 +125,7 @@ class PermanentError(ApiError):
 
 class NotFound(PermanentError):
     """404: the campaign does not exist (any more)."""
+
+
+class NameTaken(PermanentError):
+    """A Create was refused because a campaign of that name exists (400/409 saying so)."""

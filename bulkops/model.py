@@ -20,6 +20,10 @@ OUTCOMES = ("deleted", "not_found", "failed", "would_delete", "protected")  # of
 COUNT_KEYS = (*OUTCOMES[:4], "skipped", "pending", "protected")  # of run_finished.counts
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
 REASONS = ("completed", "interrupted", "aborted", "halted")  # of run_finished.reason
+# The restore log's vocabulary (SPEC "Restore").
+RESTORE_OUTCOMES = ("restored", "would_restore", "exists", "failed")  # of a campaign line
+RESTORE_COUNT_KEYS = (*RESTORE_OUTCOMES, "skipped", "pending")  # of restore_finished.counts
+RESTORED_OUTCOMES = frozenset({"restored", "exists"})  # what restoring again skips
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,19 @@ class Wordings:
 
 
 BUILT_IN_ONLY = Wordings()  # a job without ``answers:``
+
+
+@dataclass(frozen=True)
+class RestoreDefaults:
+    """The job's ``restore:`` section: what a Create body needs that a deleted campaign's
+    snapshot may lack (the delete answer carries neither a queue nor a flow name)."""
+
+    queue_name: str | None = None  # Progressive and Preview campaigns
+    experience_flow_name: str | None = None  # Agentless campaigns
+    dnc_list: str | None = None  # api: v2 only
+
+
+NO_RESTORE_DEFAULTS = RestoreDefaults()  # a job without ``restore:``
 
 
 @dataclass(frozen=True)
@@ -154,6 +171,7 @@ class Job:
     warnings: tuple[str, ...] = field(default=())
     excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
     answers: Wordings = BUILT_IN_ONLY
+    restore: RestoreDefaults = NO_RESTORE_DEFAULTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +181,17 @@ class Answer:
     status: int
     message: str | None
     data: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A Create's 2xx answer; ``new_id`` is the new campaign's id as the answer gives it
+    (``data._id``, ``data.campId``, ``data.id``, else a top-level ``id``/``_id``), or None."""
+
+    status: int
+    message: str | None
+    data: dict[str, Any] | None
+    new_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +206,19 @@ class Outcome:
     message: str | None
     error: str | None
     campaign: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreOutcome:
+    """The one outcome of one deleted campaign in a restore (a restore log ``campaign`` line)."""
+
+    campaign_id: str  # the old id, as the audit log recorded it deleted
+    new_id: str | None  # the campaign made (or found under the same name), if known
+    outcome: str  # one of RESTORE_OUTCOMES
+    http_status: int | None
+    message: str | None
+    error: str | None
+    body: dict[str, Any] | None  # what was or would be sent
 
 
 EXIT_BY_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}

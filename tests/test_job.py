@@ -21,7 +21,7 @@ from bulkops.job import (
     with_overrides,
 )
 from bulkops.job.idfile import read_ids_file
-from bulkops.model import DEFAULT_RATES, Job, RateSpec, RunSettings
+from bulkops.model import DEFAULT_RATES, Job, RateSpec, RestoreDefaults, RunSettings
 
 FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
 SECRET = "S3CRET-value-that-must-never-show"
@@ -655,3 +655,16 @@ def test_api_family_campaign_type_and_answers_are_read(tmp_path: Path) -> None:
     assert any("answers.not_found: '*No such campaign*'" in line for line in describe(job))
     plain = load(tmp_path, MINIMAL + "campaigns: [cd-1]\n")
     assert (plain.target.api, plain.answers.not_found, plain.answers.rate_limited) == ("v1", (), ())
+
+
+def test_the_restore_section_names_what_snapshots_lack(tmp_path: Path) -> None:
+    text = MINIMAL + "campaigns: [cd-1]\nrestore:\n  queue_name: Default Queue\n"
+    text += "  experience_flow_name: Billing Flow\n  dnc_list: Global DNC\n"
+    job = load(tmp_path, text)
+    assert job.restore == RestoreDefaults("Default Queue", "Billing Flow", "Global DNC")
+    assert "restore.queue_name: 'Default Queue' (for campaigns whose snapshot lacks it)" in (
+        describe(job)
+    )
+    partial = load(tmp_path, MINIMAL + "campaigns: [cd-1]\nrestore: {queue_name: Q}\n")
+    assert partial.restore == RestoreDefaults(queue_name="Q")
+    assert load(tmp_path, MINIMAL + "campaigns: [cd-1]\n").restore == RestoreDefaults()

@@ -56,6 +56,11 @@ def describe(job: Job) -> list[str]:
             for kind, globs in vars(job.answers).items()
             if globs
         ),
+        *(
+            f"restore.{key}: {value!r} (for campaigns whose snapshot lacks it)"
+            for key, value in vars(job.restore).items()
+            if value is not None
+        ),
     ]
 
 

@@ -24,11 +24,21 @@ from bulkops.job.answers import ANSWERS_KEYS, read_answers
 from bulkops.job.idfile import read_ids_file
 from bulkops.job.overrides import audit_path
 from bulkops.job.problems import attempt, collecting, problem_count
+from bulkops.job.restore_section import RESTORE_KEYS, read_restore
 from bulkops.job.run_settings import RUN_KEYS, read_run_settings
 from bulkops.job.selection import SELECT_KEYS, read_selection
 from bulkops.job.yaml_hints import comment_notes
 from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
-from bulkops.model import BUILT_IN_ONLY, Auth, Job, RunSettings, Secret, Selection, Target
+from bulkops.model import (
+    BUILT_IN_ONLY,
+    NO_RESTORE_DEFAULTS,
+    Auth,
+    Job,
+    RunSettings,
+    Secret,
+    Selection,
+    Target,
+)
 from bulkops.text import excerpt
 
 CAMPAIGN_TYPES = ("voice", "sms")
@@ -36,7 +46,7 @@ APIS = ("v1", "v2")
 MAX_SECRET_BYTES = 64 * 1024
 _TOP_KEYS = (
     *("version", "name", "target", "auth", "campaigns"),
-    *("campaigns_file", "select", "exclude", "run", "audit_log", "answers"),
+    *("campaigns_file", "select", "exclude", "run", "audit_log", "answers", "restore"),
 )
 _Campaigns = tuple[tuple[str, ...], Selection | None, tuple[str, ...], tuple[str, ...]]
 _NO_CAMPAIGNS: _Campaigns = ((), None, (), ())  # what the loader goes on with after a problem
@@ -98,6 +108,10 @@ def load_job(
             lambda: read_answers(top.read("answers", lambda v: v.section(ANSWERS_KEYS), None)),
             BUILT_IN_ONLY,
         )
+        restore = attempt(
+            lambda: read_restore(top.read("restore", lambda v: v.section(RESTORE_KEYS), None)),
+            NO_RESTORE_DEFAULTS,
+        )
     assert target is not None and auth is not None  # else collecting() raised
     warnings += _protected_selection(select, run)
     return Job(
@@ -115,6 +129,7 @@ def load_job(
         warnings=(*notes, *warnings),
         excluded=excluded,
         answers=answers,
+        restore=restore,
     )
 
 

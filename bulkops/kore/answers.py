@@ -4,7 +4,9 @@ Pure: no network, no event loop. ``decode_body`` reads a body (scrubbed of
 tokens); ``read_answer`` turns status, body and headers into an ``Answer``
 (a real success) or one of ``errors.*``, following SPEC "How answers are
 treated": where two rows match, a rate-limit refusal wins, then an abort,
-then not-found, then the row of the status.
+then not-found, then the row of the status. ``read_create_answer`` reads a
+Create's answer the same way, with a taken name as ``NameTaken`` and no
+not-found.
 """
 
 from __future__ import annotations
@@ -18,19 +20,23 @@ from bulkops.errors import (
     AbortError,
     ApiError,
     AuthError,
+    NameTaken,
     NotFound,
     PermanentError,
     RateLimited,
     RetryableError,
 )
+from bulkops.ids import id_problem
 from bulkops.jsoncodec import loads
 from bulkops.kore.scrub import clean_message, scrub_bytes, scrub_data
 from bulkops.kore.wordings import WordingMatcher
-from bulkops.model import Answer
+from bulkops.model import Answer, Created
 
 RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
 NOT_FOUND_STATUSES = frozenset({400, 410})  # besides 404: when the message says so
 FAILURE_STATUSES = frozenset({"failure", "failed", "error"})
+NAME_TAKEN_STATUSES = frozenset({400, 409})  # a Create's name is taken, when the message says so
+NEW_ID_KEYS = ("_id", "campId", "id")  # where a Create's answer puts the new id in ``data``
 MAX_BODY_BYTES = 1 << 20  # larger answers are cut: the audit log keeps a record, not a dump
 EXCERPT_CHARS = 200
 
@@ -48,6 +54,7 @@ class Body(NamedTuple):
     kore_json: bool  # a JSON object: something Kore.ai (not a proxy page) could have said
     failure: str | None = None  # what in a JSON object says failure
     note: str = ""  # why the body is no Kore JSON, for people
+    ids: tuple[Any, ...] = ()  # a Create's new id, where it may stand, in that order
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -89,11 +96,13 @@ def decode_body(raw: bytes, truncated: bool, token: str = "") -> Body:
     if not isinstance(message, str) or not message:
         message = _first_error(doc)
     failure = None if doc.get("status") == "success" and not doc.get("errors") else _failure(doc)
+    data = data if isinstance(data, dict) else None
     return Body(
         clean_message(message, token) if message is not None else None,
-        data if isinstance(data, dict) else None,
+        data,
         True,
         failure,
+        ids=(*(data.get(key) for key in NEW_ID_KEYS if data), doc.get("id"), doc.get("_id")),
     )
 
 
@@ -150,6 +159,33 @@ def read_answer(
     if status in RETRYABLE_STATUSES:
         return RetryableError(f"HTTP {status}: {said}", **kw)
     return PermanentError(f"HTTP {status}: {said}", **kw)
+
+
+def read_create_answer(
+    status: int,
+    body: Body,
+    headers: Mapping[str, str],
+    wordings: WordingMatcher,
+    hints: Mapping[str, str],
+) -> Created | ApiError:
+    """A Create's answer: ``Created``, or the error it stands for.
+
+    As ``read_answer``, except: a 400/409 whose message says the name is taken
+    is ``NameTaken``, and "not found" means nothing for a Create (a contact list
+    not found is an ordinary ``PermanentError`` with the server's message).
+    """
+    result = read_answer(status, body, headers, wordings, hints)
+    if isinstance(result, Answer):
+        new_id = next((i for i in body.ids if isinstance(i, str) and not id_problem(i)), None)
+        return Created(result.status, result.message, result.data, new_id)
+    if not isinstance(result, PermanentError) or not 400 <= status < 500:
+        return result
+    kw: dict[str, Any] = {"status": status, "message": body.message, "data": body.data}
+    if status in NAME_TAKEN_STATUSES and body.kore_json and wordings.name_taken(body.message):
+        return NameTaken(f"HTTP {status}: {body.message} (the name is taken)", **kw)
+    if isinstance(result, NotFound):
+        return PermanentError(result.explanation, **kw)
+    return result
 
 
 def _abort(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -21,18 +22,25 @@ from yarl import URL
 
 from bulkops import __version__
 from bulkops.errors import RetryableError, Unreachable
-from bulkops.kore.answers import MAX_BODY_BYTES, decode_body, excerpt, read_answer
+from bulkops.kore.answers import (
+    MAX_BODY_BYTES,
+    Body,
+    decode_body,
+    excerpt,
+    read_answer,
+    read_create_answer,
+)
 from bulkops.kore.scrub import scrub_text
 from bulkops.kore.tokens import TokenSource
 from bulkops.kore.wordings import WordingMatcher
-from bulkops.model import BUILT_IN_ONLY, Answer, Wordings
+from bulkops.model import BUILT_IN_ONLY, Answer, Created, Wordings
 
 # The documented path families (SPEC "What is sent"); v2 adds accountId to every query.
 API_BASES = {"v1": "/agentassist/api/v1/public", "v2": "/campaign/api/v2/public"}
 
 
 class KoreClient:
-    """DELETE, GET and list calls for one target, on one shared ClientSession."""
+    """DELETE, GET, list, Stop and Create calls for one target, on one shared ClientSession."""
 
     def __init__(
         self,
@@ -94,7 +102,31 @@ class KoreClient:
         url = f"{self._base}/getAllCampaignDetails{self._plain_query}"
         return await self._call("POST", url, body)
 
+    async def create(self, body: dict[str, Any]) -> Created:
+        """Kore.ai's Create call (SPEC "What is sent"): a new campaign with a new id.
+
+        Raises ``NameTaken`` when the answer says the name exists. A
+        ``RetryableError`` other than ``RateLimited`` (a timeout, a reset, a 5xx)
+        leaves it unknown whether the campaign was made: look it up by name
+        before sending the same Create again.
+        """
+        status, answer, headers = await self._exchange("POST", f"{self._base}{self._query}", body)
+        result = read_create_answer(status, answer, headers, self._wordings, self._hints)
+        if isinstance(result, Created):
+            return result
+        raise result
+
     async def _call(self, method: str, url: str, body: dict[str, Any] | None = None) -> Answer:
+        status, answer, headers = await self._exchange(method, url, body)
+        result = read_answer(status, answer, headers, self._wordings, self._hints)
+        if isinstance(result, Answer):
+            return result
+        raise result
+
+    async def _exchange(
+        self, method: str, url: str, body: dict[str, Any] | None
+    ) -> tuple[int, Body, Mapping[str, str]]:
+        """One request: its status, decoded body and headers; no answer at all raises."""
         token = self._tokens.token()
         headers = {"auth": token, **self._fixed_headers}
         try:
@@ -115,12 +147,7 @@ class KoreClient:
             raise RetryableError(f"no answer within {self._timeout_s:g}s (timeout)") from exc
         except aiohttp.ClientError as exc:
             raise RetryableError(f"connection error: {_describe(exc, token)}") from exc
-        result = read_answer(
-            status, decode_body(raw, truncated, token), answer_headers, self._wordings, self._hints
-        )
-        if isinstance(result, Answer):
-            return result
-        raise result
+        return status, decode_body(raw, truncated, token), answer_headers
 
 
 def env_proxy(host: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:

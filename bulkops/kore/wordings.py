@@ -22,6 +22,17 @@ RATE_LIMITED = (
     "*exceeded the per-* rate limit*",  # "You've exceeded the per-minute rate limit. ..."
     "*too many requests*",
 )
+# A Create refused because the name is taken (Kore.ai documents no wording: "Campaign name
+# already exists" is the expected one). The name must be said: a contact list "already
+# exists" is no campaign that exists.
+NAME_TAKEN = (
+    "*name*already exist*",
+    "*name*already taken*",
+    "*name*already in use*",
+    "*name*is taken*",
+    "*duplicate*name*",
+    "*campaign*already exist*",
+)
 
 # A message naming the app (stream, bot, iid) or the account as unknown: the
 # target is wrong, not the campaign. Words, so a campaign name cannot match by accident.
@@ -69,6 +80,7 @@ class WordingMatcher:
     def __init__(self, extra: Wordings = BUILT_IN_ONLY) -> None:
         self.not_found = _Globs((*NOT_FOUND, *extra.not_found)).match
         self.rate_limited = _Globs((*RATE_LIMITED, *extra.rate_limited)).match
+        self.name_taken = _Globs(NAME_TAKEN).match
 
     @staticmethod
     def wrong_target(message: str | None) -> str | None:

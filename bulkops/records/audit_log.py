@@ -104,14 +104,15 @@ class AuditWriter:
     Opening fails with JobError (nothing has been sent yet); writing and closing fail
     with AuditWriteError, after which the log still ends on a whole line."""
 
-    def __init__(self, path: Path, *, torn_tail: bool = False) -> None:
+    def __init__(self, path: Path, *, torn_tail: bool = False, what: str = "audit log") -> None:
         self.path = path
+        self._what = what  # which log, for people: "audit log" or "restore log"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise JobError(f"audit log: cannot create {path.parent}: {exc.strerror}") from exc
+            raise JobError(f"{what}: cannot create {path.parent}: {exc.strerror}") from exc
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
-        self._fd = open_own_file(path, flags, "audit log", 0o640, one_name=True)
+        self._fd = open_own_file(path, flags, what, 0o640, one_name=True)
         self._size = os.fstat(self._fd).st_size  # the end of the last whole line we know of
         if torn_tail:
             try:
@@ -146,7 +147,7 @@ class AuditWriter:
             raise self._failure(exc) from exc
 
     def _failure(self, exc: OSError) -> AuditWriteError:
-        return AuditWriteError(f"the audit log {self.path} could not be written: {exc.strerror}")
+        return AuditWriteError(f"the {self._what} {self.path} could not be written: {exc.strerror}")
 
     def close(self) -> None:
         if self._fd >= 0:

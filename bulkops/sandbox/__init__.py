@@ -1,9 +1,10 @@
 """A local Kore.ai-compatible campaign API on loopback, with switchable faults and limits.
 
 For the demo, the end-to-end tests and the benchmark. Speaks exactly the calls
-SPEC.md "What is sent" lists (v1 and v2 paths), checks the JWT the way Kore.ai does (HS256,
-``appId``, ``exp``, ``iat``, enforced unique ``jti``), and enforces strict
-rolling-window rate limits. Independent of ``bulkops.client``/``auth``/``ratelimit``.
+SPEC.md "What is sent" lists (v1 and v2 paths, Create included), checks the
+JWT the way Kore.ai does (HS256, ``appId``, ``exp``, ``iat``, enforced unique
+``jti``), and enforces strict rolling-window rate limits. Independent of
+``bulkops.client``/``auth``/``ratelimit``.
 
 Every campaign call goes: auth -> rate limit -> latency -> faults -> real handling.
 A fault never deletes anything. A dropped request gets its connection closed
@@ -20,6 +21,7 @@ sandbox checks the client, so it must not share the client's mistakes.
 - ``state``: rate windows, stats, JWT checks and fault picking; no HTTP.
 - ``dialect``: how error answers are worded: its own, or Kore.ai's (``--dialect kore``).
 - ``faults``: the answers of the named faults (2xx failure bodies, HTML pages, redirects...).
+- ``create``: Kore.ai's Create call: the body's checks, taken names, Preparing then Ready.
 - ``server``: the aiohttp routes and ``Sandbox``.
 - ``thread``: ``SandboxThread``, for synchronous callers.
 - ``cli``: ``bulkops sandbox`` (``main``).

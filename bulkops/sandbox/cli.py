@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bulkops.sandbox.config import (
+    CREATED_ID_PLACES,
     DIALECTS,
     FAULT_NAMES,
     ID_FIELDS,
@@ -113,6 +114,15 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         help="status of the redirect fault (default %(default)s)")  # fmt: skip
     add("--echo-token", action="store_true", help="echo the request's auth token in errors")
     add("--pad-messages", type=int, default=0, metavar="N", help="add N characters to errors")
+    add("--contact-list", dest="contact_lists", action="append", default=[], metavar="NAME",
+        help="a contact list that exists besides the seeded ones (a Create may name it), "
+        "repeatable")  # fmt: skip
+    add("--ready-after", type=float, default=d.ready_after, metavar="SECONDS",
+        help="a created campaign stays Preparing this long, then is Ready "
+        "(default %(default)s)")  # fmt: skip
+    add("--created-id-at", choices=CREATED_ID_PLACES, default=d.created_id_at,
+        help="where a Create's answer puts the new id (default: data._id; data.campId for a "
+        "Preview campaign with --dialect kore)")  # fmt: skip
     add("--tls-cert", default="", metavar="PEM", help="serve https with this certificate")
     add("--tls-key", default="", metavar="PEM", help="its private key, if not in --tls-cert")
     add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")

@@ -17,6 +17,9 @@ Rate = tuple[int, float]  # (count, window seconds)
 
 RETRY_AFTER_MODES = ("integer", "exact", "date", "none")
 ID_FIELDS = ("_id", "id")
+# where a Create's answer puts the new id; "dialect": data._id, data.campId for a Preview
+# campaign in the kore dialect (as Kore.ai's Preview page shows it)
+CREATED_ID_PLACES = ("dialect", "_id", "campId", "id", "top_id", "top__id")
 DIALECTS = ("bulkops", "kore")  # see dialect.py
 # fault codes besides plain HTTP statuses (faults.py answers them)
 DROP, HANG, NON_JSON = 0, -1, -2  # no answer; held then 504; a 502 HTML page
@@ -154,6 +157,8 @@ _CONVERTERS: dict[str, Any] = {
     "pad_messages": lambda v: _count(v),
     "not_found_message": lambda v: _text(v),
     "rate_limit_message": lambda v: _text(v),
+    "ready_after": _seconds,
+    "created_id_at": _choice(CREATED_ID_PLACES),
 }
 
 
@@ -183,6 +188,8 @@ class Settings:
     pad_messages: int = 0  # characters added to every error message
     not_found_message: str | None = None  # instead of the dialect's own wording
     rate_limit_message: str | None = None
+    ready_after: float = 0.5  # seconds a created campaign stays Preparing before it is Ready
+    created_id_at: str = "dialect"  # where a Create's answer puts the new id
     # cumulative (threshold, fault code) for the one random draw per request
     fault_table: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
@@ -257,6 +264,9 @@ class SandboxConfig:
     pad_messages: int = 0
     not_found_message: str | None = None
     rate_limit_message: str | None = None
+    ready_after: float = 0.5
+    created_id_at: str = "dialect"
+    contact_lists: tuple[str, ...] = ()  # exist besides the seeded ones (a Create may name them)
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
     more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)

@@ -65,6 +65,11 @@ class Replier:
         self._kore = settings.dialect == "kore"
         self._token = token  # echoed only when settings.echo_token asks for it
 
+    @property
+    def kore(self) -> bool:
+        """Whether answers are in Kore.ai's documented dialect."""
+        return self._kore
+
     def error(
         self,
         status: int,

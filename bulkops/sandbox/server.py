@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from bulkops.sandbox.config import DROP, HANG, SandboxConfig, fault_name
+from bulkops.sandbox.create import answer_create, change_contact_lists
 from bulkops.sandbox.dialect import MESSAGES, Replier
 from bulkops.sandbox.faults import REDIRECTED, fault_answer
 from bulkops.sandbox.state import SandboxState, Stats
@@ -33,6 +34,11 @@ def failure(status: int, message: str | None = None, **headers: str) -> web.Resp
     """An error answer in the sandbox's own dialect (for its /_sandbox/* calls)."""
     body = {"status": "failure", "message": message or MESSAGES.get(status, f"Error {status}")}
     return web.json_response(body, status=status, headers=headers or None)
+
+
+def _api(request: web.Request) -> str:
+    """Which documented path family a call came in on: v1 or v2."""
+    return "v2" if request.path.startswith(V2_PREFIX) else "v1"
 
 
 def check_loopback(host: str) -> str:
@@ -61,6 +67,7 @@ class _Api:
                 (web.delete, "/{campaign_id}", self.delete),
                 (web.get, "/{campaign_id}", self.get),
                 (web.post, "/getAllCampaignDetails", self.list_campaigns),
+                (web.post, "", self.create),
             )
         ]
         return calls + [
@@ -71,6 +78,7 @@ class _Api:
             web.get("/_sandbox/config", self.show_config),
             web.post("/_sandbox/config", self.patch_config),
             web.post("/_sandbox/campaigns", self.add_campaigns),
+            web.post("/_sandbox/contact-lists", self.contact_lists),
         ]
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -82,6 +90,9 @@ class _Api:
     async def list_campaigns(self, request: web.Request) -> web.StreamResponse:
         return await self._campaign_call(request, self._list)
 
+    async def create(self, request: web.Request) -> web.StreamResponse:
+        return await self._campaign_call(request, self._create)
+
     async def stop(self, request: web.Request) -> web.StreamResponse:
         return await self._campaign_call(request, self._stop)
 
@@ -92,7 +103,7 @@ class _Api:
         stats.total_requests += 1
         stats.by_method[request.method] = stats.by_method.get(request.method, 0) + 1
         stats.methods.append(request.method)
-        api = "v2" if request.path.startswith(V2_PREFIX) else "v1"
+        api = _api(request)
         stats.by_api[api] = stats.by_api.get(api, 0) + 1
         if stats.first_request_at is None:
             stats.first_request_at = now
@@ -199,6 +210,9 @@ class _Api:
             {"status": "Stopped", "message": "Campaign Stopped", "data": campaign.full()}
         )
 
+    async def _create(self, request: web.Request, _: str | None) -> web.StreamResponse:
+        return await answer_create(self.state, request, self._reply(request), _api(request))
+
     async def _list(self, request: web.Request, _: str | None) -> web.StreamResponse:
         state = self.state
         try:
@@ -207,7 +221,10 @@ class _Api:
             return self._reply(request).error(400, "Request body must be JSON")
         state.stats.list_calls.append(body)
         try:
-            data = list_page(state.store, body, state.config.campaign_type, state.settings.id_field)
+            data = list_page(
+                state.store, body, state.config.campaign_type, state.settings.id_field,
+                _api(request),
+            )  # fmt: skip
         except BadRequest as exc:
             return self._reply(request).error(400, str(exc))
         return web.json_response(
@@ -252,6 +269,13 @@ class _Api:
         except (TypeError, ValueError, KeyError) as exc:
             return failure(400, str(exc))
         return web.json_response({"status": "success", "data": {"added": ids}})
+
+    async def contact_lists(self, request: web.Request) -> web.Response:
+        try:
+            known = change_contact_lists(self.state.store, await request.json())
+        except ValueError as exc:
+            return failure(400, str(exc))
+        return web.json_response({"status": "success", "data": {"contactLists": known}})
 
 
 class Sandbox:

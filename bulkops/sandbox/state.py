@@ -68,6 +68,7 @@ class Stats:
         self.redirects_followed = 0  # requests that followed a ``redirect`` fault
         self.by_api: dict[str, int] = {}  # campaign calls per path family: v1, v2
         self.injected: dict[str, list[str]] = {}  # fault (name or status) -> campaign ids hit
+        self.created: list[dict[str, Any]] = []  # each campaign a Create made: id, name, body
 
     def snapshot(self, store: CampaignStore) -> dict[str, Any]:
         """A JSON-ready copy (status keys as strings), as ``GET /_sandbox/stats`` shows it."""
@@ -98,6 +99,7 @@ class Stats:
             "redirects_followed": self.redirects_followed,
             "by_api": dict(self.by_api),
             "injected": {fault: list(ids) for fault, ids in self.injected.items()},
+            "created": list(self.created),
             "live_campaigns": len(store),
         }
 
@@ -116,6 +118,7 @@ class SandboxState:
         self.arrival_rng = random.Random(f"arrival-{config.seed}")
         self._jtis: dict[str, float] = {}  # jti -> exp; an expired one can't be replayed anyway
         self._prune_at = 10_000
+        self.store.contact_lists.update(config.contact_lists)
         self.store.generate(config.campaigns)
         for cid in config.seed_ids:
             if self.store.get(cid) is None:

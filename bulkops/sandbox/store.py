@@ -25,6 +25,11 @@ NAME_STEMS = (
 )
 CONTACT_LISTS = ("Recent Buyers - Q2 2025", "Overdue Accounts", "VIP Customers", "Trial Users")
 TIMEZONES = ("Asia/Kolkata", "America/New_York", "Europe/London", "UTC")
+QUEUES = ("Default Queue", "Billing Queue", "Sales Queue")  # Progressive and Preview campaigns
+FLOWS = ("Billing Flow", "Survey Flow", "Reminder Flow")  # Agentless campaigns' experience flows
+# Kept by the platform, but absent from a get or delete answer (only v2 list rows show the
+# queue, as ``connection``): a restore must learn them from elsewhere.
+HIDDEN_FIELDS = ("queue_name", "experienceFlowName")
 SEED_SPAN = timedelta(days=120)
 
 
@@ -67,8 +72,9 @@ class Campaign:
     sort_key: float  # createdAt as a timestamp: the list is newest first
     extra: dict[str, Any]  # fields given explicitly beyond the summary ones
 
-    def summary(self, id_field: str) -> dict[str, Any]:
-        return {
+    def summary(self, id_field: str, api: str = "v1") -> dict[str, Any]:
+        """A list row; v2 rows also name the queue, as ``connection``."""
+        row = {
             id_field: self.id,
             "name": self.name,
             "status": self.status,
@@ -78,6 +84,20 @@ class Campaign:
             "updatedAt": self.updated_at,
             "contactLists": list(self.contact_lists),
         }
+        queue = self.queue_name()
+        return row | {"connection": queue} if api == "v2" and queue else row
+
+    def queue_name(self) -> str | None:
+        """The queue a Progressive or Preview campaign dials for (given, else made up)."""
+        if self.dialing_mode == "Agentless":
+            return None
+        return str(self.extra.get("queue_name") or random.Random(self.id).choice(QUEUES))
+
+    def flow_name(self) -> str | None:
+        """The experience flow an Agentless campaign runs (given, else made up)."""
+        if self.dialing_mode != "Agentless":
+            return None
+        return str(self.extra.get("experienceFlowName") or random.Random(self.id).choice(FLOWS))
 
     def full(self) -> dict[str, Any]:
         """The whole object, shaped like the reference sample; details derive from the id."""
@@ -103,7 +123,10 @@ class Campaign:
             "campaignInstanceId": _hex_id("cid", rng),
             "enableMachineDetect": rng.random() < 0.3,
         }
-        return data | self.extra
+        if (flow := self.flow_name()) is not None:  # get/delete show the flow's id, not its name
+            data["experienceFlow"] = _hex_id("ef", random.Random(flow))
+        shown = {k: v for k, v in self.extra.items() if k not in HIDDEN_FIELDS}
+        return data | shown
 
 
 _SUMMARY_KEYS: tuple[str, ...] = (
@@ -127,6 +150,8 @@ class CampaignStore:
         self._deleted: dict[str, Campaign] = {}
         self._ordered: list[Campaign] | None = None  # newest first; None when stale
         self._added = 0  # numbers generated names
+        # contact lists that exist: the seeded ones and every one a campaign names
+        self.contact_lists: set[str] = set(CONTACT_LISTS)
 
     def _random_fields(self, now: datetime) -> dict[str, Any]:
         rng = self._rng
@@ -164,6 +189,7 @@ class CampaignStore:
             extra={k: v for k, v in given.items() if k not in _SUMMARY_KEYS},
         )
         self._added += 1
+        self.contact_lists.update(campaign.contact_lists)
         self._deleted.pop(cid, None)
         self._live[cid] = campaign
         self._ordered = None
@@ -182,6 +208,18 @@ class CampaignStore:
             self._deleted[cid] = campaign
             self._ordered = None
         return campaign
+
+    def named(self, name: str) -> Campaign | None:
+        """The live campaign called ``name``, compared case-insensitively as Kore.ai's
+        ``lname`` does; None if there is none."""
+        lname = name.lower()
+        return next((c for c in self._live.values() if c.name.lower() == lname), None)
+
+    def new_id(self) -> str:
+        """A fresh campaign id that no campaign has had."""
+        while (cid := _hex_id("cd", self._rng)) in self._live or cid in self._deleted:
+            pass
+        return cid
 
     def is_deleted(self, cid: str) -> bool:
         return cid in self._deleted
@@ -211,7 +249,9 @@ def _int_field(body: Mapping[str, Any], key: str, default: int | None, low: int)
     return value
 
 
-def list_page(store: CampaignStore, body: Any, campaign_type: str, id_field: str) -> dict[str, Any]:
+def list_page(
+    store: CampaignStore, body: Any, campaign_type: str, id_field: str, api: str = "v1"
+) -> dict[str, Any]:
     """The ``data`` of a getAllCampaignDetails answer; BadRequest for a body we refuse."""
     if not isinstance(body, dict):
         raise BadRequest("Request body must be a JSON object")
@@ -236,7 +276,7 @@ def list_page(store: CampaignStore, body: Any, campaign_type: str, id_field: str
     matches = [c for c in store.ordered() if all(getattr(c, a) in vs for a, vs in wanted)]
     total = len(matches)
     return {
-        "results": [c.summary(id_field) for c in matches[offset : offset + limit]],
+        "results": [c.summary(id_field, api) for c in matches[offset : offset + limit]],
         "hasMore": offset + limit < total,
         "totalPages": math.ceil(total / limit),
         "totalResults": total,
