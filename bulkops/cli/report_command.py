@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         _say(f"{prog}: {wrong}")
         return EXIT_USAGE
     try:
-        report = summarize(Path(args.audit_log), args.run, failed_ids=args.failed_ids)
+        report = summarize(Path(args.audit_log), args.run)
     except OSError as exc:
         _say(
             f"{prog}: cannot read {args.audit_log}: {exc.strerror or exc}; check the path "
