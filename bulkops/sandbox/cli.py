@@ -10,9 +10,9 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bulkops.sandbox.config import (
     DIALECTS,
@@ -23,7 +23,10 @@ from bulkops.sandbox.config import (
     SandboxConfig,
     parse_rate,
 )
+from bulkops.sandbox.flips import parse_flip
 from bulkops.sandbox.server import Sandbox, check_loopback
+
+T = TypeVar("T")
 
 EPILOG = """\
 example:
@@ -34,8 +37,13 @@ example:
   Faults can be changed while it runs:
   curl -X POST localhost:8765/_sandbox/config -d '{"drop_rate": 0.1}'
   Rehearse against the documented platform's answers:
-  bulkops sandbox --dialect kore --rate-limit-status 400 --error-rate rate_limit=0.05 \
+  bulkops sandbox --dialect kore --rate-limit-status 400 --error-rate rate_limit=0.05 \\
       --error-rate failure_body=0.02 --echo-token
+  Rehearse a long run in which campaigns go live: 3 go Active 20 s after the first call,
+  and one more whenever you say so:
+  bulkops sandbox --flip-active 20:3
+  curl -X POST localhost:8765/_sandbox/campaigns/CAMPAIGN_ID/status -d '{"status": "Active"}'
+  GET /_sandbox/stats lists each change (status_changes) and each delete's time (deleted_at).
 """
 
 
@@ -59,11 +67,16 @@ def _error_rate(spec: str) -> tuple[int | str, float]:
         ) from None
 
 
-def _rate_arg(spec: str) -> tuple[int, float]:
-    try:
-        return parse_rate(spec)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` as an argparse type: its ValueError becomes a usage error."""
+
+    def convert(spec: str) -> T:
+        try:
+            return parse(spec)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
@@ -87,7 +100,8 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
     add("--app-id", default=d.app_id)
     add("--account-id", default=d.account_id)
     add("--campaign-type", default=d.campaign_type)
-    add("--rate", dest="rates", action="append", type=_rate_arg, default=[], metavar="N/W",
+    add("--rate", dest="rates", action="append", type=_argument(parse_rate), default=[],
+        metavar="N/W",
         help="strict rolling window, repeatable: 20/s, 60/min, 1800/hour, 5/2s")  # fmt: skip
     add("--retry-after-mode", choices=RETRY_AFTER_MODES, default=d.retry_after_mode)
     add("--latency", type=float, default=0.0, metavar="SECONDS")
@@ -113,6 +127,9 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         help="status of the redirect fault (default %(default)s)")  # fmt: skip
     add("--echo-token", action="store_true", help="echo the request's auth token in errors")
     add("--pad-messages", type=int, default=0, metavar="N", help="add N characters to errors")
+    add("--flip-active", dest="flip_active", action="append", type=_argument(parse_flip),
+        default=[], metavar="AFTER:N",
+        help="N campaigns go Active AFTER seconds after the first call, repeatable")  # fmt: skip
     add("--tls-cert", default="", metavar="PEM", help="serve https with this certificate")
     add("--tls-key", default="", metavar="PEM", help="its private key, if not in --tls-cert")
     add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")

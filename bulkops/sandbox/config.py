@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from bulkops.sandbox.flips import Flip, flips
+
 Rate = tuple[int, float]  # (count, window seconds)
 
 RETRY_AFTER_MODES = ("integer", "exact", "date", "none")
@@ -154,6 +156,7 @@ _CONVERTERS: dict[str, Any] = {
     "pad_messages": lambda v: _count(v),
     "not_found_message": lambda v: _text(v),
     "rate_limit_message": lambda v: _text(v),
+    "flip_active": flips,
 }
 
 
@@ -183,6 +186,7 @@ class Settings:
     pad_messages: int = 0  # characters added to every error message
     not_found_message: str | None = None  # instead of the dialect's own wording
     rate_limit_message: str | None = None
+    flip_active: tuple[Flip, ...] = ()  # campaigns that go Active while a run goes on (flips.py)
     # cumulative (threshold, fault code) for the one random draw per request
     fault_table: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
@@ -215,6 +219,7 @@ class Settings:
         out["error_rates"] = {str(fault_name(k)): p for k, p in self.error_rates.items()}
         out["scripted"] = {k: [fault_name(c) for c in v] for k, v in self.scripted.items()}
         out["fail_always"] = {k: fault_name(c) for k, c in self.fail_always.items()}
+        out["flip_active"] = [list(f) for f in self.flip_active]
         return out
 
 
@@ -257,6 +262,7 @@ class SandboxConfig:
     pad_messages: int = 0
     not_found_message: str | None = None
     rate_limit_message: str | None = None
+    flip_active: tuple[Any, ...] = ()  # (after seconds, count) pairs or "AFTER:N" strings
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
     more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)

@@ -71,6 +71,7 @@ class _Api:
             web.get("/_sandbox/config", self.show_config),
             web.post("/_sandbox/config", self.patch_config),
             web.post("/_sandbox/campaigns", self.add_campaigns),
+            web.post("/_sandbox/campaigns/{campaign_id}/status", self.set_status),
         ]
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -97,6 +98,7 @@ class _Api:
         if stats.first_request_at is None:
             stats.first_request_at = now
         stats.last_request_at = now
+        self.state.flip_due(now)
         campaign_id = request.match_info.get("campaign_id")
         if request.method == "DELETE" and campaign_id is not None:
             stats.delete_requests[campaign_id] = stats.delete_requests.get(campaign_id, 0) + 1
@@ -170,6 +172,7 @@ class _Api:
         stats = self.state.stats
         stats.deletes[campaign_id] = stats.deletes.get(campaign_id, 0) + 1
         stats.deleted_ids.append(campaign_id)
+        stats.deleted_at[campaign_id] = time.monotonic()
         message = f"Campaign {campaign.name} deleted successfully"
         return web.json_response({"status": "success", "message": message, "data": campaign.full()})
 
@@ -252,6 +255,22 @@ class _Api:
         except (TypeError, ValueError, KeyError) as exc:
             return failure(400, str(exc))
         return web.json_response({"status": "success", "data": {"added": ids}})
+
+    async def set_status(self, request: web.Request) -> web.Response:
+        """``{"status": "Active"}``: the campaign's status changes now, recorded (flips.py)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or not status.strip():
+            return failure(400, 'expected {"status": "Active"} (any status name)')
+        change = self.state.change_status(
+            request.match_info["campaign_id"], status.strip(), time.monotonic()
+        )
+        if change is None:
+            return failure(404, "no such live campaign")
+        return web.json_response({"status": "success", "data": change})
 
 
 class Sandbox:
