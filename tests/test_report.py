@@ -150,10 +150,10 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
     assert blocks[1].startswith(f"dry run {R2}")
     assert blocks[2].splitlines()[0].endswith("unfinished")
     assert blocks[3].splitlines() == [  # a preview deletes nothing: its counts stay apart
-        "totals (2 real runs, each campaign once by its latest outcome): deleted 4  not_found 2  "
-        "failed 2  would_delete 0  skipped 0  pending 2  protected 0",
-        "1 dry run (nothing deleted), the latest of each job: deleted 0  not_found 1  failed 1  "
-        "would_delete 2  skipped 0  pending 0  protected 0",
+        "totals (2 real runs): deleted 4  not_found 2  failed 2  would_delete 0  skipped 0  "
+        "pending 2  protected 0  (each campaign once, by its latest outcome)",
+        "dry runs (1, nothing deleted): deleted 0  not_found 1  failed 1  would_delete 2  "
+        "skipped 0  pending 0  protected 0  (the latest dry run of each job)",
     ]
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from bulkops.cli.report_format import FORMATS
 from bulkops.errors import EXIT_USAGE
 from bulkops.records.report import UnknownRunError, summarize
+from bulkops.text import plural
 
 EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl                    every run, as a table
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         _say(f"{args.audit_log}:{bad.lineno}: {bad.problem}; ignored")
     unlisted = report.bad_line_count - len(report.bad_lines)
     if unlisted:
-        _say(f"{args.audit_log}: … and {unlisted} more bad lines ignored")
+        _say(f"{args.audit_log}: … and {plural(unlisted, 'more bad line')} ignored")
     if args.failed_ids:
         if len(report.targets) > 1:
             _say(

@@ -22,6 +22,7 @@ from bulkops.errors import JobError
 from bulkops.job.rates import parse_rate_spec
 from bulkops.model import COUNT_KEYS
 from bulkops.records.report import FROM_SENT_LINES, PERCENTILES, FailedCampaign, Report, RunReport
+from bulkops.text import plural
 
 TABLE_FAILED = 20  # failed campaigns listed per run in the table; json lists all it kept
 
@@ -69,14 +70,14 @@ def format_table(report: Report, log_name: str) -> str:
     dry = sum(1 for r in report.runs if r.dry_run)
     real = len(report.runs) - dry
     blocks.append(
-        f"totals ({_plural(real, 'real run')}, each campaign once by its latest outcome): "
-        + _counts_line(report.totals)
+        f"totals ({plural(real, 'real run')}): {_counts_line(report.totals)}"
+        + "  (each campaign once, by its latest outcome)"
         + _in_flight(report.in_flight)
     )
     if dry:  # apart: a preview's would_delete is not a deletion
         blocks[-1] += (
-            f"\n{_plural(dry, 'dry run')} (nothing deleted), the latest of each job: "
-            + _counts_line(report.dry_run_totals)
+            f"\ndry runs ({dry}, nothing deleted): {_counts_line(report.dry_run_totals)}"
+            + "  (the latest dry run of each job)"
         )
     return "\n\n".join(blocks)
 
@@ -101,7 +102,7 @@ def _run_block(r: RunReport) -> list[str]:
         if more := listable - len(shown):
             lines.append(f"  … and {more} more (--format json lists them)")
     if not r.dry_run and (later := r.counts["failed"] - r.failing) > 0:
-        lines.append(f"  {_plural(later, 'campaign')} that failed here had a later outcome")
+        lines.append(f"  {plural(later, 'campaign')} that failed here had a later outcome")
     return lines
 
 
@@ -199,10 +200,6 @@ def _in_flight(count: int) -> str:
 
 def _counts_line(counts: dict[str, int]) -> str:
     return "  ".join(f"{k} {counts[k]}" for k in COUNT_KEYS)
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' * (count != 1)}"
 
 
 def _dash(value: Any) -> str:
