@@ -425,7 +425,7 @@ def test_an_older_log_counts_its_sent_lines_and_says_so(
     assert run["requests_per_s"] == 1.5  # 3 over 1.0 s + the 1 s window of 2/s
     assert run_main(capsys, str(log))[1].splitlines()[3] == (
         "  requests 3 DELETEs (from the sent lines of an older log: list calls and GETs "
-        "unrecorded)  1.5/s  against the limit 2/s (2.00/s)"
+        "unrecorded)  1.5/s (over the run + one 1 s window)  against the limit 2/s (2.00/s)"
     )
     records[-1]["requests"] = 5  # what a run records now wins
     (run,) = summarize(write_log(tmp_path / "b.jsonl", records)).runs

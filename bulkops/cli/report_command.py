@@ -18,6 +18,9 @@ EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl --failed-ids |
       bulkops run jobs/billing-cleanup.yaml --campaigns-file - --yes     retry what failed
 
+requests/s: a run's requests over its duration plus one window of its tightest rate limit
+  (the server counts a request that long): a run that kept its limit never shows more.
+
 exit codes: 0 report printed, 2 unreadable log, not an audit log (a job file?) or unknown --run id
 """
 

@@ -120,8 +120,10 @@ def _requests_line(r: RunReport) -> str:
     text = f"requests {r.requests}"
     if r.requests_from == FROM_SENT_LINES:
         text += " DELETEs (from the sent lines of an older log: list calls and GETs unrecorded)"
-    per_second = requests_per_s(r)
-    text += "" if per_second is None else f"  {per_second}/s"
+    per_second, tightest = requests_per_s(r), _tightest(r.rate_limit)
+    if per_second is not None:
+        text += f"  {per_second}/s"
+        text += f" (over the run + one {tightest[1]:g} s window)" if tightest else ""
     return text + (f"  against the limit {_limit(r.rate_limit)}" if r.rate_limit else "")
 
 
