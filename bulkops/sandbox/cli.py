@@ -110,6 +110,9 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         help="hold each request a random 0..SECONDS before it is counted")  # fmt: skip
     add("--more-app-id", dest="more_app_ids", action="append", default=[], metavar="ID",
         help="another app of the same account, repeatable (one rate limit for all)")  # fmt: skip
+    add("--flip-active", dest="flip_active", action="append", type=_argument(parse_flip),
+        default=[], metavar="AFTER:N",
+        help="N campaigns go Active AFTER seconds after the first call, repeatable")  # fmt: skip
     add("--error-rate", dest="error_rates", action="append", type=_error_rate, default=[],
         metavar="STATUS=P", help="answer STATUS (or a fault: " + ", ".join(FAULT_NAMES)
         + ") with probability P, repeatable")  # fmt: skip
@@ -127,9 +130,6 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         help="status of the redirect fault (default %(default)s)")  # fmt: skip
     add("--echo-token", action="store_true", help="echo the request's auth token in errors")
     add("--pad-messages", type=int, default=0, metavar="N", help="add N characters to errors")
-    add("--flip-active", dest="flip_active", action="append", type=_argument(parse_flip),
-        default=[], metavar="AFTER:N",
-        help="N campaigns go Active AFTER seconds after the first call, repeatable")  # fmt: skip
     add("--tls-cert", default="", metavar="PEM", help="serve https with this certificate")
     add("--tls-key", default="", metavar="PEM", help="its private key, if not in --tls-cert")
     add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")

@@ -133,6 +133,7 @@ def _choice(options: tuple[Any, ...]) -> Any:
 
 _CONVERTERS: dict[str, Any] = {
     "rates": _rates,
+    "flip_active": flips,
     "retry_after_mode": _choice(RETRY_AFTER_MODES),
     "latency": _seconds,
     "latency_jitter": _seconds,
@@ -156,7 +157,6 @@ _CONVERTERS: dict[str, Any] = {
     "pad_messages": lambda v: _count(v),
     "not_found_message": lambda v: _text(v),
     "rate_limit_message": lambda v: _text(v),
-    "flip_active": flips,
 }
 
 
@@ -165,6 +165,7 @@ class Settings:
     """The run-time switchable part: faults and limits (``/_sandbox/config`` patches it)."""
 
     rates: tuple[Rate, ...] = ()
+    flip_active: tuple[Flip, ...] = ()  # campaigns that go Active while a run goes on (flips.py)
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0
@@ -186,7 +187,6 @@ class Settings:
     pad_messages: int = 0  # characters added to every error message
     not_found_message: str | None = None  # instead of the dialect's own wording
     rate_limit_message: str | None = None
-    flip_active: tuple[Flip, ...] = ()  # campaigns that go Active while a run goes on (flips.py)
     # cumulative (threshold, fault code) for the one random draw per request
     fault_table: list[tuple[float, int]] = field(default_factory=list, repr=False)
 
@@ -242,6 +242,7 @@ class SandboxConfig:
     campaign_type: str = "voice"
     id_field: str = "_id"
     rates: tuple[Any, ...] = ()  # (count, window) pairs or "N/W" strings
+    flip_active: tuple[Any, ...] = ()  # (after seconds, count) pairs or "AFTER:N" strings
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0
@@ -262,7 +263,6 @@ class SandboxConfig:
     pad_messages: int = 0
     not_found_message: str | None = None
     rate_limit_message: str | None = None
-    flip_active: tuple[Any, ...] = ()  # (after seconds, count) pairs or "AFTER:N" strings
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
     more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)

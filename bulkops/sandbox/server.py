@@ -66,12 +66,12 @@ class _Api:
         return calls + [
             web.post(STOP, self.stop),
             web.route("*", REDIRECTED + "/{tail:.*}", self.redirected),
+            web.post("/_sandbox/campaigns/{campaign_id}/status", self.set_status),
             web.get("/_sandbox/stats", self.stats),
             web.delete("/_sandbox/stats", self.clear_stats),
             web.get("/_sandbox/config", self.show_config),
             web.post("/_sandbox/config", self.patch_config),
             web.post("/_sandbox/campaigns", self.add_campaigns),
-            web.post("/_sandbox/campaigns/{campaign_id}/status", self.set_status),
         ]
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
@@ -243,19 +243,6 @@ class _Api:
             return failure(400, str(exc))
         return web.json_response(self.state.settings.as_json())
 
-    async def add_campaigns(self, request: web.Request) -> web.Response:
-        try:
-            body = await request.json()
-            if isinstance(body, dict) and set(body) == {"count"}:
-                ids = self.state.store.generate(int(body["count"]))
-            elif isinstance(body, list):
-                ids = [self.state.store.add(item).id for item in body]
-            else:
-                raise ValueError('expected a list of campaign objects or {"count": N}')
-        except (TypeError, ValueError, KeyError) as exc:
-            return failure(400, str(exc))
-        return web.json_response({"status": "success", "data": {"added": ids}})
-
     async def set_status(self, request: web.Request) -> web.Response:
         """``{"status": "Active"}``: the campaign's status changes now, recorded (flips.py)."""
         try:
@@ -271,6 +258,19 @@ class _Api:
         if change is None:
             return failure(404, "no such live campaign")
         return web.json_response({"status": "success", "data": change})
+
+    async def add_campaigns(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            if isinstance(body, dict) and set(body) == {"count"}:
+                ids = self.state.store.generate(int(body["count"]))
+            elif isinstance(body, list):
+                ids = [self.state.store.add(item).id for item in body]
+            else:
+                raise ValueError('expected a list of campaign objects or {"count": N}')
+        except (TypeError, ValueError, KeyError) as exc:
+            return failure(400, str(exc))
+        return web.json_response({"status": "success", "data": {"added": ids}})
 
 
 class Sandbox:

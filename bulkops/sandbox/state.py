@@ -61,6 +61,8 @@ class Stats:
         self.delete_requests: dict[str, int] = {}  # every DELETE received, per id
         self.deletes: dict[str, int] = {}  # successful deletes per id: never above 1
         self.deleted_ids: list[str] = []
+        self.deleted_at: dict[str, float] = {}  # time.monotonic() of each successful delete
+        self.status_changes: list[dict[str, Any]] = []  # see flips.py
         self.stopped_ids: list[str] = []  # campaigns the Stop call stopped, in order
         self.arrivals: list[float] = []  # time.monotonic() of each admitted request
         self.first_request_at: float | None = None
@@ -69,8 +71,6 @@ class Stats:
         self.redirects_followed = 0  # requests that followed a ``redirect`` fault
         self.by_api: dict[str, int] = {}  # campaign calls per path family: v1, v2
         self.injected: dict[str, list[str]] = {}  # fault (name or status) -> campaign ids hit
-        self.deleted_at: dict[str, float] = {}  # time.monotonic() of each successful delete
-        self.status_changes: list[dict[str, Any]] = []  # see flips.py
 
     def snapshot(self, store: CampaignStore) -> dict[str, Any]:
         """A JSON-ready copy (status keys as strings), as ``GET /_sandbox/stats`` shows it."""
