@@ -15,6 +15,12 @@ from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import REPO, SECRET, bulkops, write_job
 
 
+@pytest.fixture(autouse=True)
+def secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The job's secret, for the commands these tests run in this process."""
+    monkeypatch.setenv("KOREAI_CLIENT_SECRET", SECRET)
+
+
 def test_list_has_no_header_over_nothing_and_says_1_id(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
@@ -32,9 +38,7 @@ def test_list_table_is_in_the_same_order_as_json_and_csv_newest_first(
     tmp_path: Path,
     sandbox: SandboxThread,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("KOREAI_CLIENT_SECRET", SECRET)
     days = ["2026-01-03", "2026-01-01", "2026-01-04", "2026-01-02"]
     ids = sandbox.add_campaigns(
         [{"status": "Stopped", "createdAt": f"{day}T00:00:00.000Z"} for day in days]
@@ -63,10 +67,7 @@ def test_a_preview_with_nothing_to_delete_shows_no_empty_table(
     assert sum(line.startswith("id ") for line in lines) == 1  # the protected table's only
 
 
-def test_the_audit_log_path_is_shown_normalised(
-    tmp_path: Path, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KOREAI_CLIENT_SECRET", SECRET)
+def test_the_audit_log_path_is_shown_normalised(tmp_path: Path, sandbox: SandboxThread) -> None:
     (tmp_path / "jobs").mkdir()
     job = write_job(tmp_path / "jobs", sandbox, ["cd-gone"], audit_log="../audit/tidy.jsonl")
     assert load_job(job).audit_log == tmp_path / "audit" / "tidy.jsonl"
@@ -75,10 +76,7 @@ def test_the_audit_log_path_is_shown_normalised(
     assert "audit log audit/tidy.jsonl" in result.stderr and ".." not in result.stderr
 
 
-def test_a_symbolic_link_keeps_its_dot_dot(
-    tmp_path: Path, sandbox: SandboxThread, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KOREAI_CLIENT_SECRET", SECRET)
+def test_a_symbolic_link_keeps_its_dot_dot(tmp_path: Path, sandbox: SandboxThread) -> None:
     (tmp_path / "real" / "jobs").mkdir(parents=True)
     (tmp_path / "jobs").symlink_to(tmp_path / "real" / "jobs")  # jobs/.. is real/, not tmp_path
     job = write_job(tmp_path / "real" / "jobs", sandbox, ["cd-gone"], audit_log="../a.jsonl")
