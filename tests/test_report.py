@@ -141,7 +141,7 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
     )
     assert first[2] == "  duration 3.5 s  latency p50 250 ms  p95 900 ms  p99 900 ms  retries 8"
     assert first[3] == (
-        "  requests unknown (the log does not record them: written by an older bulkops)"
+        "  requests unknown (not recorded: an older bulkops wrote it, or the run was killed)"
     )
     # what --failed-ids prints: c4 was deleted and c5 failed again in R3, listed there
     assert [line.split()[:2] for line in first[6:7]] == [["c7", "-"]]
@@ -424,8 +424,8 @@ def test_an_older_log_counts_its_sent_lines_and_says_so(
     assert (run["requests"], run["requests_from"]) == (3, "sent_lines")
     assert run["requests_per_s"] == 1.5  # 3 over 1.0 s + the 1 s window of 2/s
     assert run_main(capsys, str(log))[1].splitlines()[3] == (
-        "  requests 3 DELETEs (from the sent lines of an older log: list calls and GETs "
-        "unrecorded)  1.5/s (over the run + one 1 s window)  against the limit 2/s (2.00/s)"
+        "  requests 3 DELETEs (counted from the sent lines: list calls and GETs are not in them)"
+        "  1.5/s (over the run + one 1 s window)  against the limit 2/s (2.00/s)"
     )
     records[-1]["requests"] = 5  # what a run records now wins
     (run,) = summarize(write_log(tmp_path / "b.jsonl", records)).runs

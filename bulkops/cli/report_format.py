@@ -116,10 +116,10 @@ def _failures(r: RunReport) -> tuple[list[FailedCampaign], int]:
 
 def _requests_line(r: RunReport) -> str:
     if r.requests is None:
-        return "requests unknown (the log does not record them: written by an older bulkops)"
+        return "requests unknown (not recorded: an older bulkops wrote it, or the run was killed)"
     text = f"requests {r.requests}"
     if r.requests_from == FROM_SENT_LINES:
-        text += " DELETEs (from the sent lines of an older log: list calls and GETs unrecorded)"
+        text += " DELETEs (counted from the sent lines: list calls and GETs are not in them)"
     per_second, tightest = requests_per_s(r), _tightest(r.rate_limit)
     if per_second is not None:
         text += f"  {per_second}/s"
