@@ -20,9 +20,9 @@ sandbox checks the client, so it must not share the client's mistakes.
 - ``state``: rate windows, stats, JWT checks and fault picking; no HTTP.
 - ``dialect``: how error answers are worded: its own, or Kore.ai's (``--dialect kore``).
 - ``faults``: the answers of the named faults (2xx failure bodies, HTML pages, redirects...).
-- ``flips``: campaigns whose status changes while a run goes on (on a schedule or on demand).
 - ``server``: the aiohttp routes and ``Sandbox``.
 - ``thread``: ``SandboxThread``, for synchronous callers.
+- ``flips``: campaigns whose status changes while a run goes on (on a schedule or on demand).
 - ``cli``: ``bulkops sandbox`` (``main``).
 """
 
