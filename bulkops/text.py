@@ -5,6 +5,11 @@ from __future__ import annotations
 EXCERPT_CHARS = 60
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 campaign``, ``2 campaigns``: for nouns whose plural adds an s."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     """``value`` quoted for an error message: at most ``limit`` characters, then "…".
 

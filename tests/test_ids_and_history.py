@@ -109,4 +109,4 @@ def test_failed_ids_printed_for_reuse_pass_the_same_checks(tmp_path: Path) -> No
     odd = ["..", ".", "a/b", "\u202e"]
     write_log(log, [started("r1"), *(line("campaign", "r1", c, ts, outcome="failed")
                                      for c in ["ok", *odd])])  # fmt: skip
-    assert summarize(log, failed_ids=True).failed_ids == ("ok",)
+    assert summarize(log).failed_ids == ("ok",)

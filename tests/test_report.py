@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bulkops.cli import report_command as report
+from bulkops.records.latest_outcomes import LatestOutcomes
 from bulkops.records.report import ERROR_CHARS, FAILED_KEEP, LatencyHistogram, summarize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "audit" / "three_runs.jsonl"
@@ -34,50 +35,54 @@ def counts(deleted: int = 0, not_found: int = 0, failed: int = 0, would_delete: 
             "protected": protected}  # fmt: skip
 
 
-def failed(campaign_id: str, status: int | None, error: str) -> dict[str, Any]:
-    return {"campaign_id": campaign_id, "http_status": status, "error": error}
+def failed(campaign_id: str, status: int | None, error: str, latest: bool) -> dict[str, Any]:
+    return {"campaign_id": campaign_id, "http_status": status, "error": error, "latest": latest}
+
+
+NO_REQUESTS = {"requests": None, "requests_per_s": None, "requests_from": None}  # an older log
 
 
 EXPECTED_RUNS = [
     {
         "run_id": R1, "job": "billing-cleanup", "dry_run": False,
-        "counts": counts(deleted=3, not_found=1, failed=3), "duration_s": 3.5, "total": 7,
-        "started": "2025-01-01T02:00:00.000Z", "reason": "completed", "exit_code": 1,
-        "rate": 2.0,  # 7 outcomes / 3.5 s
+        "counts": counts(deleted=3, not_found=1, failed=3), "duration_s": 3.5, **NO_REQUESTS,
+        "total": 7, "started": "2025-01-01T02:00:00.000Z", "reason": "completed", "exit_code": 1,
         # sorted 80 100 120 250 300 700 900: ranks ceil(.5*7)=4, ceil(.95*7)=7, ceil(.99*7)=7
         "latency_ms": {"p50": 250, "p95": 900, "p99": 900},
         "retries": 8,  # 0+1+0+0+4+2+1
         "in_flight": 0,
-        "request_rate": 4.29, "rate_limit": [],  # (7 + 8 retries) / 3.5 s; no limit recorded
-        "failed": [failed("c4", 400, "HTTP 400: campaign is running"),
-                   failed("c5", 503, "retries used up: HTTP 503"),
-                   failed("c7", None, "timeout after 30 s")],
+        "rate_limit": [],  # no limit recorded
+        # R3 deleted c4 and failed c5 again: only c7's failure here is still its latest
+        "failed": [failed("c4", 400, "HTTP 400: campaign is running", False),
+                   failed("c5", 503, "retries used up: HTTP 503", False),
+                   failed("c7", None, "timeout after 30 s", True)],
     },
     {
         "run_id": R2, "job": "billing-cleanup", "dry_run": True,
-        "counts": counts(not_found=1, failed=1, would_delete=2), "duration_s": 2.0, "total": 4,
-        "started": "2025-01-02T02:00:00.000Z", "reason": "completed", "exit_code": 1,
-        "rate": 2.0,  # 4 / 2.0
+        "counts": counts(not_found=1, failed=1, would_delete=2), "duration_s": 2.0,
+        **NO_REQUESTS,
+        "total": 4, "started": "2025-01-02T02:00:00.000Z", "reason": "completed", "exit_code": 1,
         "latency_ms": {"p50": 50, "p95": 70, "p99": 70},  # sorted 40 50 60 70: ranks 2, 4, 4
         "retries": 2,
         "in_flight": 0,
-        "request_rate": 3.0, "rate_limit": [],  # (4 + 2) / 2.0
-        "failed": [failed("c12", 500, "retries used up: HTTP 500")],
+        "rate_limit": [],
+        "failed": [failed("c12", 500, "retries used up: HTTP 500", False)],  # a preview's
     },
     {
         "run_id": R3, "job": "billing-cleanup", "dry_run": False,
         "counts": counts(deleted=1, not_found=1, failed=1, pending=2),  # 5 - 3 settled
-        "duration_s": 2.5, "total": 5,  # 10:00:00.000 -> 10:00:02.500
+        "duration_s": 2.5, **NO_REQUESTS, "total": 5,  # 10:00:00.000 -> 10:00:02.500
         "started": "2025-01-03T10:00:00.000Z", "reason": "unfinished", "exit_code": None,
-        "rate": 1.2,  # 3 / 2.5
         "latency_ms": {"p50": 150, "p95": 500, "p99": 500},  # sorted 30 150 500
         "retries": 1,
         "in_flight": 0,
-        "request_rate": 1.6, "rate_limit": [],  # (3 + 1) / 2.5
-        "failed": [failed("c5", 500, "HTTP 500: internal error")],
+        "rate_limit": [],
+        "failed": [failed("c5", 500, "HTTP 500: internal error", True)],
     },
 ]  # fmt: skip
-EXPECTED_TOTALS = counts(deleted=4, not_found=2, failed=4, pending=2)  # the real runs only
+# each campaign of the real runs once, by its latest outcome: c1 c2 c4 c6 deleted, c3 c11
+# not_found, c5 c7 failed; pending what the job's latest real run (R3) left
+EXPECTED_TOTALS = counts(deleted=4, not_found=2, failed=2, pending=2)
 EXPECTED_DRY_TOTALS = counts(not_found=1, failed=1, would_delete=2)
 
 
@@ -134,18 +139,21 @@ def test_table_has_a_block_per_run_and_totals(capsys: pytest.CaptureFixture[str]
         == "  deleted 3  not_found 1  failed 3  would_delete 0  skipped 0  pending 0  protected 0"
         "  of 7"
     )
-    assert first[2] == (
-        "  duration 3.5 s  rate 2.0/s  latency p50 250 ms  p95 900 ms  p99 900 ms  retries 8"
+    assert first[2] == "  duration 3.5 s  latency p50 250 ms  p95 900 ms  p99 900 ms  retries 8"
+    assert first[3] == (
+        "  requests unknown (not recorded: an older bulkops wrote it, or the run was killed)"
     )
-    assert [line.split()[:2] for line in first[5:]] == [["c4", "400"], ["c5", "503"], ["c7", "-"]]
-    assert "timeout after 30 s" in first[7]
+    # what --failed-ids prints: c4 was deleted and c5 failed again in R3, listed there
+    assert [line.split()[:2] for line in first[6:7]] == [["c7", "-"]]
+    assert "timeout after 30 s" in first[6]
+    assert first[7] == "  2 campaigns that failed here had a later outcome"
     assert blocks[1].startswith(f"dry run {R2}")
     assert blocks[2].splitlines()[0].endswith("unfinished")
     assert blocks[3].splitlines() == [  # a preview deletes nothing: its counts stay apart
-        "totals (2 real runs): deleted 4  not_found 2  failed 4  would_delete 0  skipped 0  "
-        "pending 2  protected 0",
+        "totals (2 real runs): deleted 4  not_found 2  failed 2  would_delete 0  skipped 0  "
+        "pending 2  protected 0  (each campaign once, by its latest outcome)",
         "dry runs (1, nothing deleted): deleted 0  not_found 1  failed 1  would_delete 2  "
-        "skipped 0  pending 0  protected 0",
+        "skipped 0  pending 0  protected 0  (the latest dry run of each job)",
     ]
 
 
@@ -173,6 +181,9 @@ def test_markdown_has_header_row_totals_and_failures(capsys: pytest.CaptureFixtu
     assert lines[header + 5].startswith("| **totals** |")
     assert "### Failed campaigns" in lines
     assert f"| {R3} | c5 | 500 | HTTP 500: internal error |" in lines
+    failures = lines[lines.index("### Failed campaigns") + 4 :]  # what --failed-ids prints
+    assert failures == [f"| {R1} | c7 |  | timeout after 30 s |",
+                        f"| {R3} | c5 | 500 | HTTP 500: internal error |"]  # fmt: skip
 
 
 def test_csv_parses_one_row_per_run(capsys: pytest.CaptureFixture[str]) -> None:
@@ -183,7 +194,7 @@ def test_csv_parses_one_row_per_run(capsys: pytest.CaptureFixture[str]) -> None:
     for row, expected in zip(rows, EXPECTED_RUNS, strict=True):
         assert {k: int(row[k]) for k in EXPECTED_TOTALS} == expected["counts"]
         assert int(row["retries"]) == expected["retries"]
-        assert float(row["rate"]) == expected["rate"]
+        assert row["requests"] == row["requests_per_s"] == ""  # an older log: unknown
         assert int(row["p50_ms"]) == expected["latency_ms"]["p50"]
     assert rows[1]["dry_run"] == "true" and rows[2]["exit_code"] == ""
 
@@ -372,7 +383,7 @@ def test_200k_line_log_is_summarised_in_bounded_memory(tmp_path: Path) -> None:
             )  # fmt: skip
     tracemalloc.start()
     try:
-        result = summarize(log, failed_ids=True)
+        result = summarize(log)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -383,3 +394,60 @@ def test_200k_line_log_is_summarised_in_bounded_memory(tmp_path: Path) -> None:
     assert result.runs[0].retries == 49_998  # attempts 1, 2, 3, ...: 16,666 x (0+1+2), then 0
     assert all(len(r.failed) == FAILED_KEEP and r.failed_more == 4000 for r in result.runs)
     assert len(result.failed_ids) == 20_000  # every failing id, none of them kept twice
+
+
+# --- requests and totals ---------------------------------------------------------------------
+
+
+def sent(run_id: str, cid: str) -> dict[str, Any]:
+    return {"event": "sent", "ts": "2025-02-01T00:00:00.500Z", "run_id": run_id, "job": "j",
+            "campaign_id": cid}  # fmt: skip
+
+
+def finished(run_id: str, duration_s: float, **fields: Any) -> dict[str, Any]:
+    return {"event": "run_finished", "ts": "2025-02-01T00:00:02.000Z", "run_id": run_id,
+            "job": "j", "counts": {}, "duration_s": duration_s, "exit_code": 0,
+            "reason": "completed", **fields}  # fmt: skip
+
+
+def test_an_older_log_counts_its_sent_lines_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    records = [
+        started("r", 2) | {"rate": ["2/s"]},
+        sent("r", "a"), sent("r", "a"), campaign("r", "a", "deleted", attempts=2),
+        sent("r", "b"), campaign("r", "b", "deleted"),
+        finished("r", 1.0),  # no `requests`: written before bulkops recorded them
+    ]  # fmt: skip
+    log = write_log(tmp_path / "a.jsonl", records)
+    (run,) = json.loads(run_main(capsys, str(log), "--format", "json")[1])["runs"]
+    assert (run["requests"], run["requests_from"]) == (3, "sent_lines")
+    assert run["requests_per_s"] == 1.5  # 3 over 1.0 s + the 1 s window of 2/s
+    assert run_main(capsys, str(log))[1].splitlines()[3] == (
+        "  requests 3 DELETEs (counted from the sent lines: list calls and GETs are not in them)"
+        "  1.5/s (over the run + one 1 s window)  against the limit 2/s (2.00/s)"
+    )
+    records[-1]["requests"] = 5  # what a run records now wins
+    (run,) = summarize(write_log(tmp_path / "b.jsonl", records)).runs
+    assert (run.requests, run.requests_from) == (5, "run_finished")
+
+
+def test_a_campaign_in_flight_when_a_run_died_leaves_the_totals_once_settled(
+    tmp_path: Path,
+) -> None:
+    records = [started("r1", 2), sent("r1", "a"), sent("r1", "b"), campaign("r1", "b", "deleted"),
+               started("r2", 1), campaign("r2", "a", "not_found")]  # fmt: skip
+    report = summarize(write_log(tmp_path / "a.jsonl", records[:4]))
+    assert (report.in_flight, report.totals["deleted"]) == (1, 1)
+    report = summarize(write_log(tmp_path / "b.jsonl", records))
+    assert (report.in_flight, report.totals["not_found"], report.runs[0].in_flight) == (0, 1, 1)
+
+
+def test_latest_outcomes_grow_and_move_campaigns_between_counts() -> None:
+    table = LatestOutcomes(3)
+    for i in range(5000):
+        table.set(f"cd-{i}", i % 2)
+    for i in range(0, 5000, 5):
+        table.set(f"cd-{i}", 2)
+    assert len(table) == 5000
+    assert table.counts == [2000, 2000, 1000]

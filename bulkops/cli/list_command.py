@@ -7,6 +7,8 @@ import asyncio
 import csv
 import io
 import json
+from dataclasses import replace
+from typing import Any
 
 from bulkops.cli.abort_hint import explain_abort
 from bulkops.cli.console import Console
@@ -15,6 +17,7 @@ from bulkops.engine.listing import Listing, list_campaigns
 from bulkops.errors import EXIT_ABORTED, ApiError
 from bulkops.job import load_job
 from bulkops.model import Job
+from bulkops.text import plural
 
 COLUMNS = ("id", "name", "status", "createdAt", "protected")
 
@@ -28,16 +31,22 @@ def list_command(args: argparse.Namespace, console: Console) -> int:
     except ApiError as exc:
         console.error("aborted", f"aborted: {explain_abort(exc.explanation, job)}")
         return EXIT_ABORTED
+    listing = replace(listing, rows=_newest_first(listing.rows))
     if text := _FORMATS[args.output](listing, job):
         print(text)
     _say_summary(console, listing, job)
     return 0
 
 
+def _newest_first(rows: tuple[dict[str, Any], ...]) -> tuple[dict[str, Any], ...]:
+    """One order for every format: newest first, as the list API answers."""
+    return tuple(sorted(rows, key=lambda r: (str(r["createdAt"] or ""), r["id"]), reverse=True))
+
+
 def _table(listing: Listing, job: Job) -> str:
     rows = [
         (r["id"], r["name"], r["status"], r["createdAt"], "yes" if r["protected"] else "")
-        for r in sorted(listing.rows, key=lambda r: (str(r["createdAt"] or ""), r["id"]))
+        for r in listing.rows
     ]
     return table(("id", "name", "status", "created", "protected"), rows)
 
@@ -72,13 +81,19 @@ def _say_summary(console: Console, listing: Listing, job: Job) -> None:
     protected = sum(1 for r in listing.rows if r["protected"])
     shield = f" ({protected} protected by run.protect_status)" if protected else ""
     console.result(
-        "listed", f"{len(listing.rows)} campaigns{shield} on {job.target.host}, "
-        f"{listing.requests} requests; nothing was deleted",
+        "listed", f"{plural(len(listing.rows), 'campaign')}{shield} on {job.target.host}, "
+        f"{plural(listing.requests, 'request')}; nothing was deleted",
         count=len(listing.rows), protected=protected, requests=listing.requests,
     )  # fmt: skip
     if listing.not_found:
         missing = listing.not_found
-        console.warn("not_found", f"{len(missing)} ids do not exist: {short_list(missing)}")
+        console.warn(
+            "not_found", f"{plural(len(missing), 'id')} {'does' if len(missing) == 1 else 'do'} "
+            f"not exist: {short_list(missing)}",
+        )  # fmt: skip
     if listing.excluded:
         left_out = listing.excluded
-        console.info("excluded", f"{len(left_out)} ids left out by exclude: {short_list(left_out)}")
+        console.info(
+            "excluded",
+            f"{plural(len(left_out), 'id')} left out by exclude: {short_list(left_out)}",
+        )

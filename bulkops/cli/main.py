@@ -56,7 +56,9 @@ exit codes: 0 listed, 2 bad usage/job, 3 the server could not be asked (credenti
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkops",
-        description="Delete Kore.ai voice campaigns in bulk: rate-limited, retried, audited.",
+        description=(
+            "Delete Kore.ai voice and SMS campaigns in bulk: rate-limited, retried, audited."
+        ),
         epilog=MAIN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

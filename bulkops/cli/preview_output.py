@@ -25,7 +25,7 @@ def preview_text(output: str, job: Job, result: RunResult) -> str:
 
 def _table(job: Job, result: RunResult) -> str:
     parts = [
-        preview(result.previews),
+        *([preview(result.previews)] if result.previews else []),
         f"{len(result.previews)} campaigns would be deleted from {job.target.host}",
     ]
     if result.protected:

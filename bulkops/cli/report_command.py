@@ -10,12 +10,16 @@ from pathlib import Path
 from bulkops.cli.report_format import FORMATS
 from bulkops.errors import EXIT_USAGE
 from bulkops.records.report import UnknownRunError, summarize
+from bulkops.text import plural
 
 EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl                    every run, as a table
   bulkops report audit/billing-cleanup.jsonl --run 20250101T020000Z-a1b2c3 --format json
   bulkops report audit/billing-cleanup.jsonl --failed-ids |
       bulkops run jobs/billing-cleanup.yaml --campaigns-file - --yes     retry what failed
+
+requests/s: a run's requests over its duration plus one window of its tightest rate limit
+  (the server counts a request that long): a run that kept its limit never shows more.
 
 exit codes: 0 report printed, 2 unreadable log, not an audit log (a job file?) or unknown --run id
 """
@@ -51,7 +55,7 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         _say(f"{prog}: {wrong}")
         return EXIT_USAGE
     try:
-        report = summarize(Path(args.audit_log), args.run, failed_ids=args.failed_ids)
+        report = summarize(Path(args.audit_log), args.run)
     except OSError as exc:
         _say(
             f"{prog}: cannot read {args.audit_log}: {exc.strerror or exc}; check the path "
@@ -65,7 +69,7 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         _say(f"{args.audit_log}:{bad.lineno}: {bad.problem}; ignored")
     unlisted = report.bad_line_count - len(report.bad_lines)
     if unlisted:
-        _say(f"{args.audit_log}: … and {unlisted} more bad lines ignored")
+        _say(f"{args.audit_log}: … and {plural(unlisted, 'more bad line')} ignored")
     if args.failed_ids:
         if len(report.targets) > 1:
             _say(

@@ -17,6 +17,9 @@ def _cell(value: Any) -> str:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Aligned columns under a header; "" for no rows (a header over nothing says nothing)."""
+    if not rows:
+        return ""
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
@@ -26,7 +29,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def preview(rows: Sequence[dict[str, Any]], *, limit: int = PREVIEW_ROWS) -> str:
-    """The dry run's table: oldest first, the first ``limit`` rows, then a count."""
+    """The dry run's table: oldest first, the first ``limit`` rows, then a count; "" if none."""
     ordered = sorted(rows, key=lambda r: (str(r.get("createdAt") or ""), str(r.get("id"))))
     shown = ordered if len(ordered) <= limit else ordered[:limit]
     text = table(

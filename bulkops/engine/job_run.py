@@ -215,8 +215,15 @@ class JobRun:
                 "audit_torn_line", f"{self.job.audit_log}: the last line was cut off by a crash; "
                 "it stays as it is and this run starts on a new line",
             )  # fmt: skip
-        assert self._writer is not None
-        self._recorder = RunRecorder(self._writer, self.job, self.run_id, started=self._began)
+        assert self._writer is not None and self._pool is not None
+        stats = self._pool.stats
+        self._recorder = RunRecorder(
+            self._writer,
+            self.job,
+            self.run_id,
+            started=self._began,
+            requests=lambda: stats.requests,
+        )
         return self._recorder.recording(total, skipped)
 
     def _check_count(self, count: int) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -38,8 +38,17 @@ class Ending:
 
 
 class RunRecorder:
-    def __init__(self, writer: AuditWriter, job: Job, run_id: str, *, started: float) -> None:
+    def __init__(
+        self,
+        writer: AuditWriter,
+        job: Job,
+        run_id: str,
+        *,
+        started: float,
+        requests: Callable[[], int | None] = lambda: None,  # sent so far; None: not counted
+    ) -> None:
         self._writer = writer
+        self._requests = requests
         self._job = job
         self._run_id = run_id
         self._started = started  # time.monotonic() when the run began
@@ -99,6 +108,7 @@ class RunRecorder:
                 duration_s=self.duration_s,
                 exit_code=self.exit_code,
                 reason=self.ending.reason,
+                requests=self._requests(),
             )
         try:
             self._writer.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,9 +18,14 @@ def audit_path(text: str, base: Path | None) -> Path:
 
     The job file's ``audit_log`` is relative to the job file's directory, as
     ``campaigns_file`` is; ``--audit-log`` is relative to where bulkops runs.
+    ``jobs/../audit/x.jsonl`` becomes ``audit/x.jsonl``, unless a symbolic link
+    on the way makes ``..`` lead elsewhere (then it stays as written).
     """
     path = Path(text).expanduser()
-    return path if path.is_absolute() else (base or Path.cwd()) / path
+    joined = path if path.is_absolute() else (base or Path.cwd()) / path
+    tidy = Path(os.path.normpath(joined))
+    same = os.path.realpath(joined.parent) == os.path.realpath(tidy.parent)
+    return tidy if same else joined
 
 
 def with_overrides(

@@ -1,9 +1,25 @@
 """Summarising an audit log for ``bulkops report``: streamed, in bounded memory.
 
 The log is read once, line by line; no campaign line is kept. Each run keeps counters,
-a latency histogram and at most ``FAILED_KEEP`` failed campaigns for display.
-``--failed-ids`` additionally keeps the ids whose latest real outcome is
-``failed`` (an id leaves that set as soon as a later run deletes it).
+a latency histogram and at most ``FAILED_KEEP`` failed campaigns for display. Across
+the real (non-dry) runs the summariser keeps each campaign's latest outcome, one small
+entry per campaign id, and the ids whose latest real outcome is ``failed`` (an id
+leaves that set as soon as a later run deletes it): ``--failed-ids``, the failures
+the table and markdown list, and the totals all come from that one record.
+
+Totals count each campaign once, by its latest outcome across the real runs: a
+campaign that failed and was deleted later counts ``deleted`` only, one protected
+in three runs counts once, one that resume skipped counts by the outcome that let
+it be skipped (so ``skipped`` is 0 in the totals). ``pending`` campaigns have no
+line, so no id: the totals take them from the latest real run of each job. The
+dry runs' totals are those of each job's latest dry run: a preview is a snapshot.
+
+Requests are counted from what was sent, never from campaigns: ``run_finished``
+records ``requests`` (every HTTP request of the run: list calls, GETs, Stop calls,
+DELETEs and their retries). A log written before bulkops recorded that has one
+``sent`` line per DELETE attempt: those are counted instead, and marked so
+(``requests_from``), since the list calls and GETs are then missing. A run with
+neither has its requests unknown (None), never a made-up figure.
 
 Latency percentiles are nearest-rank over a histogram: durations under
 ``EXACT_MS`` are counted at 1 ms resolution (exact for the integer milliseconds
@@ -14,9 +30,7 @@ the 10^12 ms beyond which a duration is ignored as nonsense), whatever its size.
 
 A campaign with a ``sent`` line and no outcome in the same run was in flight
 when that run stopped without recording the answer: it is counted apart
-(``in_flight``), not as pending. Totals add what adds up across runs (outcomes
-that happened); ``skipped`` and ``pending`` describe the state a run left, so
-the totals take them from the latest run of each job instead of summing them.
+(``in_flight``), not as pending; in the totals only while no later run settled it.
 """
 
 from __future__ import annotations
@@ -24,13 +38,14 @@ from __future__ import annotations
 import math
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from bulkops.ids import MAX_ID_CHARS, id_problem
-from bulkops.model import COUNT_KEYS, DONE_OUTCOMES, OUTCOMES
+from bulkops.model import COUNT_KEYS, OUTCOMES
 from bulkops.records.history import BadLine, iter_records
+from bulkops.records.latest_outcomes import LatestOutcomes
 from bulkops.utc import parse_utc
 
 PERCENTILES = (50, 95, 99)
@@ -41,7 +56,8 @@ FAILED_KEEP = 1000  # failed campaigns kept per run for output; the rest are onl
 ERROR_CHARS = 300  # a longer error message is cut (a hostile log must not fill memory)
 BAD_LINES_KEEP = 50  # bad lines reported one by one; the rest are counted
 KNOWN_RUNS_SHOWN = 10  # run ids listed when --run names an unknown one
-STATE_KEYS = ("skipped", "pending")  # what a run left, not what happened: never summed
+IN_FLIGHT = len(OUTCOMES)  # in ``_Summarizer.latest``: sent, and no outcome recorded since
+FROM_RUN_FINISHED, FROM_SENT_LINES = "run_finished", "sent_lines"  # where ``requests`` came from
 
 
 class LatencyHistogram:
@@ -77,6 +93,7 @@ class FailedCampaign:
     campaign_id: str
     http_status: int | None
     error: str | None
+    latest: bool = False  # still its latest real outcome: what --failed-ids prints
 
 
 @dataclass(frozen=True)
@@ -92,27 +109,29 @@ class RunReport:
     counts: dict[str, int]
     total: int | None
     duration_s: float | None  # unfinished: from the first to the last timestamp
-    rate: float | None  # campaign outcomes per second
+    requests: int | None  # HTTP requests sent; None: the log does not say
+    requests_from: str | None  # FROM_RUN_FINISHED, FROM_SENT_LINES (DELETEs only), or None
     latency_ms: dict[str, int | None]  # p50, p95, p99
     retries: int
     exit_code: int | None
     reason: str
     failed: tuple[FailedCampaign, ...]  # at most FAILED_KEEP
     failed_more: int  # failed campaigns not kept in ``failed``
+    failing: int = 0  # failed here and not settled since (latest real outcome); kept or not
     in_flight: int = 0  # sent a DELETE, no outcome recorded: the run stopped mid-request
-    request_rate: float | None = None  # campaign requests (attempts) per second
     rate_limit: tuple[str, ...] = ()  # the job's rate specs, as run_started recorded them
 
 
 @dataclass(frozen=True)
 class Report:
     runs: tuple[RunReport, ...]
-    totals: dict[str, int]  # of the real runs (and runs of unknown mode): what was done
-    dry_run_totals: dict[str, int]  # of the dry runs, apart: a preview deletes nothing
-    failed_ids: tuple[str, ...]  # filled only when asked for; latest real outcome failed
+    totals: dict[str, int]  # each campaign once, by its latest outcome in the real runs
+    dry_run_totals: dict[str, int]  # each job's latest dry run, apart: a preview deletes nothing
+    failed_ids: tuple[str, ...]  # latest real outcome failed, in the order they first failed
     bad_lines: tuple[BadLine, ...]  # the first BAD_LINES_KEEP
     bad_line_count: int
     targets: frozenset[tuple[str, str]]  # (host, app_id) of the real runs behind failed_ids
+    in_flight: int = 0  # campaigns whose latest real record is a sent DELETE without answer
 
 
 class UnknownRunError(LookupError):
@@ -131,7 +150,7 @@ class _Tally:
     outcomes: Counter[str] = field(default_factory=Counter)
     latency: LatencyHistogram = field(default_factory=LatencyHistogram)
     retries: int = 0
-    attempts: int = 0
+    sent: int = 0  # `sent` lines: one per DELETE attempt
     failed: list[FailedCampaign] = field(default_factory=list)
     failed_more: int = 0
     job: str | None = None
@@ -141,11 +160,11 @@ class _Tally:
 
 
 class _Summarizer:
-    def __init__(self, run_id: str | None, track_failed_ids: bool) -> None:
+    def __init__(self, run_id: str | None) -> None:
         self.only = run_id
-        self.track_failed_ids = track_failed_ids
         self.tallies: dict[str, _Tally] = {}
-        self.failing: dict[str, None] = {}  # ordered set: latest real outcome is failed
+        self.latest = LatestOutcomes(IN_FLIGHT + 1)  # real runs: index in OUTCOMES, or IN_FLIGHT
+        self.failing: dict[str, str] = {}  # latest real outcome failed: id -> that run's id
         self.targets: set[tuple[str, str]] = set()
         self.recent_runs: deque[str] = deque(maxlen=KNOWN_RUNS_SHOWN)
         self.run_count = 0
@@ -183,7 +202,10 @@ class _Summarizer:
         elif event == "campaign":
             self._campaign(tally, record)
         elif event == "sent" and _is_id(record.get("campaign_id")):
+            tally.sent += 1
             tally.sent_open.add(record["campaign_id"])
+            if _is_real(tally):
+                self.latest.set(record["campaign_id"], IN_FLIGHT)
 
     def _campaign(self, tally: _Tally, record: dict[str, Any]) -> None:
         outcome, campaign_id = record.get("outcome"), record.get("campaign_id")
@@ -196,47 +218,47 @@ class _Summarizer:
             tally.latency.add(duration)
         if attempts is not None and attempts > 1:
             tally.retries += attempts - 1
-        tally.attempts += attempts if attempts is not None and 0 < attempts < 1_000_000 else 1
         if outcome == "failed":
             if len(tally.failed) < FAILED_KEEP:
                 tally.failed.append(_failed_entry(campaign_id, record))
             else:
                 tally.failed_more += 1
-        if self.track_failed_ids and not (tally.started or {}).get("dry_run"):
+        if _is_real(tally):
+            self.latest.set(campaign_id, OUTCOMES.index(outcome))
             self._track(tally, campaign_id, outcome)
 
     def _track(self, tally: _Tally, campaign_id: str, outcome: str) -> None:
-        if not _usable_id(campaign_id):  # printed one a line: must stay one line
-            return
-        if outcome == "failed":
-            self.failing.setdefault(campaign_id)  # in the order they (first) failed
-            target = (tally.started or {}).get("target")
-            if isinstance(target, dict):
-                self.targets.add((str(target.get("host")), str(target.get("app_id"))))
-        elif outcome in DONE_OUTCOMES:
+        if outcome != "failed" or not _usable_id(campaign_id):  # printed one a line
             self.failing.pop(campaign_id, None)
+            return
+        self.failing[campaign_id] = tally.run_id  # keeps its place: the order they first failed
+        target = (tally.started or {}).get("target")
+        if isinstance(target, dict):
+            self.targets.add((str(target.get("host")), str(target.get("app_id"))))
 
     def report(self) -> Report:
         if self.only is not None and self.only not in self.tallies:
             raise UnknownRunError(self.only, list(self.recent_runs), self.run_count)
-        runs = tuple(_finish(t) for t in self.tallies.values())
-        totals = _totals([r for r in runs if not r.dry_run])
-        dry = _totals([r for r in runs if r.dry_run])
+        failing = Counter(self.failing.values())
+        runs = tuple(_finish(t, self.failing, failing[t.run_id]) for t in self.tallies.values())
+        latest = self.latest.counts
+        totals = {k: latest[OUTCOMES.index(k)] if k in OUTCOMES else 0 for k in COUNT_KEYS}
+        totals["pending"] = _latest_sum([r for r in runs if not r.dry_run], "pending")
+        dry = {k: _latest_sum([r for r in runs if r.dry_run], k) for k in COUNT_KEYS}
         return Report(
             runs, totals, dry, tuple(self.failing), tuple(self.bad_lines), self.bad_line_count,
-            frozenset(self.targets),
+            frozenset(self.targets), in_flight=latest[IN_FLIGHT],
         )  # fmt: skip
 
 
-def summarize(path: Path, run_id: str | None = None, *, failed_ids: bool = False) -> Report:
+def summarize(path: Path, run_id: str | None = None) -> Report:
     """Summarise the audit log at ``path`` in one streamed pass.
 
     ``run_id`` restricts the report to that run (UnknownRunError if the log has
-    none). ``failed_ids`` also collects the ids whose latest outcome in the
-    selected real (non-dry) runs is ``failed``. Bad lines are returned, not
-    raised; an unreadable file raises OSError.
+    none); the totals and failed ids are then that run's. Bad lines are returned,
+    not raised; an unreadable file raises OSError.
     """
-    summarizer = _Summarizer(run_id, failed_ids)
+    summarizer = _Summarizer(run_id)
     for lineno, item in iter_records(path):
         if isinstance(item, BadLine):
             summarizer.bad(item)
@@ -245,16 +267,28 @@ def summarize(path: Path, run_id: str | None = None, *, failed_ids: bool = False
     return summarizer.report()
 
 
-def _totals(runs: Sequence[RunReport]) -> dict[str, int]:
-    """Outcomes summed over runs; the state a run leaves (skipped, pending) from each
-    job's latest run only: summing them would count one campaign once per run."""
-    totals = {k: sum(r.counts[k] for r in runs) for k in COUNT_KEYS if k not in STATE_KEYS}
-    latest = {r.job: r for r in runs}  # runs are in log order
-    totals.update({k: sum(r.counts[k] for r in latest.values()) for k in STATE_KEYS})
-    return {k: totals[k] for k in COUNT_KEYS}
+def _latest_sum(runs: Sequence[RunReport], key: str) -> int:
+    """``counts[key]`` summed over each job's latest run: runs are in log order."""
+    latest = {r.job: r for r in runs}
+    return sum(r.counts[key] for r in latest.values())
 
 
-def _finish(t: _Tally) -> RunReport:
+def _is_real(tally: _Tally) -> bool:
+    """Not a dry run; a run whose start is missing counts as real (it may have deleted)."""
+    return not (tally.started or {}).get("dry_run")
+
+
+def _requests(t: _Tally) -> tuple[int | None, str | None]:
+    """What was sent: ``run_finished.requests``, else the ``sent`` lines, else unknown."""
+    recorded = _int((t.finished or {}).get("requests"))
+    if recorded is not None and recorded >= 0:
+        return recorded, FROM_RUN_FINISHED
+    if t.sent:
+        return t.sent, FROM_SENT_LINES
+    return None, None
+
+
+def _finish(t: _Tally, failing_ids: dict[str, str], failing: int) -> RunReport:
     started, finished = t.started or {}, t.finished
     target, total = _obj(started.get("target")), _int(started.get("total"))
     if finished is not None:
@@ -267,7 +301,8 @@ def _finish(t: _Tally) -> RunReport:
         counts = {k: t.outcomes[k] for k in COUNT_KEYS}
         counts["pending"] = max(0, (total or 0) - sum(t.outcomes.values()) - len(t.sent_open))
         duration, reason, exit_code = _elapsed(t.first_ts, t.last_ts), "unfinished", None
-    settled = sum(t.outcomes.values())
+    requests, requests_from = _requests(t)
+    failed = (replace(f, latest=failing_ids.get(f.campaign_id) == t.run_id) for f in t.failed)
     return RunReport(
         run_id=t.run_id,
         job=t.job,
@@ -278,15 +313,16 @@ def _finish(t: _Tally) -> RunReport:
         counts=counts,
         total=total,
         duration_s=duration,
-        rate=round(settled / duration, 2) if duration and duration > 0 else None,
+        requests=requests,
+        requests_from=requests_from,
         latency_ms={f"p{p}": t.latency.percentile(p) for p in PERCENTILES},
         retries=t.retries,
         exit_code=exit_code,
         reason=reason,
-        failed=tuple(t.failed),
+        failed=tuple(failed),
         failed_more=t.failed_more,
+        failing=failing,
         in_flight=len(t.sent_open),
-        request_rate=round(t.attempts / duration, 2) if duration and duration > 0 else None,
         rate_limit=_rate_limit(started.get("rate")),
     )
 

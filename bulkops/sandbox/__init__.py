@@ -24,6 +24,7 @@ sandbox checks the client, so it must not share the client's mistakes.
 - ``create``: Kore.ai's Create call: the body's checks, taken names, Preparing then Ready.
 - ``server``: the aiohttp routes and ``Sandbox``.
 - ``thread``: ``SandboxThread``, for synchronous callers.
+- ``flips``: campaigns whose status changes while a run goes on (on a schedule or on demand).
 - ``cli``: ``bulkops sandbox`` (``main``).
 """
 

@@ -10,9 +10,9 @@ import os
 import re
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bulkops.sandbox.config import (
     CREATED_ID_PLACES,
@@ -24,7 +24,10 @@ from bulkops.sandbox.config import (
     SandboxConfig,
     parse_rate,
 )
+from bulkops.sandbox.flips import parse_flip
 from bulkops.sandbox.server import Sandbox, check_loopback
+
+T = TypeVar("T")
 
 EPILOG = """\
 example:
@@ -35,8 +38,13 @@ example:
   Faults can be changed while it runs:
   curl -X POST localhost:8765/_sandbox/config -d '{"drop_rate": 0.1}'
   Rehearse against the documented platform's answers:
-  bulkops sandbox --dialect kore --rate-limit-status 400 --error-rate rate_limit=0.05 \
+  bulkops sandbox --dialect kore --rate-limit-status 400 --error-rate rate_limit=0.05 \\
       --error-rate failure_body=0.02 --echo-token
+  Rehearse a long run in which campaigns go live: 3 go Active 20 s after the first call,
+  and one more whenever you say so:
+  bulkops sandbox --flip-active 20:3
+  curl -X POST localhost:8765/_sandbox/campaigns/CAMPAIGN_ID/status -d '{"status": "Active"}'
+  GET /_sandbox/stats lists each change (status_changes) and each delete's time (deleted_at).
 """
 
 
@@ -60,11 +68,16 @@ def _error_rate(spec: str) -> tuple[int | str, float]:
         ) from None
 
 
-def _rate_arg(spec: str) -> tuple[int, float]:
-    try:
-        return parse_rate(spec)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _argument(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` as an argparse type: its ValueError becomes a usage error."""
+
+    def convert(spec: str) -> T:
+        try:
+            return parse(spec)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
 
 
 def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
@@ -88,7 +101,8 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
     add("--app-id", default=d.app_id)
     add("--account-id", default=d.account_id)
     add("--campaign-type", default=d.campaign_type)
-    add("--rate", dest="rates", action="append", type=_rate_arg, default=[], metavar="N/W",
+    add("--rate", dest="rates", action="append", type=_argument(parse_rate), default=[],
+        metavar="N/W",
         help="strict rolling window, repeatable: 20/s, 60/min, 1800/hour, 5/2s")  # fmt: skip
     add("--retry-after-mode", choices=RETRY_AFTER_MODES, default=d.retry_after_mode)
     add("--latency", type=float, default=0.0, metavar="SECONDS")
@@ -97,6 +111,9 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         help="hold each request a random 0..SECONDS before it is counted")  # fmt: skip
     add("--more-app-id", dest="more_app_ids", action="append", default=[], metavar="ID",
         help="another app of the same account, repeatable (one rate limit for all)")  # fmt: skip
+    add("--flip-active", dest="flip_active", action="append", type=_argument(parse_flip),
+        default=[], metavar="AFTER:N",
+        help="N campaigns go Active AFTER seconds after the first call, repeatable")  # fmt: skip
     add("--error-rate", dest="error_rates", action="append", type=_error_rate, default=[],
         metavar="STATUS=P", help="answer STATUS (or a fault: " + ", ".join(FAULT_NAMES)
         + ") with probability P, repeatable")  # fmt: skip

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from bulkops.sandbox.flips import Flip, flips
+
 Rate = tuple[int, float]  # (count, window seconds)
 
 RETRY_AFTER_MODES = ("integer", "exact", "date", "none")
@@ -134,6 +136,7 @@ def _choice(options: tuple[Any, ...]) -> Any:
 
 _CONVERTERS: dict[str, Any] = {
     "rates": _rates,
+    "flip_active": flips,
     "retry_after_mode": _choice(RETRY_AFTER_MODES),
     "latency": _seconds,
     "latency_jitter": _seconds,
@@ -167,6 +170,7 @@ class Settings:
     """The run-time switchable part: faults and limits (``/_sandbox/config`` patches it)."""
 
     rates: tuple[Rate, ...] = ()
+    flip_active: tuple[Flip, ...] = ()  # campaigns that go Active while a run goes on (flips.py)
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0
@@ -222,6 +226,7 @@ class Settings:
         out["error_rates"] = {str(fault_name(k)): p for k, p in self.error_rates.items()}
         out["scripted"] = {k: [fault_name(c) for c in v] for k, v in self.scripted.items()}
         out["fail_always"] = {k: fault_name(c) for k, c in self.fail_always.items()}
+        out["flip_active"] = [list(f) for f in self.flip_active]
         return out
 
 
@@ -244,6 +249,7 @@ class SandboxConfig:
     campaign_type: str = "voice"
     id_field: str = "_id"
     rates: tuple[Any, ...] = ()  # (count, window) pairs or "N/W" strings
+    flip_active: tuple[Any, ...] = ()  # (after seconds, count) pairs or "AFTER:N" strings
     retry_after_mode: str = "integer"
     latency: float = 0.0
     latency_jitter: float = 0.0

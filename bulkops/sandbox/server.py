@@ -73,6 +73,7 @@ class _Api:
         return calls + [
             web.post(STOP, self.stop),
             web.route("*", REDIRECTED + "/{tail:.*}", self.redirected),
+            web.post("/_sandbox/campaigns/{campaign_id}/status", self.set_status),
             web.get("/_sandbox/stats", self.stats),
             web.delete("/_sandbox/stats", self.clear_stats),
             web.get("/_sandbox/config", self.show_config),
@@ -108,6 +109,7 @@ class _Api:
         if stats.first_request_at is None:
             stats.first_request_at = now
         stats.last_request_at = now
+        self.state.flip_due(now)
         campaign_id = request.match_info.get("campaign_id")
         if request.method == "DELETE" and campaign_id is not None:
             stats.delete_requests[campaign_id] = stats.delete_requests.get(campaign_id, 0) + 1
@@ -181,6 +183,7 @@ class _Api:
         stats = self.state.stats
         stats.deletes[campaign_id] = stats.deletes.get(campaign_id, 0) + 1
         stats.deleted_ids.append(campaign_id)
+        stats.deleted_at[campaign_id] = time.monotonic()
         message = f"Campaign {campaign.name} deleted successfully"
         return web.json_response({"status": "success", "message": message, "data": campaign.full()})
 
@@ -256,6 +259,22 @@ class _Api:
         except ValueError as exc:
             return failure(400, str(exc))
         return web.json_response(self.state.settings.as_json())
+
+    async def set_status(self, request: web.Request) -> web.Response:
+        """``{"status": "Active"}``: the campaign's status changes now, recorded (flips.py)."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, str) or not status.strip():
+            return failure(400, 'expected {"status": "Active"} (any status name)')
+        change = self.state.change_status(
+            request.match_info["campaign_id"], status.strip(), time.monotonic()
+        )
+        if change is None:
+            return failure(404, "no such live campaign")
+        return web.json_response({"status": "success", "data": change})
 
     async def add_campaigns(self, request: web.Request) -> web.Response:
         try:

@@ -16,7 +16,8 @@ from typing import Any
 import jwt
 
 from bulkops.sandbox.config import Rate, SandboxConfig
-from bulkops.sandbox.store import CampaignStore
+from bulkops.sandbox.flips import ACTIVE, FlipClock
+from bulkops.sandbox.store import CampaignStore, iso
 
 
 class RollingWindows:
@@ -60,6 +61,8 @@ class Stats:
         self.delete_requests: dict[str, int] = {}  # every DELETE received, per id
         self.deletes: dict[str, int] = {}  # successful deletes per id: never above 1
         self.deleted_ids: list[str] = []
+        self.deleted_at: dict[str, float] = {}  # time.monotonic() of each successful delete
+        self.status_changes: list[dict[str, Any]] = []  # see flips.py
         self.stopped_ids: list[str] = []  # campaigns the Stop call stopped, in order
         self.arrivals: list[float] = []  # time.monotonic() of each admitted request
         self.first_request_at: float | None = None
@@ -101,6 +104,8 @@ class Stats:
             "injected": {fault: list(ids) for fault, ids in self.injected.items()},
             "created": list(self.created),
             "live_campaigns": len(store),
+            "deleted_at": dict(self.deleted_at),
+            "status_changes": [dict(c) for c in self.status_changes],
         }
 
 
@@ -116,6 +121,8 @@ class SandboxState:
         self.fault_rng = random.Random(f"faults-{config.seed}")
         self.jitter_rng = random.Random(f"jitter-{config.seed}")
         self.arrival_rng = random.Random(f"arrival-{config.seed}")
+        self.flip_rng = random.Random(f"flips-{config.seed}")
+        self.flip_clock = FlipClock(self.settings.flip_active)
         self._jtis: dict[str, float] = {}  # jti -> exp; an expired one can't be replayed anyway
         self._prune_at = 10_000
         self.store.contact_lists.update(config.contact_lists)
@@ -128,6 +135,29 @@ class SandboxState:
         self.settings.apply(changes)
         if "rates" in changes:
             self.limiter = RollingWindows(self.settings.rates)
+        if "flip_active" in changes:
+            self.flip_clock = FlipClock(self.settings.flip_active)
+
+    def flip_due(self, now: float) -> None:
+        """Scheduled campaigns go Active now, if their time has come (``flips``)."""
+        count = self.flip_clock.due(now)
+        if count:
+            candidates = [c.id for c in self.store.ordered() if c.status != ACTIVE]
+            for cid in self.flip_rng.sample(candidates, min(count, len(candidates))):
+                self.change_status(cid, ACTIVE, now)
+
+    def change_status(self, campaign_id: str, status: str, now: float) -> dict[str, Any] | None:
+        """Sets a live campaign's status and records the change; None if no such campaign."""
+        campaign = self.store.get(campaign_id)
+        if campaign is None:
+            return None
+        change = {
+            "campaign_id": campaign_id, "before": campaign.status, "status": status,
+            "at": now, "at_utc": iso(datetime.now(timezone.utc)),
+        }  # fmt: skip
+        campaign.status = status
+        self.stats.status_changes.append(change)
+        return change
 
     def check_auth(
         self, headers: Mapping[str, str], path_app_id: str

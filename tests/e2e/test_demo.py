@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,6 @@ def test_the_demo_runs_the_example_job_end_to_end(tmp_path: Path) -> None:
     assert "31 campaigns would be deleted" in out  # and 6 Active ones protected
     assert "completed: deleted 31  not_found 2  protected 6" in out
     assert "sandbox stopped: " in out and "31 deleted, 0 rate-limited" in out
+    # the report's requests/s, of the dry run and the real one, never above the limit kept
+    rates = re.findall(r"^  requests \d+  ([\d.]+)/s .*against the limit 10/s, 600/min", out, re.M)
+    assert len(rates) == 2 and all(float(rate) <= 10 for rate in rates), out

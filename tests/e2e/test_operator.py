@@ -50,7 +50,7 @@ def test_list_shows_what_a_select_job_finds_in_every_format(
     assert table.stdout.splitlines()[0].split() == ["id", "name", "status", "created", "protected"]
     assert "cd-op-005  Billing 5" in table.stdout and "cd-other" not in table.stdout
     assert "11 campaigns on " in table.stderr and "nothing was deleted" in table.stderr
-    assert "1 ids left out by exclude: cd-op-000" in table.stderr
+    assert "1 id left out by exclude: cd-op-000" in table.stderr
     # the other formats in this process: the same command, without a second's start-up each
     assert main(["list", str(job), "--output", "ids"]) == 0
     assert sorted(capsys.readouterr().out.split()) == ids[1:]
@@ -72,7 +72,7 @@ def test_list_of_an_id_job_says_which_ids_exist(tmp_path: Path, sandbox: Sandbox
     result = bulkops("list", job, "--output", "ids", cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert sorted(result.stdout.split()) == ids
-    assert "1 ids do not exist: cd-typo" in result.stderr
+    assert "1 id does not exist: cd-typo" in result.stderr
 
 
 def test_dry_run_output_ids_prints_only_what_would_be_deleted(
