@@ -65,7 +65,7 @@ def test_a_full_audit_log_stops_the_run_with_exit_3_and_no_unrecorded_delete(
     doc = json.loads(summary.read_text())
     assert doc["exit_code"] == 3 and doc["reason"] == "aborted" and "File too large" in doc["error"]
     assert doc["counts"]["deleted"] >= len({r["campaign_id"] for r in result.campaigns()})
-    assert 'bulkops_last_run_exit_code{job="e2e"} 3' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 3.0' in metrics.read_text()
 
     again = bulkops("run", job, "--yes", cwd=tmp_path)
     assert again.code == 0, again.stderr

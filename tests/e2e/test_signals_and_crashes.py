@@ -52,7 +52,7 @@ def test_sighup_while_the_selection_is_listed_exits_129_with_a_summary(
     assert proc.returncode == 129, err
     assert "Traceback" not in err and "interrupted before anything was deleted" in err
     assert json.loads(summary.read_text())["exit_code"] == 129
-    assert 'bulkops_last_run_exit_code{job="e2e"} 129' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 129.0' in metrics.read_text()
     assert "DELETE" not in sandbox.stats_snapshot()["by_method"]
 
 
@@ -70,7 +70,7 @@ def test_sighup_during_the_run_settles_and_records_run_finished_with_129(
     assert finished["event"] == "run_finished" and finished["reason"] == "interrupted"
     assert finished["exit_code"] == 129
     assert json.loads(summary.read_text())["exit_code"] == 129
-    assert 'bulkops_last_run_exit_code{job="e2e"} 129' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 129.0' in metrics.read_text()
 
 
 def test_a_run_killed_mid_request_is_known_to_have_been_in_flight(
