@@ -2,8 +2,9 @@
 
 ``write_summary_json`` writes the run summary as one JSON object;
 ``write_metrics`` writes it in the Prometheus text exposition format (rendered by
-prometheus_client) for the node exporter's textfile collector. Both only describe a ``RunResult``: they
-work the same for a run that completed, failed, halted or was interrupted.
+prometheus_client) for the node exporter's textfile collector. Both only describe
+a ``RunResult``: they work the same for a run that completed, failed, halted or
+was interrupted.
 
 Both replace their file atomically: the text goes to a temporary file in the
 same directory (named ``.<name>.<random>.tmp``, never ``*.prom``, so the
