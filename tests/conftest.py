@@ -1,7 +1,8 @@
 """Every test keeps the shared rate budget to itself: a tmp $XDG_STATE_HOME, no fleet store.
 
-Tests this machine cannot run (no redis-server; an aiohttp too new for aioresponses) are
-skipped, and the run ends with one line per reason saying so.
+Tests this run cannot or need not run (no redis-server; an aiohttp too new for
+aioresponses; the wheel build outside CI) are skipped, and the run ends with one line
+per reason saying so.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.redis_server import CANNOT_RUN, RedisServer
+from tests.redis_server import RedisServer
+from tests.skips import NOT_RUN_HERE
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +59,7 @@ def aioresponses_cannot_serve() -> str | None:
     except Exception as exc:  # noqa: BLE001 - whatever it is, the mocked tests cannot run
         problem = f"{type(exc).__name__}: {exc}"
     return (
-        f"{CANNOT_RUN} aioresponses cannot mock aiohttp {aiohttp.__version__} ({problem}); "
+        f"{NOT_RUN_HERE} aioresponses cannot mock aiohttp {aiohttp.__version__} ({problem}); "
         "`make test` runs them apart on an aiohttp it serves (make test-aioresponses)"
     )
 
@@ -74,7 +76,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     reasons: Counter[str] = Counter()
     for report in terminalreporter.stats.get("skipped", []):
         reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) else ""
-        if CANNOT_RUN in reason:
+        if NOT_RUN_HERE in reason:
             reasons[reason.removeprefix("Skipped: ")] += 1
     for reason, count in reasons.items():
-        terminalreporter.write_line(f"{count} tests skipped: {reason}", yellow=True)
+        terminalreporter.write_line(f"{reason} ({count} skipped)", yellow=True)

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
-CANNOT_RUN = "[this machine]"  # marks a skip for what is missing here, not for what the code does
+from tests.skips import NOT_RUN_HERE
+
 NO_SERVER = (
-    f"{CANNOT_RUN} redis-server is not installed: the Redis budget-store tests need it "
+    f"{NOT_RUN_HERE} redis-server is not installed: the Redis budget-store tests need it "
     "(apt-get install redis-server, or `make test` as root)"
 )
 
@@ -34,7 +35,7 @@ class RedisServer:
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None and os.environ.get("CI") == "true":
-            pytest.fail(NO_SERVER.removeprefix(CANNOT_RUN).strip() + " and CI=true requires them")
+            pytest.fail(NO_SERVER.removeprefix(NOT_RUN_HERE).strip() + " and CI=true requires them")
         if binary is None:
             pytest.skip(NO_SERVER)
         self.port = free_port()
