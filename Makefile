@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # aioresponses cannot mock the newest aiohttp: its tests run apart on one it serves
 OLD_VENV := .venv-aioresponses
 OLD_STAMP := $(OLD_VENV)/.installed
-AIORESPONSES_TESTS = $(shell grep -rl --include='test_*.py' 'mark.aioresponses' tests)
+AIORESPONSES_TESTS = $(shell grep -rl --include='test_*.py' '^from aioresponses import' tests)
 
 .PHONY: install demo test test-aioresponses lint bench clean redis-server
 

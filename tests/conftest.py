@@ -65,7 +65,11 @@ def aioresponses_cannot_serve() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    mocked = [item for item in items if item.get_closest_marker("aioresponses")]
+    """Tests of a module that imports aioresponses are marked ``aioresponses``, and
+    skipped where it cannot mock the installed aiohttp."""
+    mocked = [item for item in items if hasattr(getattr(item, "module", None), "aioresponses")]
+    for item in mocked:
+        item.add_marker(pytest.mark.aioresponses)
     if mocked and (why := aioresponses_cannot_serve()):
         for item in mocked:
             item.add_marker(pytest.mark.skip(reason=why))

@@ -26,8 +26,6 @@ from bulkops.kore.answers import MAX_BODY_BYTES, parse_retry_after
 from bulkops.kore.client import KoreClient
 from bulkops.kore.tokens import JwtMinter
 
-pytestmark = pytest.mark.aioresponses  # run apart where aioresponses cannot serve aiohttp
-
 HOST = "https://kore.example"
 BASE = f"{HOST}/agentassist/api/v1/public/st-app/campaign"
 SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret!"

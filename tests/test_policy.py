@@ -14,8 +14,6 @@ from bulkops.kore.client import KoreClient
 from bulkops.kore.tokens import StaticToken
 from bulkops.model import RunSettings
 
-pytestmark = pytest.mark.aioresponses  # run apart where aioresponses cannot serve aiohttp
-
 SETTINGS = RunSettings(max_attempts=4, backoff_initial=0.5, backoff_max=3.0, max_retry_after=10)
 
 
