@@ -18,7 +18,6 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
-from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from bulkops.errors import RateLimited, RetryableError
@@ -82,13 +81,11 @@ class RetryPolicy:
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.stop: stop_base = stop_after_attempt(settings.max_attempts)
-        self.wait: wait_base = wait_retry_after(
-            backoff(settings), settings.max_retry_after, refusal_wait(settings)
-        )
         self._retrying = AsyncRetrying(
-            stop=self.stop,
-            wait=self.wait,
+            stop=stop_after_attempt(settings.max_attempts),
+            wait=wait_retry_after(
+                backoff(settings), settings.max_retry_after, refusal_wait(settings)
+            ),
             retry=retry_if_exception_type(RetryableError),
             sleep=sleep,
             reraise=True,
