@@ -8,6 +8,7 @@ replaces the very code that resends, so it cannot show this).
 
 from __future__ import annotations
 
+import aiohttp
 import pytest
 
 from bulkops.errors import RetryableError
@@ -18,10 +19,9 @@ from bulkops.sandbox import Sandbox, SandboxConfig
 CFG = SandboxConfig(campaigns=3)
 
 
-def kore_client(session: object, url: str) -> KoreClient:
+def kore_client(session: aiohttp.ClientSession, url: str) -> KoreClient:
     return KoreClient(
-        session,  # type: ignore[arg-type]
-        host=url, app_id=CFG.app_id, account_id=CFG.account_id, campaign_type="voice",
+        session, host=url, app_id=CFG.app_id, account_id=CFG.account_id, campaign_type="voice",
         tokens=JwtMinter(CFG.client_id, CFG.client_secret), timeout=5,
     )  # fmt: skip
 
