@@ -116,6 +116,12 @@ def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.
     )  # fmt: skip
 
 
+def count_lines(log: Path, event: str) -> int:
+    """How many ``event`` lines a running bulkops has written to ``log`` so far, read from
+    the raw bytes: the line being written may not be whole yet."""
+    return log.read_bytes().count(f'"event":"{event}"'.encode()) if log.exists() else 0
+
+
 def wait_until(
     what: str, happened: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30
 ) -> None:

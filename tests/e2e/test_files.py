@@ -21,6 +21,7 @@ from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import (
     Result,
     bulkops,
+    count_lines,
     env,
     start_bulkops,
     wait_until,
@@ -33,11 +34,6 @@ def plan_digest(plan: dict[str, object]) -> str:
     body = {k: v for k, v in plan.items() if k != "digest"}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-def sent_line_in(log: Path) -> bool:
-    """The run wrote a ``sent`` line: it holds the log and is sending."""
-    return log.exists() and b'"event":"sent"' in log.read_bytes()
 
 
 def run_with_file_limit(job: Path, cwd: Path, limit: int, *args: str) -> Result:
@@ -136,7 +132,7 @@ def test_a_second_name_for_the_log_does_not_get_past_the_lock(
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 1, "timeout": 10})
     log = tmp_path / "audit.jsonl"
     first = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    wait_until("a sent line", lambda: sent_line_in(log), first)
+    wait_until("a sent line", lambda: count_lines(log, "sent") > 0, first)
     (tmp_path / "dir-alias").symlink_to(tmp_path, target_is_directory=True)
     alias = bulkops("run", job, "--yes", "--audit-log", tmp_path / "dir-alias/audit.jsonl",
                     cwd=tmp_path)  # fmt: skip
@@ -182,7 +178,7 @@ def test_a_summary_file_that_cannot_be_written_after_deleting_exits_3(
     out = tmp_path / "out"
     out.mkdir()
     proc = start_bulkops("run", job, "--yes", "--summary-json", out / "s.json", cwd=tmp_path)
-    wait_until("a sent line", lambda: sent_line_in(tmp_path / "audit.jsonl"), proc)
+    wait_until("a sent line", lambda: count_lines(tmp_path / "audit.jsonl", "sent") > 0, proc)
     out.rmdir()
     out.write_text("now a file\n")  # the summary's directory is gone once the run ends
     _, err = proc.communicate(timeout=30)
