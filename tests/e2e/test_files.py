@@ -127,7 +127,9 @@ def test_no_link_is_followed_for_the_log_lock_plan_or_summary(
 def test_a_second_name_for_the_log_does_not_get_past_the_lock(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    ids = sandbox.add_campaigns(count=40)
+    # 400 requests of 0.25 s: the first run holds the log however slowly the others start,
+    # until the SIGTERM below (which lets its one request in flight settle)
+    ids = sandbox.add_campaigns(count=400)
     sandbox.configure(latency=0.25)
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 1, "timeout": 10})
     log = tmp_path / "audit.jsonl"
