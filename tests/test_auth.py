@@ -46,6 +46,15 @@ def test_secrets_stay_out_of_repr_and_short_keys_are_flagged() -> None:
     assert JwtMinter("cs", "short").short_key and not JwtMinter("cs", SECRET).short_key
 
 
+def test_a_short_key_still_signs_without_a_warning_per_token() -> None:
+    # the CLI warns once about the short key; pyjwt's own warning would come at every token
+    minter = JwtMinter("cs-app", "short", clock=lambda: 1_700_000_000.0)
+    token = minter.token()
+    with pytest.warns(jwt.InsecureKeyLengthWarning):  # verifying with it warns, as it should
+        claims = decode(token, "short")
+    assert claims["appId"] == "cs-app" and claims["iat"] == 1_700_000_000
+
+
 def test_an_expired_pre_made_token_is_never_sent() -> None:
     made = JwtMinter("cs", SECRET, ttl=60, clock=lambda: 1000.0).token()
     now = [1059.0]

@@ -272,10 +272,6 @@ def test_broken_job(path: Path, tmp_path: Path) -> None:
     assert len(message) < 400
 
 
-def test_there_are_many_broken_fixtures() -> None:
-    assert len(BROKEN) >= 60
-
-
 # --- secrets -------------------------------------------------------------------------------
 
 

@@ -203,6 +203,14 @@ def test_every_metric_has_help_type_and_the_job_label(tmp_path: Path) -> None:
     assert all(name.startswith("bulkops_") for name in (f.name for f in families))
 
 
+def test_the_refusals_metric_says_a_refusal_may_be_a_400(tmp_path: Path) -> None:
+    path = tmp_path / "m.prom"
+    write_metrics(successful(), path)
+    families = {f.name: f for f in text_string_to_metric_families(path.read_text("utf-8"))}
+    help_text = families["bulkops_rate_limited_responses"].documentation
+    assert "429" in help_text and "400" in help_text  # Kore.ai refuses with either
+
+
 def test_label_values_are_escaped(tmp_path: Path) -> None:
     tricky = 'odd\\job "quoted"\nsecond line'
     summary = _summary(job=tricky, reason='a"b')

@@ -12,18 +12,7 @@ import pytest
 
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.model import RateSpec
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests.fake_clock import FakeClock
 
 
 def limiter(clock: FakeClock, *specs: RateSpec, margin: float = 0.0) -> RollingWindowLimiter:

@@ -21,8 +21,15 @@ from typing import Any
 import pytest
 
 from bulkops.cli import report_command as report
+from bulkops.records import report as report_records
 from bulkops.records.latest_outcomes import LatestOutcomes
-from bulkops.records.report import ERROR_CHARS, FAILED_KEEP, LatencyHistogram, summarize
+from bulkops.records.report import (
+    ERROR_CHARS,
+    FAILED_KEEP,
+    LatencyHistogram,
+    Report,
+    summarize,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "audit" / "three_runs.jsonl"
 R1, R2, R3 = "20250101T020000Z-aaaaaa", "20250102T020000Z-bbbbbb", "20250103T100000Z-cccccc"
@@ -363,8 +370,8 @@ def test_long_latencies_are_within_1_percent_in_bounded_buckets() -> None:
     assert len(hist._counts) < 900  # ~ log(5000)/log(1.01) buckets, not 20,000 values
 
 
-def test_200k_line_log_is_summarised_in_bounded_memory(tmp_path: Path) -> None:
-    log = tmp_path / "big.jsonl"
+def write_big_log(log: Path, per_run: int) -> Path:
+    """Four runs of ``per_run`` campaign lines each: every tenth failed with a long error."""
     rng = random.Random(3)
     line = (
         '{{"event":"campaign","ts":"2025-02-01T00:00:01.000Z","run_id":"run-{run}","job":"j",'
@@ -374,26 +381,43 @@ def test_200k_line_log_is_summarised_in_bounded_memory(tmp_path: Path) -> None:
     error = json.dumps("HTTP 500: " + "e" * 200)
     with log.open("w") as f:
         for run in range(4):
-            f.write(json.dumps(started(f"run-{run}", 50_000)) + "\n")
+            f.write(json.dumps(started(f"run-{run}", per_run + 1)) + "\n")
             f.writelines(
                 line.format(run=run, i=i, outcome="failed" if i % 10 == 0 else "deleted",
                             status=500 if i % 10 == 0 else 200, attempts=1 + i % 3,
                             ms=rng.randint(5, 90_000), error=error if i % 10 == 0 else "null")
-                for i in range(49_999)
+                for i in range(per_run)
             )  # fmt: skip
+    return log
+
+
+def peak_memory_of_summarize(log: Path) -> tuple[int, Report]:
     tracemalloc.start()
     try:
         result = summarize(log)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 20 << 20, f"peak {peak / 2**20:.1f} MiB"
+    return peak, result
+
+
+def test_a_longer_log_costs_a_few_bytes_a_campaign_not_its_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the cap on failed campaigns kept for display is reached on the shorter log too
+    monkeypatch.setattr(report_records, "FAILED_KEEP", 50)
+    short, _ = peak_memory_of_summarize(write_big_log(tmp_path / "short.jsonl", 2_000))
+    peak, result = peak_memory_of_summarize(write_big_log(tmp_path / "long.jsonl", 8_000))
+    # what grows is the latest outcome of each campaign (a few bytes an id), never the lines
+    # themselves (each over 250 bytes) nor the failures beyond the display cap
+    per_line = (peak - short) / (4 * 6_000)
+    assert per_line < 100, f"{short / 2**20:.2f} MiB, then {peak / 2**20:.2f} MiB"
     assert len(result.runs) == 4
-    assert result.totals["failed"] == 4 * 5000
+    assert result.totals["failed"] == 4 * 800
     assert result.totals["pending"] == 1  # what job j's latest run left, not a sum over runs
-    assert result.runs[0].retries == 49_998  # attempts 1, 2, 3, ...: 16,666 x (0+1+2), then 0
-    assert all(len(r.failed) == FAILED_KEEP and r.failed_more == 4000 for r in result.runs)
-    assert len(result.failed_ids) == 20_000  # every failing id, none of them kept twice
+    assert result.runs[0].retries == 7_999  # attempts 1, 2, 3, ...: 2,666 x (0+1+2), then 0
+    assert all(len(r.failed) == 50 and r.failed_more == 750 for r in result.runs)
+    assert len(result.failed_ids) == 4 * 800  # every failing id, none of them kept twice
 
 
 # --- requests and totals ---------------------------------------------------------------------

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
+
+import pytest
 
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
@@ -17,7 +20,8 @@ from bulkops.errors import (
     RateLimited,
     RetryableError,
 )
-from bulkops.model import Answer, Outcome, RunSettings
+from bulkops.model import Answer, Outcome, RateSpec, RunSettings
+from tests.fake_clock import FakeClock
 
 FAST = RunSettings(
     concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1
@@ -28,18 +32,32 @@ class ScriptedApi:
     """Answers each id from a script: a list of exceptions/answers consumed in order."""
 
     def __init__(
-        self, scripts: dict[str, list[ApiError | None]] | None = None, delay: float = 0
+        self,
+        scripts: dict[str, list[ApiError | None]] | None = None,
+        delay: float = 0,
+        clock: Callable[[], float] = lambda: 0.0,
     ) -> None:
         self.scripts = {k: list(v) for k, v in (scripts or {}).items()}
         self.calls: dict[str, int] = defaultdict(int)
+        self.sent_at: dict[str, list[float]] = defaultdict(list)  # by ``clock``
         self.methods: list[str] = []
         self.in_flight = 0
         self.max_in_flight = 0
         self.delay = delay
+        self._clock = clock
+        self.answered = 0
+        self._after: list[tuple[int, asyncio.Event]] = []
+
+    def after_answers(self, count: int) -> asyncio.Event:
+        """An event set once ``count`` requests have been answered (errors included)."""
+        event = asyncio.Event()
+        self._after.append((count, event))
+        return event
 
     async def _answer(self, method: str, campaign_id: str) -> Answer:
         self.methods.append(method)
         self.calls[campaign_id] += 1
+        self.sent_at[campaign_id].append(self._clock())
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
@@ -51,6 +69,10 @@ class ScriptedApi:
             return Answer(200, "ok", {"_id": campaign_id, "name": f"N {campaign_id}"})
         finally:
             self.in_flight -= 1
+            self.answered += 1
+            for count, event in self._after:
+                if self.answered >= count:
+                    event.set()
 
     async def delete(self, campaign_id: str) -> Answer:
         return await self._answer("DELETE", campaign_id)
@@ -150,15 +172,16 @@ async def test_dry_run_only_gets() -> None:
 
 async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> None:
     settings = replace(FAST, concurrency=2, backoff_initial=5, backoff_max=5)
-    api = ScriptedApi({"cd-0": [RetryableError("HTTP 503", status=503)]}, delay=0.01)
+    api = ScriptedApi({"cd-0": [RetryableError("HTTP 503", status=503)]}, delay=0.001)
     ids = [f"cd-{i}" for i in range(20)]
     outcomes: dict[str, Outcome] = {}
     runner = WorkerPool(
         api, settings=settings, limiter=RollingWindowLimiter(()), dry_run=False,
         on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
     )  # fmt: skip
+    five_answered = api.after_answers(5)  # cd-0's 503 among them: its retry waits 5 s
     task = asyncio.create_task(runner.settle_all(ids))
-    await asyncio.sleep(0.05)
+    await five_answered.wait()
     runner.stop("interrupted")
     assert await asyncio.wait_for(task, 1) == "interrupted"
     assert outcomes["cd-0"].outcome == "failed"
@@ -168,18 +191,21 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
 
 
 async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
-    limiter = RollingWindowLimiter(())
-    waits: list[float] = []
-    api = ScriptedApi({"cd-1": [RateLimited("HTTP 429", status=429, retry_after=0.05)]})
+    clock, spec = FakeClock(), RateSpec(10, 1.0)
+    limiter = RollingWindowLimiter([spec], clock=clock, sleep=clock.sleep)
+    refusal = RateLimited("HTTP 429", status=429, retry_after=0.05)
+    api = ScriptedApi({"cd-1": [refusal]}, clock=clock)
     runner = WorkerPool(
-        api, settings=FAST, limiter=limiter, dry_run=False, on_outcome=lambda o: None
-    )
-    loop = asyncio.get_running_loop()
-    started = loop.time()
+        api, settings=replace(FAST, rates=(spec,)), limiter=limiter, dry_run=False,
+        on_outcome=lambda o: None, clock=clock,
+    )  # fmt: skip
     await runner.settle_all(["cd-1"])
-    waits.append(loop.time() - started)
-    assert waits[0] >= 0.05
     assert runner.stats.rate_limited == 1
+    # the retry left once the limiter's pause for Retry-After was over ...
+    first, retry = api.sent_at["cd-1"]
+    assert retry - first == pytest.approx(0.05)
+    # ... and the limiter now allows fewer requests per window than the spec
+    assert limiter.caps() == [(8, 1.0)]
 
 
 def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_aborts() -> None:

@@ -39,9 +39,9 @@ def test_list_body_carries_each_server_side_filter(
     assert list_body(chosen, "voice", 1)["filters"] == filters
 
 
-def test_list_body_uses_the_targets_campaign_type_and_limit() -> None:
-    body = list_body(Selection(status=("Completed",)), "digital", 2, limit=10)
-    assert (body["type"], body["page"], body["skip"], body["limit"]) == ("digital", 2, 10, 10)
+def test_list_body_uses_the_targets_campaign_type() -> None:
+    body = list_body(Selection(status=("Completed",)), "sms", 2)
+    assert (body["type"], body["page"], body["skip"], body["limit"]) == ("sms", 2, 100, 100)
 
 
 def test_name_glob_matches_case_insensitively_and_whole_names_only() -> None:

@@ -34,9 +34,7 @@ class Candidate:
     data: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # the item
 
 
-def list_body(
-    selection: Selection, campaign_type: str, page: int, limit: int = PAGE_SIZE
-) -> dict[str, Any]:
+def list_body(selection: Selection, campaign_type: str, page: int) -> dict[str, Any]:
     filters: dict[str, list[Any]] = {}
     if selection.status:
         filters["status"] = list(selection.status)
@@ -47,8 +45,8 @@ def list_body(
     return {
         "type": campaign_type,
         "page": page,
-        "skip": (page - 1) * limit,
-        "limit": limit,
+        "skip": (page - 1) * PAGE_SIZE,
+        "limit": PAGE_SIZE,
         "sortBy": {"createdAt": "asc"},
         "filters": filters,
     }

@@ -133,7 +133,7 @@ class KoreClient:
             async with self._session.request(
                 method, URL(url, encoded=True), headers=headers, json=body,
                 timeout=self._timeout, allow_redirects=False,
-                proxy=self._proxy, proxy_auth=self._proxy_auth,
+                proxy=self._proxy, proxy_auth=self._proxy_auth, middlewares=(_SendOnce(),),
             ) as resp:  # fmt: skip
                 raw, truncated = await _read_bounded(resp)
                 status = resp.status
@@ -185,11 +185,31 @@ def open_session(concurrency: int) -> aiohttp.ClientSession:
         headers={"User-Agent": f"bulkops/{__version__}"},
         cookie_jar=aiohttp.DummyCookieJar(),  # the API sets none; a real jar costs per request
     )
-    # aiohttp resends an idempotent request once on its own when a kept-alive
-    # connection turns out closed; that resend would slip past the rate limiter
-    # and the attempt count. aiohttp's own test client turns it off the same way.
-    session._retry_connection = False
     return session
+
+
+class _SendOnce:
+    """A request's middleware that lets it leave once.
+
+    aiohttp resends an idempotent request (DELETE, GET) once on its own when the
+    connection drops, and offers no public switch to turn that off; the resend would
+    slip past the rate limiter and the attempt count. A middleware runs for every send
+    of the request, so this one refuses the second with the first one's error.
+    """
+
+    def __init__(self) -> None:
+        self._failed: aiohttp.ClientError | None = None
+
+    async def __call__(
+        self, request: aiohttp.ClientRequest, send: aiohttp.ClientHandlerType
+    ) -> aiohttp.ClientResponse:
+        if self._failed is not None:
+            raise self._failed
+        try:
+            return await send(request)
+        except aiohttp.ClientError as exc:
+            self._failed = exc
+            raise
 
 
 def _describe(exc: aiohttp.ClientError, token: str = "") -> str:

@@ -1,9 +1,10 @@
 """Files that describe the last run for schedulers and monitoring.
 
 ``write_summary_json`` writes the run summary as one JSON object;
-``write_metrics`` writes it in the Prometheus text exposition format for the
-node exporter's textfile collector. Both only describe a ``RunResult``: they
-work the same for a run that completed, failed, halted or was interrupted.
+``write_metrics`` writes it in the Prometheus text exposition format (rendered by
+prometheus_client) for the node exporter's textfile collector. Both only describe
+a ``RunResult``: they work the same for a run that completed, failed, halted or
+was interrupted.
 
 Both replace their file atomically: the text goes to a temporary file in the
 same directory (named ``.<name>.<random>.tmp``, never ``*.prom``, so the
@@ -17,9 +18,9 @@ text), and nothing is added here, so these files are safe to publish.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Iterator
 from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from bulkops.model import COUNT_KEYS, RunResult
 from bulkops.records.files import atomic_write
@@ -57,18 +58,36 @@ def write_metrics(summary: RunResult, path: Path) -> None:
 # replaced whole by the next one, so its numbers are not monotonic counters
 # (a counter that drops to a smaller run's value would look like a reset to rate()).
 def render_metrics(summary: RunResult) -> str:
-    """The text exposition of ``summary`` (what ``write_metrics`` writes)."""
-    return "".join(_render(summary))
+    """The text exposition of ``summary`` (what ``write_metrics`` writes).
+
+    prometheus_client renders it from a registry of this run's own; the file itself is
+    replaced by ``atomic_write`` rather than its ``write_to_textfile``, which neither
+    fsyncs nor sets the mode the node exporter (another user) needs to read it.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    job = {"job": summary.job}
+    campaigns = Gauge(
+        "bulkops_campaigns", "Campaigns of the last run by outcome.",
+        ["job", "outcome"], registry=registry,
+    )  # fmt: skip
+    for key in COUNT_KEYS:
+        campaigns.labels(outcome=key, **job).set(summary.counts.get(key, 0))
+    for name, help_text, value in _gauges(summary):
+        gauge = Gauge(name, help_text, ["job"], registry=registry)
+        # a run stopped before it began (bad job, lock held) has no start or end time
+        if value is not None:
+            gauge.labels(**job).set(value)
+    info = Gauge(
+        "bulkops_last_run_info", "The last run's id and why it ended.",
+        ["job", "run_id", "reason"], registry=registry,
+    )  # fmt: skip
+    info.labels(run_id=summary.run_id, reason=summary.reason, **job).set(1)
+    return generate_latest(registry).decode()
 
 
-def _render(s: RunResult) -> Iterator[str]:
-    job = {"job": s.job}
-    yield from _family(
-        "bulkops_campaigns",
-        "Campaigns of the last run by outcome.",
-        [({**job, "outcome": key}, s.counts.get(key, 0)) for key in COUNT_KEYS],
-    )
-    gauges: list[tuple[str, str, float | None]] = [
+def _gauges(s: RunResult) -> list[tuple[str, str, float | None]]:
+    """(name, help, value) of the gauges labelled ``job`` only."""
+    return [
         ("bulkops_last_run_start_timestamp_seconds", "When the last run started (unix seconds).",
          _unix_seconds(s.started_at)),
         ("bulkops_last_run_end_timestamp_seconds", "When the last run finished (unix seconds).",
@@ -79,44 +98,12 @@ def _render(s: RunResult) -> Iterator[str]:
         ("bulkops_last_run_success", "1 if the last run exited 0.", int(s.exit_code == 0)),
         ("bulkops_last_run_campaigns", "Campaigns the last run covered, skipped ones included.",
          s.total),
-        ("bulkops_rate_limited_responses", "429 answers seen in the last run.", s.rate_limited),
+        ("bulkops_rate_limited_responses",
+         "Rate-limit refusals in the last run (a 429, or a 400 that says so).", s.rate_limited),
         ("bulkops_retries", "Requests retried in the last run.", s.retries),
         ("bulkops_requests", "Requests sent in the last run, list calls included.", s.requests),
         ("bulkops_list_calls", "List calls the last run's selection made.", s.list_calls),
     ]  # fmt: skip
-    for name, help_text, value in gauges:
-        # a run stopped before it began (bad job, lock held) has no start or end time
-        yield from _family(name, help_text, [] if value is None else [(job, value)])
-    info = {**job, "run_id": s.run_id, "reason": s.reason}
-    yield from _family("bulkops_last_run_info", "The last run's id and why it ended.", [(info, 1)])
-
-
-def _family(
-    name: str, help_text: str, samples: list[tuple[dict[str, str], float]]
-) -> Iterator[str]:
-    yield f"# HELP {name} {_escape_help(help_text)}\n"
-    yield f"# TYPE {name} gauge\n"
-    for labels, value in samples:
-        pairs = ",".join(f'{key}="{_escape_label(val)}"' for key, val in labels.items())
-        yield f"{name}{{{pairs}}} {_number(value)}\n"
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if isinstance(value, int):  # bool included
-        return str(int(value))
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(float(value))
 
 
 def _unix_seconds(stamp: str) -> float | None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 import yaml
@@ -113,6 +116,43 @@ def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.
     )  # fmt: skip
 
 
+def count_lines(log: Path, event: str) -> int:
+    """How many ``event`` lines a running bulkops has written to ``log`` so far, read from
+    the raw bytes: the line being written may not be whole yet."""
+    return log.read_bytes().count(f'"event":"{event}"'.encode()) if log.exists() else 0
+
+
+def wait_until(
+    what: str, happened: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30
+) -> None:
+    """Returns once ``happened()`` (an answer the sandbox counted, a line in a file) while
+    ``proc`` still runs; fails, with its output, if it exits or ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while not happened():
+        assert proc.poll() is None, (f"exited before {what}", proc.communicate())
+        assert time.monotonic() < deadline, f"no {what} within {timeout:g}s"
+        time.sleep(0.01)  # a look every 10 ms leaves the 2 cores to the processes under test
+
+
+def wait_for_line(stream: IO[str], text: str, timeout: float = 30) -> str:
+    """Reads ``stream`` (a child's stderr, say) up to the first line holding ``text``;
+    returns what it read. The rest is left for ``communicate()``."""
+    read: queue.Queue[str] = queue.Queue()
+
+    def reader() -> None:
+        lines = []
+        for line in stream:
+            lines.append(line)
+            if text in line:
+                break
+        read.put("".join(lines))
+
+    threading.Thread(target=reader, daemon=True).start()
+    seen = read.get(timeout=timeout)
+    assert text in seen, f"the stream ended without {text!r}: {seen}"
+    return seen
+
+
 def interrupt_after(
     proc: subprocess.Popen[str],
     sandbox: SandboxThread,
@@ -121,11 +161,11 @@ def interrupt_after(
     timeout: float = 30,
 ) -> tuple[int, str, str]:
     """Sends ``sig`` once the sandbox has deleted at least ``deleted`` campaigns."""
-    deadline = time.monotonic() + timeout
-    while len(sandbox.stats_snapshot()["deleted_ids"]) < deleted:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the run made no progress"
-        time.sleep(0.02)
+
+    def enough_deleted() -> bool:
+        return len(sandbox.stats_snapshot()["deleted_ids"]) >= deleted
+
+    wait_until(f"{deleted} deletes", enough_deleted, proc, timeout)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err

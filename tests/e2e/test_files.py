@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import Result, bulkops, env, read_audit, start_bulkops, write_job
+from tests.e2e.harness import (
+    Result,
+    bulkops,
+    count_lines,
+    env,
+    start_bulkops,
+    wait_until,
+    write_job,
+)
 
 
 def plan_digest(plan: dict[str, object]) -> str:
@@ -65,7 +73,7 @@ def test_a_full_audit_log_stops_the_run_with_exit_3_and_no_unrecorded_delete(
     doc = json.loads(summary.read_text())
     assert doc["exit_code"] == 3 and doc["reason"] == "aborted" and "File too large" in doc["error"]
     assert doc["counts"]["deleted"] >= len({r["campaign_id"] for r in result.campaigns()})
-    assert 'bulkops_last_run_exit_code{job="e2e"} 3' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 3.0' in metrics.read_text()
 
     again = bulkops("run", job, "--yes", cwd=tmp_path)
     assert again.code == 0, again.stderr
@@ -119,13 +127,14 @@ def test_no_link_is_followed_for_the_log_lock_plan_or_summary(
 def test_a_second_name_for_the_log_does_not_get_past_the_lock(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    ids = sandbox.add_campaigns(count=40)
+    # 400 requests of 0.25 s: the first run holds the log however slowly the others start,
+    # until the SIGTERM below (which lets its one request in flight settle)
+    ids = sandbox.add_campaigns(count=400)
     sandbox.configure(latency=0.25)
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 1, "timeout": 10})
     log = tmp_path / "audit.jsonl"
     first = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    while not any(r["event"] == "sent" for r in read_audit(log)):
-        assert first.poll() is None, first.communicate()
+    wait_until("a sent line", lambda: count_lines(log, "sent") > 0, first)
     (tmp_path / "dir-alias").symlink_to(tmp_path, target_is_directory=True)
     alias = bulkops("run", job, "--yes", "--audit-log", tmp_path / "dir-alias/audit.jsonl",
                     cwd=tmp_path)  # fmt: skip
@@ -171,8 +180,7 @@ def test_a_summary_file_that_cannot_be_written_after_deleting_exits_3(
     out = tmp_path / "out"
     out.mkdir()
     proc = start_bulkops("run", job, "--yes", "--summary-json", out / "s.json", cwd=tmp_path)
-    while not any(r["event"] == "sent" for r in read_audit(tmp_path / "audit.jsonl")):
-        assert proc.poll() is None, proc.communicate()
+    wait_until("a sent line", lambda: count_lines(tmp_path / "audit.jsonl", "sent") > 0, proc)
     out.rmdir()
     out.write_text("now a file\n")  # the summary's directory is gone once the run ends
     _, err = proc.communicate(timeout=30)

@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, interrupt_after, read_audit, start_bulkops, write_job
+from tests.e2e.harness import (
+    bulkops,
+    interrupt_after,
+    read_audit,
+    start_bulkops,
+    wait_for_line,
+    wait_until,
+    write_job,
+)
 
 
 def assert_one_outcome_per_id_per_run(audit: list[dict], ids: list[str]) -> None:
@@ -55,15 +63,20 @@ def test_second_ctrl_c_exits_at_once_leaving_the_log_parseable(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
     ids = sandbox.add_campaigns(count=20)
-    sandbox.configure(latency=0.3)
+    sandbox.configure(latency=0.3)  # the run lasts a few seconds: time to slow it down
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 2, "timeout": 10})
     proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    while not sandbox.stats_snapshot()["deleted_ids"]:
-        time.sleep(0.02)
+    wait_until("a first delete", lambda: bool(sandbox.stats_snapshot()["deleted_ids"]), proc)
     sandbox.configure(latency=5)
-    time.sleep(0.4)
+    arrived = sandbox.stats_snapshot()["total_requests"]
+
+    def two_slow_requests() -> bool:  # at concurrency 2, then all that is in flight hangs 5 s
+        return bool(sandbox.stats_snapshot()["total_requests"] >= arrived + 2)
+
+    wait_until("two slow requests", two_slow_requests, proc)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.2)
+    assert proc.stderr is not None
+    wait_for_line(proc.stderr, "interrupted (SIGINT): letting requests in flight finish")
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
@@ -91,19 +104,17 @@ def test_torn_last_line_is_reported_and_the_run_starts_on_a_new_line(
 def test_a_second_run_on_the_same_log_exits_2_at_once(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    # 100 ids at 10/s: the first run is still going however slowly the second one starts
-    ids = sandbox.add_campaigns(count=100)
+    # 1000 ids at 10/s: the first run goes on until the SIGINT below
+    ids = sandbox.add_campaigns(count=1000)
     job = write_job(tmp_path, sandbox, ids, run={"rate": ["10/s"], "concurrency": 2})
     first = start_bulkops("run", job, "--yes", cwd=tmp_path)
     try:
-        while not sandbox.stats_snapshot()["deleted_ids"]:
-            assert first.poll() is None, first.communicate()
-            time.sleep(0.02)
+        wait_until("a first delete", lambda: bool(sandbox.stats_snapshot()["deleted_ids"]), first)
         before = sandbox.stats_snapshot()["total_requests"]
-        started = time.monotonic()
         second = bulkops("run", job, "--yes", cwd=tmp_path)
         assert second.code == 2 and "in use by another bulkops run" in second.stderr
-        assert time.monotonic() - started < 5
+        # at once: it did not wait for the lock, which the first run still holds
+        assert first.poll() is None
     finally:
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=30)

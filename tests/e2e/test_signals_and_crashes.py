@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, interrupt_after, read_audit, start_bulkops, write_job
+from tests.e2e.harness import (
+    bulkops,
+    count_lines,
+    interrupt_after,
+    read_audit,
+    start_bulkops,
+    wait_until,
+    write_job,
+)
 from tests.e2e.test_terminal import Terminal
 
 
@@ -43,16 +51,13 @@ def test_sighup_while_the_selection_is_listed_exits_129_with_a_summary(
                     run={"timeout": 10})  # fmt: skip
     proc = start_bulkops("run", job, "--yes", "--summary-json", summary, "--metrics-file",
                          metrics, cwd=tmp_path)  # fmt: skip
-    deadline = time.monotonic() + 20
-    while not sandbox.stats_snapshot()["total_requests"]:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.02)
+    wait_until("the list call", lambda: bool(sandbox.stats_snapshot()["total_requests"]), proc)
     proc.send_signal(signal.SIGHUP)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 129, err
     assert "Traceback" not in err and "interrupted before anything was deleted" in err
     assert json.loads(summary.read_text())["exit_code"] == 129
-    assert 'bulkops_last_run_exit_code{job="e2e"} 129' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 129.0' in metrics.read_text()
     assert "DELETE" not in sandbox.stats_snapshot()["by_method"]
 
 
@@ -70,7 +75,7 @@ def test_sighup_during_the_run_settles_and_records_run_finished_with_129(
     assert finished["event"] == "run_finished" and finished["reason"] == "interrupted"
     assert finished["exit_code"] == 129
     assert json.loads(summary.read_text())["exit_code"] == 129
-    assert 'bulkops_last_run_exit_code{job="e2e"} 129' in metrics.read_text()
+    assert 'bulkops_last_run_exit_code{job="e2e"} 129.0' in metrics.read_text()
 
 
 def test_a_run_killed_mid_request_is_known_to_have_been_in_flight(
@@ -81,9 +86,7 @@ def test_a_run_killed_mid_request_is_known_to_have_been_in_flight(
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 4, "rate": ["100/s"]})
     log = tmp_path / "audit.jsonl"
     proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    while sum(r["event"] == "campaign" for r in read_audit(log)) < 4:
-        assert proc.poll() is None
-        time.sleep(0.01)
+    wait_until("four outcomes", lambda: count_lines(log, "campaign") >= 4, proc)
     proc.kill()
     proc.communicate()
     killed = read_audit(log)
