@@ -153,6 +153,7 @@ _CONVERTERS: dict[str, Any] = {
     "echo_token": lambda v: _flag(v),
     "pad_messages": lambda v: _count(v),
     "not_found_message": lambda v: _text(v),
+    "auth_message": lambda v: _text(v),
     "rate_limit_message": lambda v: _text(v),
 }
 
@@ -182,6 +183,7 @@ class Settings:
     echo_token: bool = False
     pad_messages: int = 0  # characters added to every error message
     not_found_message: str | None = None  # instead of the dialect's own wording
+    auth_message: str | None = None  # the message of an ``auth_status`` answer
     rate_limit_message: str | None = None
     # cumulative (threshold, fault code) for the one random draw per request
     fault_table: list[tuple[float, int]] = field(default_factory=list, repr=False)
@@ -257,6 +259,7 @@ class SandboxConfig:
     pad_messages: int = 0
     not_found_message: str | None = None
     rate_limit_message: str | None = None
+    auth_message: str | None = None
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
     more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)

@@ -1,0 +1,67 @@
+"""The defects of a run whose parts had several owners, seen from outside (issue 16)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from bulkops.sandbox import SandboxThread
+from tests.e2e.harness import bulkops, write_job
+
+
+def most_in_any_second(arrivals: list[float]) -> int:
+    """The most requests the server admitted within any one second."""
+    times = sorted(arrivals)
+    return max((sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)),
+               default=0)  # fmt: skip
+
+
+def test_stop_then_delete_at_one_a_second_never_holds_a_slot_while_waiting(
+    tmp_path: Path,
+) -> None:
+    """Each Stop call takes a slot of its own and is answered before its DELETE is sent: four
+    Active campaigns at 1/s, concurrency 2, against a server that refuses a second request
+    within a second, take 9 requests in 9 slots, none refused."""
+    active = [f"cd-live-{i}" for i in range(4)]
+    with SandboxThread(campaigns=0, seed=7, rates=("1/s",)) as sandbox:
+        sandbox.add_campaigns([{"_id": i, "status": "Active"} for i in active])
+        run = {"rate": "1/s", "concurrency": 2, "stop_before_delete": True}
+        job = write_job(tmp_path, sandbox, active, run=run)
+        began = time.monotonic()
+        result = bulkops("run", job, "--yes", cwd=tmp_path, timeout=60)
+        took = time.monotonic() - began
+        stats = sandbox.stats_snapshot()
+    assert result.code == 0, result.stderr
+    assert sorted(stats["stopped_ids"]) == active and sorted(stats["deleted_ids"]) == active
+    assert stats["rate_limited"] == 0
+    assert most_in_any_second(stats["arrivals"]) == 1
+    assert stats["total_requests"] == 9  # one list call, then a Stop and a DELETE each
+    assert took < 12, f"took {took:.1f}s"
+    assert all(line["campaign"]["status"] == "Stopped" for line in result.campaigns())
+
+
+RAW = ("\x1b", "\x07", "\u202e", "\x9b", "\x85")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_control_and_bidi_characters_of_an_abort_message_never_reach_the_terminal_raw(
+    tmp_path: Path, sandbox: SandboxThread, log_format: str
+) -> None:
+    ids = sandbox.add_campaigns(count=2)
+    message = "denied\x1b[2J\x07 by \u202epolicy\x9b1m\x85"
+    sandbox.configure(auth_status=401, auth_message=message)
+    job = write_job(tmp_path, sandbox, ids)
+    result = bulkops("run", job, "--yes", "--log-format", log_format, cwd=tmp_path)
+    assert result.code == 3, result.stderr
+    said = result.stderr
+    if log_format == "json":
+        said = "\n".join(json.loads(line)["message"] for line in said.splitlines())
+    assert "denied\\x1b[2J\\x07 by \\u202epolicy" in said
+    for char in RAW:
+        assert char not in result.stderr and char not in result.stdout
+    listed = bulkops("list", job, cwd=tmp_path)
+    assert listed.code == 3 and "\\u202epolicy" in listed.stderr
+    assert not any(char in listed.stderr + listed.stdout for char in RAW)
