@@ -2,8 +2,8 @@
 
 Pure: no network, no event loop. ``decode_body`` reads a body (scrubbed of
 tokens); ``read_answer`` turns status, body and headers into an ``Answer``
-(a real success) or one of ``errors.*``, following SPEC "How answers are
-treated": where two rows match, a rate-limit refusal wins, then an abort,
+(a real success) or one of ``errors.*``, as the README's "How answers are
+read" says: where two rows match, a rate-limit refusal wins, then an abort,
 then not-found, then the row of the status.
 """
 

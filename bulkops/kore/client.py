@@ -3,7 +3,7 @@
 Maps every answer, and every way of getting none, to a value or to one of
 ``errors.*``: a real success returns an ``Answer``; everything else raises
 (``answers.read_answer`` says which). No retries and no rate limiting here:
-the runner owns those, so that every request that leaves this module has been
+the engine's worker pool owns those, so that every request that leaves this module has been
 admitted by the limiter. Redirects are never followed: the ``auth`` token
 would go along to wherever they point.
 """
@@ -27,7 +27,7 @@ from bulkops.kore.tokens import TokenSource
 from bulkops.kore.wordings import WordingMatcher
 from bulkops.model import BUILT_IN_ONLY, Answer, Wordings
 
-# The documented path families (SPEC "What is sent"); v2 adds accountId to every query.
+# The documented path families (README, "A job file"); v2 adds accountId to every query.
 API_BASES = {"v1": "/agentassist/api/v1/public", "v2": "/campaign/api/v2/public"}
 
 
