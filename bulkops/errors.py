@@ -19,8 +19,8 @@
     Interrupted (a KeyboardInterrupt, not a BulkOpsError): SIGHUP/SIGINT/SIGTERM before a
     run started; ``signum`` says which. Nothing was deleted.
 
-aiohttp's exceptions are translated in client.py and re-raised ``from exc``;
-nothing outside client.py sees them.
+aiohttp's exceptions are translated in ``kore.client`` and re-raised ``from exc``;
+nothing outside ``kore.client`` sees them.
 """
 
 from __future__ import annotations
@@ -124,3 +124,11 @@ class PermanentError(ApiError):
 
 class NotFound(PermanentError):
     """404: the campaign does not exist (any more)."""
+
+
+def field_to_check(exc: ApiError) -> str | None:
+    """The job field an error points to when its own words do not name one: a request that
+    got no answer at all points to ``target.host``. An AbortError names its field itself."""
+    if isinstance(exc, RetryableError) and exc.status is None:
+        return "target.host"
+    return None

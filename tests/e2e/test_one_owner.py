@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, write_job
+from tests.e2e.harness import bulkops, read_audit, start_bulkops, write_job
 
 
 def most_in_any_second(arrivals: list[float]) -> int:
@@ -65,3 +65,63 @@ def test_control_and_bidi_characters_of_an_abort_message_never_reach_the_termina
     listed = bulkops("list", job, cwd=tmp_path)
     assert listed.code == 3 and "\\u202epolicy" in listed.stderr
     assert not any(char in listed.stderr + listed.stdout for char in RAW)
+
+
+@pytest.mark.parametrize("selects", [True, False])
+def test_list_of_a_v2_job_is_sent_on_v2_paths(
+    tmp_path: Path, sandbox: SandboxThread, selects: bool
+) -> None:
+    ids = sandbox.add_campaigns([{"_id": f"cd-v2-{i}", "status": "Stopped"} for i in range(3)])
+    target = {"host": sandbox.url, "app_id": "st-sandbox-app", "account_id": "acc-sandbox",
+              "api": "v2"}  # fmt: skip
+    if selects:
+        job = write_job(tmp_path, sandbox, select={"status": ["Stopped"]}, target=target)
+    else:
+        job = write_job(tmp_path, sandbox, ids, target=target)
+    result = bulkops("list", job, "--output", "ids", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert sorted(result.stdout.split()) == ids
+    stats = sandbox.stats_snapshot()
+    assert stats["total_requests"] > 0 and stats["by_api"] == {"v2": stats["total_requests"]}
+
+
+def test_a_metrics_file_that_cannot_be_written_gives_one_exit_code_everywhere(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=6)
+    sandbox.configure(latency=0.2)
+    job = write_job(tmp_path, sandbox, ids, run={"concurrency": 1, "timeout": 10})
+    out = tmp_path / "out"
+    out.mkdir()
+    summary = tmp_path / "summary.json"
+    proc = start_bulkops("run", job, "--yes", "--summary-json", summary,
+                         "--metrics-file", out / "m.prom", cwd=tmp_path)  # fmt: skip
+    while not any(r["event"] == "sent" for r in read_audit(tmp_path / "audit.jsonl")):
+        assert proc.poll() is None, proc.communicate()
+    out.rmdir()
+    out.write_text("now a file\n")  # the metrics file's directory is gone once the run ends
+    _, err = proc.communicate(timeout=30)
+    finished = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "run_finished"]
+    assert proc.returncode == 3, err
+    assert finished[-1]["exit_code"] == 3
+    assert json.loads(summary.read_text())["exit_code"] == 3
+    assert f"could not write {out / 'm.prom'}" in err and "exit 3" in err
+    assert err.count("could not write") == 1 and "Traceback" not in err
+    assert sorted(sandbox.stats_snapshot()["deleted_ids"]) == sorted(ids)
+
+
+def test_the_jobs_warnings_are_kept_under_campaigns_file(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=3)
+    job = write_job(tmp_path, sandbox, ids, exclude=["cd-typo"])
+    job.write_text(job.read_text().replace("name: e2e\n", "name: e2e #2\n"))
+    (tmp_path / "retry.txt").write_text(f"{ids[0]}\n{ids[1]}\n{ids[0]}\n")
+    result = bulkops("run", job, "--dry-run", "--campaigns-file", "retry.txt", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "'#2' after a space starts a YAML comment" in result.stderr
+    assert "1 exclude ids match none of the campaigns of --campaigns-file (a typo?): 'cd-typo'" in (
+        result.stderr
+    )
+    assert "1 duplicate campaign ids removed (first: " in result.stderr
+    assert "2 campaigns would be deleted" in result.stdout
