@@ -153,7 +153,7 @@ class Job:
     sha256: str  # of the job file's bytes: plans are bound to it
     warnings: tuple[str, ...] = field(default=())  # every warning about the job, ...
     campaign_warnings: tuple[str, ...] = ()  # ... of which these are about its campaign ids
-    excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
+    removed_by_exclude: tuple[str, ...] = ()  # ids of campaigns/campaigns_file ``exclude`` took out
     answers: Wordings = BUILT_IN_ONLY
 
 

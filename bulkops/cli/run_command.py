@@ -187,7 +187,7 @@ def _write_monitoring(
 def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
     """An empty --campaigns-file (nothing failed last time) is no error: there is nothing to do."""
     source = "stdin" if args.campaigns_file == "-" else args.campaigns_file
-    why = "every id is in exclude" if job.excluded else "it holds no campaign ids"
+    why = "every id is in exclude" if job.removed_by_exclude else "it holds no campaign ids"
     console.result("nothing_to_do", f"nothing to do: --campaigns-file {source}: {why}; "
                    "nothing was sent", exit_code=0)  # fmt: skip
     now = utc_now()

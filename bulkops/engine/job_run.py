@@ -92,7 +92,7 @@ class JobRun:
         self._ending = RunEnding()
         self._machine: Machinery | None = None
         self._recorder: RunRecorder | None = None
-        self._record = _Record(excluded=job.excluded)
+        self._record = _Record(excluded=job.removed_by_exclude)
 
     def interrupt(self, signum: int) -> None:
         """A signal: stop dispatching; requests in flight settle and are recorded.
@@ -230,7 +230,7 @@ class JobRun:
         )
 
     def _publish_result(self) -> None:
-        """The monitoring files, with the exit code the recorder has just settled; one that
+        """The monitoring files, with the exit code the recorder has just fixed; one that
         cannot be written makes the record incomplete, which the ending is told."""
         if (failed := self._publish(self._result())) is not None:
             self._ending.unwritten(failed)

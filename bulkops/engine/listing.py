@@ -57,7 +57,7 @@ async def list_campaigns(
                 warn("exclude", warning)
             ids, excluded, missing = list(chosen.ids), chosen.excluded, []
         else:
-            ids, excluded = list(job.campaign_ids), job.excluded
+            ids, excluded = list(job.campaign_ids), job.removed_by_exclude
             items = await lookup(
                 job, ids, (), fetch_page, lambda i: pool.request(lambda: client.get(i)), say, "list"
             )

@@ -39,7 +39,7 @@ def history_of(job: Job) -> History:
     """What the job's audit log says about its target; JobError if it cannot be read."""
     keep = max((spec.count for spec in job.run.rates), default=0)
     try:
-        return read_history(job.audit_log, job.target.host, job.target.app_id, keep_starts=keep)
+        return read_history(job.audit_log, job.target.host, job.target.app_id, keep_answers=keep)
     except OSError as exc:
         raise JobError(f"audit log {job.audit_log}: cannot read it: {exc.strerror}") from exc
 
@@ -89,7 +89,7 @@ def _preload(limiter: RollingWindowLimiter, job: Job, history: History, warn: Wa
     now = time.time()
     # an unanswered request of a killed run arrived before it timed out, if at all
     unanswered = [min(now, t + job.run.timeout) for t in history.in_flight_sent]
-    ages, ahead = answer_ages([*history.recent_starts, *unanswered], now)
+    ages, ahead = answer_ages([*history.recent_answers, *unanswered], now)
     limiter.preload(ages)
     if ahead:
         warn(

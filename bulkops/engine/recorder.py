@@ -99,7 +99,7 @@ class RunRecorder:
         settled = sum(self.counts[k] for k in COUNT_KEYS if k != "pending")
         self.counts["pending"] = self.total - settled
         self.duration_s = round(time.monotonic() - began, 3)
-        self._settle_exit_code(publish)
+        self._final_exit_code(publish)
         end = self._ending.end()
         with contextlib.suppress(AuditWriteError):  # the ending says it
             self._write(
@@ -115,9 +115,9 @@ class RunRecorder:
         except AuditWriteError as exc:  # the last lines may be lost: the files must say so
             self._write_error = self._write_error or str(exc)
             self._ending.log_failed(str(exc))
-            self._settle_exit_code(publish)
+            self._final_exit_code(publish)
 
-    def _settle_exit_code(self, publish: Callable[[], None]) -> None:
+    def _final_exit_code(self, publish: Callable[[], None]) -> None:
         """The exit code from the ending; ``publish`` until writing them changes it no more."""
         while True:
             self.exit_code = self._ending.exit_code(self.counts["failed"])

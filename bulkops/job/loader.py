@@ -115,7 +115,7 @@ def load_job(
         sha256=hashlib.sha256(data).hexdigest(),
         warnings=(*notes, *id_warnings, *warnings),
         campaign_warnings=id_warnings,
-        excluded=excluded,
+        removed_by_exclude=excluded,
         answers=answers,
     )
 

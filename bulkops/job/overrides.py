@@ -74,6 +74,6 @@ def _with_ids(job: Job, ids: Sequence[str]) -> Job:
     chosen = campaign_set(ids, job.exclude, among="the campaigns of --campaigns-file")
     kept = [w for w in job.warnings if w not in job.campaign_warnings]
     return dataclasses.replace(
-        job, campaign_ids=chosen.ids, excluded=chosen.excluded, select=None,
+        job, campaign_ids=chosen.ids, removed_by_exclude=chosen.excluded, select=None,
         warnings=(*kept, *chosen.warnings), campaign_warnings=chosen.warnings,
     )  # fmt: skip

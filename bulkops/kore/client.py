@@ -21,7 +21,7 @@ from yarl import URL
 
 from bulkops import __version__
 from bulkops.errors import RetryableError, Unreachable
-from bulkops.kore.answers import MAX_BODY_BYTES, decode_body, excerpt, read_answer
+from bulkops.kore.answers import MAX_BODY_BYTES, decode_body, read_answer, shortened
 from bulkops.kore.scrub import scrub_text
 from bulkops.kore.tokens import TokenSource
 from bulkops.kore.wordings import WordingMatcher
@@ -168,7 +168,7 @@ def open_session(concurrency: int) -> aiohttp.ClientSession:
 def _describe(exc: aiohttp.ClientError, token: str = "") -> str:
     detail = scrub_text(str(exc), token)
     name = type(exc).__name__
-    return f"{name}: {excerpt(detail)}" if detail else name
+    return f"{name}: {shortened(detail)}" if detail else name
 
 
 def _unreachable(exc: aiohttp.ClientError, token: str) -> str:
@@ -176,7 +176,7 @@ def _unreachable(exc: aiohttp.ClientError, token: str) -> str:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return "no connection within the timeout (a firewall, or the wrong host or port?)"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        why = f"TLS certificate not accepted ({excerpt(str(exc.certificate_error))})"
+        why = f"TLS certificate not accepted ({shortened(str(exc.certificate_error))})"
         return why + "; for a private CA set SSL_CERT_FILE"
     if isinstance(exc, aiohttp.ClientSSLError):
         return f"TLS failed: {_describe(exc, token)} (https to a port that is not https?)"
