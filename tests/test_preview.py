@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from job_factory import make_job
 
-from bulkops.engine.preview import learn, prepare
+from bulkops.engine.prepare import learn, prepare
 from bulkops.errors import ApiError, NotFound
 from bulkops.model import Answer
 

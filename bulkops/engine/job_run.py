@@ -21,7 +21,7 @@ from bulkops.engine.guards import protect_answered, stop_call
 from bulkops.engine.machinery import Machinery, history_of, machinery
 from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import Action, WorkerPool
-from bulkops.engine.preview import Prepared, prepare
+from bulkops.engine.prepare import Prepared, prepare
 from bulkops.engine.recorder import RunRecorder
 from bulkops.engine.selection import resolve
 from bulkops.errors import (

@@ -14,7 +14,7 @@ from typing import Any
 
 from bulkops.engine.ending import RunEnding
 from bulkops.engine.machinery import history_of, machinery
-from bulkops.engine.preview import lookup
+from bulkops.engine.prepare import lookup
 from bulkops.engine.selection import resolve
 from bulkops.ids import shown
 from bulkops.job.campaign_set import campaign_set

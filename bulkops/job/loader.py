@@ -26,7 +26,7 @@ from bulkops.job.idfile import read_ids_file
 from bulkops.job.overrides import audit_path
 from bulkops.job.problems import attempt, collecting, problem_count
 from bulkops.job.run_settings import RUN_KEYS, read_run_settings
-from bulkops.job.selection import SELECT_KEYS, read_selection
+from bulkops.job.select_section import SELECT_KEYS, read_selection
 from bulkops.job.yaml_hints import comment_notes
 from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
 from bulkops.model import BUILT_IN_ONLY, Auth, Job, RunSettings, Secret, Selection, Target
