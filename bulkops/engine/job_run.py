@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from bulkops.engine.ending import RunEnding
-from bulkops.engine.guards import protect_answered, stop_call
+from bulkops.engine.flows import flow_of
 from bulkops.engine.machinery import Machinery, history_of, machinery
 from bulkops.engine.observer import RunObserver
-from bulkops.engine.pool import Action, WorkerPool
-from bulkops.engine.prepare import Prepared, prepare
+from bulkops.engine.pool import WorkerPool
+from bulkops.engine.prepare import Prepared
 from bulkops.engine.recorder import RunRecorder
 from bulkops.engine.selection import resolve
 from bulkops.errors import (
@@ -107,7 +107,7 @@ class JobRun:
         """This run as monitoring sees it when it stopped before ``run_started``."""
         now = utc_now()
         return RunResult(
-            self.run_id, self.job.name, self.job.run.dry_run, str(self.job.audit_log),
+            self.run_id, self.job.name, not flow_of(self.job).deletes, str(self.job.audit_log),
             started_at=self._record.started_at or now, finished_at=now, exit_code=exit_code,
             reason=reason, error=error, list_calls=self._record.list_calls,
         )  # fmt: skip
@@ -149,12 +149,10 @@ class JobRun:
             work = await self._prepare(pool, todo)
         except ApiError as exc:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
-                what = "learn the campaigns' statuses (run.protect_status)"
-                if self.job.run.dry_run:
-                    what = "preview the campaigns"
-                self._abort(f"could not {what}: {exc.explanation}", exc)
+                self._abort(f"could not {flow_of(self.job).learning}: {exc.explanation}", exc)
             return self._result()
-        if not self.job.run.dry_run and work.send and not self._observer.confirm(len(work.send)):
+        deletes = flow_of(self.job).deletes
+        if deletes and work.send and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")
         with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
             if skipped := len(ids) - len(todo):
@@ -167,22 +165,12 @@ class JobRun:
             assert self._recorder is not None
             self._observer.work_started(len(work.send), self._recorder.counts)
             try:
-                await pool.settle_all(work.send, self._action(work))
+                assert self._machine is not None
+                action = flow_of(self.job).action(self._machine.client, work.stop_first)
+                await pool.settle_all(work.send, action)
             finally:
                 await self._observer.work_ended()
         return self._result()
-
-    def _action(self, work: Prepared) -> Action:
-        """What the pool sends: a GET each in a preview; a DELETE each, written ahead, with the
-        Stop call first for the Active campaigns ``stop_before_delete`` stops, in a real run."""
-        assert self._machine is not None
-        client = self._machine.client
-        if self.job.run.dry_run:
-            return Action(client.get, "would_delete", write_ahead=False)
-        return Action(
-            client.delete, "deleted", write_ahead=True,
-            first=stop_call(client), first_for=frozenset(work.stop_first),
-        )  # fmt: skip
 
     def _abort(self, error: str, exc: ApiError) -> None:
         self._ending.abort(error, field=field_to_check(exc))
@@ -191,7 +179,7 @@ class JobRun:
         """What the run knows without a request per campaign, at the fewest requests."""
         assert self._machine is not None
         client = self._machine.client
-        work = await prepare(
+        work = await flow_of(self.job).prepare(
             self.job, todo, self._record.listed, fetch_page=self._fetch_page,
             get_one=lambda campaign_id: pool.request(lambda: client.get(campaign_id)),
             say=lambda text: self._observer.info("requests", text),
@@ -203,7 +191,7 @@ class JobRun:
                 "run.protect_status): they are kept, not deleted", protected=kept,
             )  # fmt: skip
         if work.stop_first:
-            verb = "would be" if self.job.run.dry_run else "are"
+            verb = flow_of(self.job).verb
             self._observer.info(
                 "stop_first", f"{len(work.stop_first)} Active campaigns {verb} stopped "
                 "(Kore.ai's Stop call) before their delete (run.stop_before_delete)",
@@ -236,7 +224,7 @@ class JobRun:
             self._ending.unwritten(failed)
 
     def _check_count(self, count: int) -> None:
-        if not self.job.run.dry_run:
+        if flow_of(self.job).deletes:
             check_max_deletes(self.job, count)
         elif count > self.job.run.max_deletes:
             self._observer.warn(
@@ -316,8 +304,7 @@ class JobRun:
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
-        if self.job.run.dry_run:
-            outcome = protect_answered(outcome, self.job.run.protect_status)
+        outcome = flow_of(self.job).outcome(outcome, self.job)
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
             self._recorder.campaign(outcome)
         rows = {"would_delete": self._record.previews, "protected": self._record.protected}
@@ -342,7 +329,7 @@ class JobRun:
         return RunResult(
             run_id=self.run_id,
             job=self.job.name,
-            dry_run=self.job.run.dry_run,
+            dry_run=not flow_of(self.job).deletes,
             audit_log=str(self.job.audit_log),
             total=rec.total,
             counts=dict(rec.counts),
