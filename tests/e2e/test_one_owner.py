@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, read_audit, start_bulkops, write_job
+from tests.e2e.harness import bulkops, read_audit, run_losing_a_directory, write_job
 
 
 def most_in_any_second(arrivals: list[float]) -> int:
@@ -88,26 +88,16 @@ def test_list_of_a_v2_job_is_sent_on_v2_paths(
 def test_a_metrics_file_that_cannot_be_written_gives_one_exit_code_everywhere(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    ids = sandbox.add_campaigns(count=6)
-    sandbox.configure(latency=0.2)
-    job = write_job(tmp_path, sandbox, ids, run={"concurrency": 1, "timeout": 10})
-    out = tmp_path / "out"
-    out.mkdir()
-    summary = tmp_path / "summary.json"
-    proc = start_bulkops("run", job, "--yes", "--summary-json", summary,
-                         "--metrics-file", out / "m.prom", cwd=tmp_path)  # fmt: skip
-    while not any(r["event"] == "sent" for r in read_audit(tmp_path / "audit.jsonl")):
-        assert proc.poll() is None, proc.communicate()
-    out.rmdir()
-    out.write_text("now a file\n")  # the metrics file's directory is gone once the run ends
-    _, err = proc.communicate(timeout=30)
+    out, summary = tmp_path / "out", tmp_path / "summary.json"
+    code, err = run_losing_a_directory(
+        sandbox, tmp_path, out, "--summary-json", summary, "--metrics-file", out / "m.prom"
+    )
     finished = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "run_finished"]
-    assert proc.returncode == 3, err
+    assert code == 3, err
     assert finished[-1]["exit_code"] == 3
     assert json.loads(summary.read_text())["exit_code"] == 3
     assert f"could not write {out / 'm.prom'}" in err and "exit 3" in err
     assert err.count("could not write") == 1 and "Traceback" not in err
-    assert sorted(sandbox.stats_snapshot()["deleted_ids"]) == sorted(ids)
 
 
 def test_the_jobs_warnings_are_kept_under_campaigns_file(
