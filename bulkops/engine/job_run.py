@@ -213,9 +213,12 @@ class JobRun:
                 "it stays as it is and this run starts on a new line",
             )  # fmt: skip
         assert self._recorder is not None
+        assert self._machine is not None
+        stats = self._machine.pool.stats
         return self._recorder.recording(
-            total, skipped, began=self._record.began, publish=self._publish_result
-        )
+            total, skipped, began=self._record.began, publish=self._publish_result,
+            requests=lambda: stats.requests,
+        )  # fmt: skip
 
     def _publish_result(self) -> None:
         """The monitoring files, with the exit code the recorder has just fixed; one that

@@ -49,9 +49,10 @@ class RunRecorder:
         *,
         began: float,
         publish: Callable[[], None] = lambda: None,
+        requests: Callable[[], int] = lambda: 0,
     ) -> Iterator[None]:
         """``run_started`` now, ``run_finished`` on the way out (``began``: time.monotonic()
-        when the run began).
+        when the run began; ``requests``: how many requests it sent, once it is over).
 
         ``publish`` (the monitoring files) is called once the exit code is known and before
         ``run_finished`` is written; a file it cannot write is reported to the run's ending,
@@ -75,7 +76,7 @@ class RunRecorder:
             self._ending.stop("aborted")  # the work raised: it did not complete
             raise
         finally:
-            self._finish(publish, began)
+            self._finish(publish, began, requests())
 
     def sent(self, campaign_id: str) -> None:
         """The write-ahead line: a DELETE for ``campaign_id`` is about to be sent."""
@@ -95,7 +96,7 @@ class RunRecorder:
             campaign=outcome.campaign,
         )
 
-    def _finish(self, publish: Callable[[], None], began: float) -> None:
+    def _finish(self, publish: Callable[[], None], began: float, requests: int) -> None:
         settled = sum(self.counts[k] for k in COUNT_KEYS if k != "pending")
         self.counts["pending"] = self.total - settled
         self.duration_s = round(time.monotonic() - began, 3)
@@ -109,6 +110,7 @@ class RunRecorder:
                 exit_code=self.exit_code,
                 reason=end.reason,
                 error=end.error,
+                requests=requests,
             )
         try:
             self._writer.close()
