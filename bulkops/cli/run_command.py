@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
 from collections.abc import Callable
 from datetime import timedelta
@@ -63,7 +64,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             started_at=utc_now(), finished_at=utc_now(), exit_code=code,
             reason="invalid" if code == EXIT_USAGE else "interrupted", error=str(exc),
         )  # fmt: skip
-        _write_monitoring(args, refused, console)
+        Outputs(args, console).write(refused)
         raise
     for warning in job.warnings:
         console.warn("job", warning)
@@ -80,11 +81,11 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
         refused = job_run.refused("refused", str(exc), EXIT_USAGE)
-        _write_monitoring(args, refused, console, said=isinstance(exc, JobError))
+        Outputs(args, console).write(refused, quiet=isinstance(exc, JobError))
         raise
     except KeyboardInterrupt as exc:
         refused = job_run.refused("interrupted", INTERRUPTED_EARLY, interrupted_exit_code(exc))
-        _write_monitoring(args, refused, console)
+        Outputs(args, console).write(refused)
         raise
     with contextlib.suppress(OSError):  # the terminal is gone (a hang-up): the files say it
         _show_result(args, console, job, result, outputs)
@@ -92,32 +93,39 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
 
 
 class Outputs:
-    """The files a run writes besides its audit log: summary JSON, metrics, the plan.
+    """The files a run writes besides its audit log: summary JSON, metrics, the plan (given
+    the ``job``, for a dry run that previewed).
 
     The run calls ``write`` once its exit code is known and before ``run_finished`` is
     written. A file that cannot be written is said once and reported back, and the run's
     exit code becomes 3; the run then calls ``write`` again, so that every file written
-    (and ``run_finished``, and the process) says that one final code."""
+    (and ``run_finished``, and the process) says that one final code. A run refused
+    before it started writes its summary and metrics through here too."""
 
-    def __init__(self, args: argparse.Namespace, console: Console, job: Job) -> None:
+    def __init__(self, args: argparse.Namespace, console: Console, job: Job | None = None) -> None:
         self._args = args
         self._console = console
         self._job = job
         self.failed: set[str] = set()  # not tried again, not said twice
         self.said: list[str] = []  # what could not be written, as the console said it
+        self._quiet = False
 
-    def write(self, result: RunResult) -> str | None:
+    def write(self, result: RunResult, *, quiet: bool = False) -> str | None:
+        """Writes what was asked for; what could not be written first, or None. ``quiet``:
+        the refusal already named the file, so a failure is not said again."""
         args, first = self._args, None
+        self._quiet = quiet
         if args.summary_json:
             first = self._attempt(args.summary_json, "", lambda p: write_summary_json(result, p))
         if args.metrics_file:
             first = first or self._attempt(
                 args.metrics_file, "", lambda p: write_metrics(result, p)
             )
-        if args.plan_out and result.dry_run and result.reason != "aborted":
+        ran = result.reason in ("completed", "interrupted", "halted")  # an aborted run: no plan
+        if args.plan_out and (job := self._job) is not None and result.dry_run and ran:
             previews = list(result.previews)
             first = first or self._attempt(
-                args.plan_out, "the plan ", lambda p: write_plan(p, self._job, previews)
+                args.plan_out, "the plan ", lambda p: write_plan(p, job, previews)
             )
         return first
 
@@ -131,9 +139,10 @@ class Outputs:
             write(Path(path))
         except (OSError, JobError) as exc:
             reason = (exc.strerror if isinstance(exc, OSError) else str(exc)) or str(exc)
-            self._console.error(
-                "plan" if what else "monitoring_file", f"could not write {what}{path}: {reason}"
-            )
+            if not self._quiet:
+                self._console.error(
+                    "plan" if what else "monitoring_file", f"could not write {what}{path}: {reason}"
+                )
             self.failed.add(path)
             self.said.append(f"could not write {what}{path}: {reason}")
             return self.said[-1]
@@ -161,29 +170,6 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     return None
 
 
-def _write_monitoring(
-    args: argparse.Namespace, summary: RunResult, console: Console, *, said: bool = False
-) -> bool:
-    """Writes what was asked for; a file that cannot be written (or is a link) is said,
-    unless ``said`` (the refusal already named it), and never raised."""
-    written = True
-    for path, write in (
-        (args.summary_json, write_summary_json),
-        (args.metrics_file, write_metrics),
-    ):
-        if not path:
-            continue
-        try:
-            check_output_path(Path(path), "monitoring file")
-            write(summary, Path(path))
-        except (OSError, JobError) as exc:
-            if not said:
-                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-                console.error("monitoring_file", f"could not write {path}: {reason or exc}")
-            written = False
-    return written
-
-
 def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
     """An empty --campaigns-file (nothing failed last time) is no error: there is nothing to do."""
     source = "stdin" if args.campaigns_file == "-" else args.campaigns_file
@@ -195,7 +181,12 @@ def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
         new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
         started_at=now, finished_at=now,
     )  # fmt: skip
-    return 0 if _write_monitoring(args, finished, console) else EXIT_ABORTED
+    outputs = Outputs(args, console)
+    if outputs.write(finished) is None:
+        return 0
+    # one exit code everywhere: the files that could be written say 3 too
+    outputs.write(dataclasses.replace(finished, exit_code=EXIT_ABORTED, error=outputs.said[0]))
+    return EXIT_ABORTED
 
 
 def _show_result(
