@@ -11,7 +11,7 @@ from harness import bulkops_cmd, write_job
 from runs import Bench, log, med, proc_doc
 from schedule import ideal_duration, parse_rate
 
-DEFAULT_RATE_MARGIN = 0.0  # SPEC's run.rate_margin default
+DEFAULT_RATE_MARGIN = 0.0  # run.rate_margin's default
 
 # 1–5: issue 5; strict … restart: issue 11 (rate_rows.py)
 ALL_ROWS = ("1", "2", "3", "4", "5", "strict", "jitter", "shared", "redis", "restart")
@@ -190,7 +190,7 @@ def row_rate(b: Bench, sub: str, n: int, rates: tuple[str, ...]) -> Row:
     bo = b.bulkops(f"r{sub}-bulkops", n, concurrency=64, rates=rates, keep_arrivals=True)
     arrivals = bo["stats"]["arrivals"]
     ideal = ideal_duration(len(arrivals), [parse_rate(r) for r in rates])
-    # SPEC: N/W allows N starts in any W + rate_margin; the best a run may do with its margin
+    # N/W allows N starts in any W + rate_margin; the best a run may do with its margin
     margin = DEFAULT_RATE_MARGIN if b.rate_margin is None else b.rate_margin
     allowed = ideal_duration(len(arrivals), [(c, w + margin) for c, w in map(parse_rate, rates)])
     actual = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0

@@ -20,8 +20,8 @@
     Interrupted (a KeyboardInterrupt, not a BulkOpsError): SIGHUP/SIGINT/SIGTERM before a
     run started; ``signum`` says which. Nothing was deleted.
 
-aiohttp's exceptions are translated in client.py and re-raised ``from exc``;
-nothing outside client.py sees them.
+aiohttp's exceptions are translated in ``kore.client`` and re-raised ``from exc``;
+nothing outside ``kore.client`` sees them.
 """
 
 from __future__ import annotations
@@ -129,3 +129,11 @@ class NotFound(PermanentError):
 
 class NameTaken(PermanentError):
     """A Create was refused because a campaign of that name exists (400/409 saying so)."""
+
+
+def field_to_check(exc: ApiError) -> str | None:
+    """The job field an error points to when its own words do not name one: a request that
+    got no answer at all points to ``target.host``. An AbortError names its field itself."""
+    if isinstance(exc, RetryableError) and exc.status is None:
+        return "target.host"
+    return None

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The audit log's vocabulary (SPEC "Audit log").
+# The audit log's vocabulary (README, "What a run does").
 OUTCOMES = ("deleted", "not_found", "failed", "would_delete", "protected")  # of a campaign line
 COUNT_KEYS = (*OUTCOMES[:4], "skipped", "pending", "protected")  # of run_finished.counts
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
@@ -168,8 +168,9 @@ class Job:
     audit_log: Path
     path: Path
     sha256: str  # of the job file's bytes: plans are bound to it
-    warnings: tuple[str, ...] = field(default=())
-    excluded: tuple[str, ...] = ()  # ids of campaigns/campaigns_file that ``exclude`` removed
+    warnings: tuple[str, ...] = field(default=())  # every warning about the job, ...
+    campaign_warnings: tuple[str, ...] = ()  # ... of which these are about its campaign ids
+    removed_by_exclude: tuple[str, ...] = ()  # ids of campaigns/campaigns_file ``exclude`` took out
     answers: Wordings = BUILT_IN_ONLY
     restore: RestoreDefaults = NO_RESTORE_DEFAULTS
 
@@ -225,7 +226,8 @@ EXIT_BY_SIGNAL = {signal.SIGHUP: 129, signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def exit_code_for(reason: str, failed: int, signum: int | None = None) -> int:
-    """SPEC's exit code for a run that ended for ``reason`` with ``failed`` campaigns."""
+    """The exit code (README, "Exit codes") of a run that ended for ``reason`` with ``failed``
+    campaigns."""
     if reason == "interrupted":
         return EXIT_BY_SIGNAL.get(signal.Signals(signum or signal.SIGINT), 130)
     if reason in ("aborted", "halted"):
@@ -261,6 +263,8 @@ class RunResult:
     rate_limited: int = 0
     list_calls: int = 0
     error: str | None = None  # why the run stopped early, for people
+    error_field: str | None = None  # the job field to check about ``error``, if one is known
+    error_campaign: str | None = None  # the campaign whose request met ``error``
     previews: tuple[dict[str, Any], ...] = ()  # dry run: the would_delete rows
     protected: tuple[dict[str, Any], ...] = ()  # rows of the campaigns protect_status kept
     not_found: tuple[str, ...] = ()  # ids that turned out not to exist

@@ -1,4 +1,12 @@
-"""Quoting outside input in messages: short, escaped, never the whole document."""
+"""Text from outside, made safe for a terminal: the one sanitiser, and short quotes of it.
+
+A server's message, a campaign's name or an id may hold characters that act on a
+terminal instead of showing: C0 and C1 controls (ESC starts an escape sequence,
+BEL rings, U+009B is a one-character CSI, U+0085 a line break) and bidi or
+other invisible format characters (U+202E turns the rest of the line around).
+``printable`` escapes every one of them (``\\x1b``, ``\\u202e``); the console,
+the tables and the reports print nothing that has not gone through it.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +18,26 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' * (count != 1)}"
 
 
+def escaped(char: str) -> str:
+    """One character that is not printable, as its escape: ``\\t``, ``\\x1b``, ``\\u202e``."""
+    return repr(char)[1:-1]
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that is not printable escaped; line breaks (``\\n``)
+    are kept, since a message may have several lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else escaped(c) for c in text)
+
+
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
     """``value`` quoted for an error message: at most ``limit`` characters, then "…".
 
-    Unprintable characters are escaped (``\\t``, ``\\x00``) and count as what is shown.
+    Unprintable characters are escaped as ``printable`` does, and count as what is shown.
     """
     if not isinstance(value, str):
-        text = repr(value)
+        text = printable(repr(value))
         return text if len(text) <= limit else text[:limit] + "…"
     shown: list[str] = []
     used = 0
@@ -26,7 +47,7 @@ def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:
         elif char.isprintable():
             part = char
         else:
-            part = repr(char)[1:-1]  # \t, \x00, \u200b, ...
+            part = escaped(char)
         used += len(part)
         if used > limit:
             shown.append("…")

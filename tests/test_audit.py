@@ -120,7 +120,7 @@ def test_recent_request_times_cover_dry_runs_of_this_target_only(tmp_path: Path)
         started("r1"), line("r1", "c", "2026-01-01T00:00:12.000Z", 2000, attempts=2),
     ])  # fmt: skip
     base = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp()
-    history = read_history(log, HOST, APP, keep_starts=10)
-    assert [t - base for t in history.recent_starts] == [10.0, 12.0, 12.0]  # answer times
+    history = read_history(log, HOST, APP, keep_answers=10)
+    assert [t - base for t in history.recent_answers] == [10.0, 12.0, 12.0]  # answer times
     assert history.done == {"c"}  # the dry run's line counts for timing, not for resume
-    assert len(read_history(log, HOST, APP, keep_starts=1).recent_starts) == 2  # the last line's
+    assert len(read_history(log, HOST, APP, keep_answers=1).recent_answers) == 2  # the last line's

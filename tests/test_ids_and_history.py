@@ -79,12 +79,12 @@ def test_sent_without_outcome_is_in_flight_and_its_time_preloads_the_budget(
         line("sent", "r2", "c", t(5)), line("campaign", "r2", "c", t(6), outcome="not_found",
                                             attempts=1, duration_ms=100),
     ])  # fmt: skip
-    history = read_history(log, HOST, APP, keep_starts=10)
+    history = read_history(log, HOST, APP, keep_answers=10)
     assert history.in_flight == ["b"]  # c was settled by the next run
     assert history.done == {"a", "c"}
     base = datetime(2030, 1, 1, tzinfo=timezone.utc).timestamp()
     # settled: the time of the outcome line, by which the request surely had arrived
-    assert [s - base for s in history.recent_starts] == [2, 6]
+    assert [s - base for s in history.recent_answers] == [2, 6]
     # unanswered (b, and c in r1): when they were sent; the run adds its timeout
     assert [s - base for s in history.in_flight_sent] == [3, 3]
 
@@ -97,8 +97,8 @@ def test_absurd_attempts_are_ignored_with_a_problem_not_a_crash(
     ts = "2030-01-01T00:00:01.000Z"
     bad = line("campaign", "r1", "a", ts, outcome="failed", attempts=attempts, duration_ms=5)
     write_log(log, [started("r1"), bad])
-    history = read_history(log, HOST, APP, keep_starts=60)
-    assert history.recent_starts == []
+    history = read_history(log, HOST, APP, keep_answers=60)
+    assert history.recent_answers == []
     assert [p.lineno for p in history.problems] == [2]
     assert "not believable" in history.problems[0].problem
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from job_factory import make_job
 
-from bulkops.engine.preview import learn, prepare
+from bulkops.engine.prepare import learn, prepare_delete
 from bulkops.errors import ApiError, NotFound
 from bulkops.model import Answer
 
@@ -94,7 +94,7 @@ async def test_a_real_run_gets_the_statuses_the_listing_left_and_skips_the_gone(
         return Answer(200, None, {"_id": campaign_id, "status": "Stopped"})
 
     job = make_job(tmp_path, ids=("c3", "x1", "gone"), protect_status=("Active",))
-    work = await prepare(
+    work = await prepare_delete(
         job, list(job.campaign_ids), None, fetch_page=account, get_one=get_one, say=print
     )
     assert account.pages == [1] and sorted(asked) == ["gone", "x1"]

@@ -11,6 +11,7 @@ import pytest
 from job_factory import SECRET, make_job
 
 from bulkops import __version__
+from bulkops.engine.ending import RunEnding
 from bulkops.engine.recorder import RunRecorder
 from bulkops.errors import AuditWriteError
 from bulkops.model import COUNT_KEYS, Outcome
@@ -28,18 +29,18 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def recorder(tmp_path: Path, **run: Any) -> RunRecorder:
+def recorder(tmp_path: Path, **run: Any) -> tuple[RunRecorder, RunEnding]:
     job = make_job(tmp_path, **run)
-    return RunRecorder(AuditWriter(job.audit_log), job, RUN_ID, started=0.0)
+    ending = RunEnding()
+    return RunRecorder(AuditWriter(job.audit_log), job, RUN_ID, ending=ending), ending
 
 
 def test_counts_add_up_to_total_and_pending_is_what_is_left(tmp_path: Path) -> None:
-    rec = recorder(tmp_path)
-    with rec.recording(total=6, skipped=1) as ending:
+    rec, _ = recorder(tmp_path)
+    with rec.recording(total=6, skipped=1, began=0.0):
         rec.campaign(outcome("c1", "deleted"))
         rec.campaign(outcome("c2", "not_found", 404))
         rec.campaign(outcome("c3", "failed", 400))
-        ending.reason = "completed"
     started, *campaigns, finished = lines(tmp_path / "audit.jsonl")
     assert started["event"] == "run_started" and started["total"] == 6
     assert [c["campaign_id"] for c in campaigns] == ["c1", "c2", "c3"]
@@ -52,8 +53,8 @@ def test_counts_add_up_to_total_and_pending_is_what_is_left(tmp_path: Path) -> N
 
 
 def test_run_finished_is_written_when_the_body_raises(tmp_path: Path) -> None:
-    rec = recorder(tmp_path)
-    with pytest.raises(RuntimeError, match="boom"), rec.recording(total=3, skipped=0):
+    rec, _ = recorder(tmp_path)
+    with pytest.raises(RuntimeError, match="boom"), rec.recording(total=3, skipped=0, began=0.0):
         rec.campaign(outcome("c1", "deleted"))
         raise RuntimeError("boom")
     finished = lines(tmp_path / "audit.jsonl")[-1]
@@ -66,20 +67,19 @@ def test_run_finished_is_written_when_the_body_raises(tmp_path: Path) -> None:
 
 
 def test_an_interrupted_run_records_its_signals_exit_code(tmp_path: Path) -> None:
-    rec = recorder(tmp_path)
-    with rec.recording(total=2, skipped=0) as ending:
+    rec, ending = recorder(tmp_path)
+    with rec.recording(total=2, skipped=0, began=0.0):
         rec.campaign(outcome("c1", "deleted"))
-        ending.reason, ending.signum = "interrupted", signal.SIGTERM
+        ending.interrupt(signal.SIGTERM)
     finished = lines(tmp_path / "audit.jsonl")[-1]
     assert (finished["reason"], finished["exit_code"]) == ("interrupted", 143)
     assert finished["counts"]["pending"] == 1
 
 
 def test_every_line_names_the_run_and_run_started_the_target(tmp_path: Path) -> None:
-    rec = recorder(tmp_path, dry_run=True)
-    with rec.recording(total=1, skipped=0) as ending:
+    rec, _ = recorder(tmp_path, dry_run=True)
+    with rec.recording(total=1, skipped=0, began=0.0):
         rec.campaign(outcome("c1", "would_delete"))
-        ending.reason = "completed"
     records = lines(tmp_path / "audit.jsonl")
     assert [r["event"] for r in records] == ["run_started", "campaign", "run_finished"]
     assert all(r["run_id"] == RUN_ID and r["job"] == "unit" and r["ts"].endswith("Z")
@@ -113,9 +113,9 @@ def test_once_the_log_cannot_be_written_the_run_is_aborted_and_nothing_more_is_t
     tmp_path: Path,
 ) -> None:
     writer = FillingWriter(room=3)  # run_started, sent c1, campaign c1
-    rec = RunRecorder(writer, make_job(tmp_path), RUN_ID, started=0.0)  # type: ignore[arg-type]
-    with rec.recording(total=3, skipped=0) as ending:
-        ending.reason = "completed"
+    ending = RunEnding()
+    rec = RunRecorder(writer, make_job(tmp_path), RUN_ID, ending=ending)  # type: ignore[arg-type]
+    with rec.recording(total=3, skipped=0, began=0.0):
         rec.sent("c1")
         rec.campaign(outcome("c1", "deleted"))
         with pytest.raises(AuditWriteError):
@@ -125,8 +125,7 @@ def test_once_the_log_cannot_be_written_the_run_is_aborted_and_nothing_more_is_t
             rec.campaign(outcome("c3", "deleted"))
         assert writer.tries == tries  # broken: not even tried again
     assert [r["event"] for r in writer.lines] == ["run_started", "sent", "campaign"]
-    assert (rec.ending.reason, rec.exit_code) == ("aborted", 3)
-    assert rec.ending.error is not None and "File too large; nothing more was sent" in (
-        rec.ending.error
-    )
+    end = ending.end()
+    assert (end.reason, rec.exit_code) == ("aborted", 3)
+    assert end.error is not None and "File too large; nothing more was sent" in end.error
     assert rec.counts["deleted"] == 2 and rec.counts["pending"] == 1  # the summary stays right

@@ -9,8 +9,9 @@ from dataclasses import replace
 
 import pytest
 
+from bulkops.engine.ending import RunEnding
 from bulkops.engine.limiter import RollingWindowLimiter
-from bulkops.engine.pool import WorkerPool
+from bulkops.engine.pool import Action, Request, WorkerPool
 from bulkops.errors import (
     ApiError,
     AuditWriteError,
@@ -90,12 +91,20 @@ async def run(
         assert o.campaign_id not in outcomes, "two outcomes for one campaign"
         outcomes[o.campaign_id] = o
 
+    ending = RunEnding()
     runner = WorkerPool(
-        api, settings=settings, limiter=RollingWindowLimiter(settings.rates),
-        dry_run=dry_run, on_outcome=record,
+        settings=settings, limiter=RollingWindowLimiter(settings.rates), ending=ending,
+        on_outcome=record,
     )  # fmt: skip
-    reason = await runner.settle_all(ids)
-    return reason, outcomes, runner
+    await runner.settle_all(ids, action(api, dry_run))
+    return ending.reason, outcomes, runner
+
+
+def action(api: ScriptedApi, dry_run: bool = False) -> Action:
+    """The preview's or the real run's action, as JobRun gives it to the pool."""
+    if dry_run:
+        return Action(api.get, "would_delete", write_ahead=False)
+    return Action(api.delete, "deleted", write_ahead=True)
 
 
 async def test_every_id_gets_one_outcome_and_concurrency_is_capped() -> None:
@@ -175,15 +184,17 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
     api = ScriptedApi({"cd-0": [RetryableError("HTTP 503", status=503)]}, delay=0.001)
     ids = [f"cd-{i}" for i in range(20)]
     outcomes: dict[str, Outcome] = {}
+    ending = RunEnding()
     runner = WorkerPool(
-        api, settings=settings, limiter=RollingWindowLimiter(()), dry_run=False,
+        settings=settings, limiter=RollingWindowLimiter(()), ending=ending,
         on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
     )  # fmt: skip
     five_answered = api.after_answers(5)  # cd-0's 503 among them: its retry waits 5 s
-    task = asyncio.create_task(runner.settle_all(ids))
+    task = asyncio.create_task(runner.settle_all(ids, action(api)))
     await five_answered.wait()
-    runner.stop("interrupted")
-    assert await asyncio.wait_for(task, 1) == "interrupted"
+    ending.stop("interrupted")
+    await asyncio.wait_for(task, 1)
+    assert ending.reason == "interrupted"
     assert outcomes["cd-0"].outcome == "failed"
     assert "stopped" in (outcomes["cd-0"].error or "")
     assert 1 < len(outcomes) < 20
@@ -196,10 +207,9 @@ async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     refusal = RateLimited("HTTP 429", status=429, retry_after=0.05)
     api = ScriptedApi({"cd-1": [refusal]}, clock=clock)
     runner = WorkerPool(
-        api, settings=replace(FAST, rates=(spec,)), limiter=limiter, dry_run=False,
-        on_outcome=lambda o: None, clock=clock,
-    )  # fmt: skip
-    await runner.settle_all(["cd-1"])
+        settings=replace(FAST, rates=(spec,)), limiter=limiter, ending=RunEnding(), clock=clock
+    )
+    await runner.settle_all(["cd-1"], action(api))
     assert runner.stats.rate_limited == 1
     # the retry left once the limiter's pause for Retry-After was over ...
     first, retry = api.sent_at["cd-1"]
@@ -217,15 +227,41 @@ def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_abor
             raise AuditWriteError("the audit log a.jsonl could not be written: No space left")
         written.append(campaign_id)
 
-    async def go() -> tuple[str, WorkerPool]:
-        pool = WorkerPool(
-            api, settings=FAST, limiter=RollingWindowLimiter(()), dry_run=False,
-            on_outcome=lambda o: None, before_send=write_ahead,
-        )  # fmt: skip
-        return await pool.settle_all([f"c{i}" for i in range(20)]), pool
+    ending = RunEnding()
 
-    reason, pool = asyncio.run(go())
-    assert reason == "aborted" and pool.abort_error is not None and "No space" in pool.abort_error
+    async def go() -> None:
+        pool = WorkerPool(
+            settings=FAST, limiter=RollingWindowLimiter(()), ending=ending, before_send=write_ahead
+        )
+        await pool.settle_all([f"c{i}" for i in range(20)], action(api))
+
+    asyncio.run(go())
+    end = ending.end()
+    assert end.reason == "aborted" and end.error is not None and "No space" in end.error
     sent = [m for m in api.methods if m == "DELETE"]
     assert len(sent) == len(written) == 4  # every DELETE sent had its line first; none after
     assert sorted(c for c, n in api.calls.items() for _ in range(n)) == sorted(written)
+
+
+async def test_a_stop_first_delete_as_the_very_first_request_does_not_deadlock_the_gate() -> None:
+    """The Stop call is a request of its own: it passes the first-contact gate and is
+    answered before the DELETE enters it; the DELETE never waits inside the gate for it."""
+    api = ScriptedApi()
+    sent: list[str] = []
+
+    async def stop(campaign_id: str, request: Request) -> None:
+        sent.append(f"STOP {campaign_id}")
+        await request(lambda: api.get(campaign_id))
+
+    async def delete(campaign_id: str) -> Answer:
+        sent.append(f"DELETE {campaign_id}")
+        return await api.delete(campaign_id)
+
+    outcomes: list[Outcome] = []
+    pool = WorkerPool(settings=FAST, limiter=RollingWindowLimiter(()), ending=RunEnding(),
+                      on_outcome=outcomes.append)  # fmt: skip
+    first = Action(delete, "deleted", write_ahead=True, first=stop, first_for=frozenset({"c1"}))
+    await asyncio.wait_for(pool.settle_all(["c1", "c2"], first), 2)
+    assert sent.index("STOP c1") < sent.index("DELETE c1")
+    assert sorted(o.outcome for o in outcomes) == ["deleted", "deleted"]
+    assert pool.stats.requests == 3

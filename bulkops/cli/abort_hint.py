@@ -1,28 +1,24 @@
-"""Why a run aborted, said so that the person knows which field of the job to check."""
+"""Why a run aborted, said so that the person knows which field of the job to check.
+
+The engine reports facts (the error, the field it points to, the campaign whose
+request met it); the words are written here. Answers that abort a run already
+name their field (``kore.answers``); what is left to say is where a request that
+got no answer at all points to. A refusal says nothing about the campaign whose
+request met it, so that id is not blamed: it is named as where the run stopped.
+"""
 
 from __future__ import annotations
 
-import re
-
 from bulkops.model import Job
 
-_BLAME = re.compile(r"^(?P<id>\S+): (?=HTTP \d{3}\b|connection error|no answer)")
 
-
-def explain_abort(error: str, job: Job) -> str:
-    """``error`` (the engine's own words) with the job field to check, and without blame.
-
-    Answers that abort a run already name their field (``kore.answers``); what is
-    left to say here is where a connection that never came points to. A refusal
-    says nothing about the campaign whose request met it, so that id is not
-    blamed: it is named as where the run stopped.
-    """
-    blamed = _BLAME.match(error)
-    said = error[blamed.end() :] if blamed else error
-    where = f" (on the request for campaign {blamed['id']})" if blamed else ""
-    if "check " in said:  # the client named the likely cause and the field to check
-        return f"{said}{where}"
-    if "connection" in said or "no answer" in said or "reach" in said:
+def abort_words(
+    error: str, job: Job, *, field: str | None = None, campaign_id: str | None = None
+) -> str:
+    where = f" (on the request for campaign {campaign_id})" if campaign_id else ""
+    if field == "target.host":
         cause = f"the server could not be reached: check target.host ({job.target.host})"
-        return f"{cause}. Details: {said}{where}"
-    return f"{said}{where}"  # the engine's own words say it (the audit log, ...)
+        return f"{cause}. Details: {error}{where}"
+    if field is not None:
+        return f"{error} (check {field}){where}"
+    return f"{error}{where}"

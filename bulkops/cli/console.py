@@ -3,6 +3,8 @@
 Text by default; ``json`` makes every line one JSON object (ts, level, event,
 message, fields). ``quiet`` keeps warnings, errors and results. Callers pass
 no secret here, ever: nothing in this module could tell one from a name.
+Every message and field goes through ``text.printable``: no control or bidi
+character from a server's answer reaches the terminal raw.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from bulkops.text import printable
 from bulkops.utc import utc_now
 
 LEVELS = ("debug", "info", "result", "warning", "error")
@@ -47,6 +50,8 @@ class Console:
         self.transient = True
 
     def _emit(self, level: str, event: str, message: str, fields: dict[str, Any]) -> None:
+        message = printable(message)  # whoever wrote it, outside text may be in it
+        fields = {k: printable(v) if isinstance(v, str) else v for k, v in fields.items()}
         if self.json_lines:
             record = {"ts": utc_now(), "level": level, "event": event, "message": message, **fields}
             line = json.dumps(record, ensure_ascii=False, default=str)

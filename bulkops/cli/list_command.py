@@ -10,11 +10,11 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from bulkops.cli.abort_hint import explain_abort
+from bulkops.cli.abort_hint import abort_words
 from bulkops.cli.console import Console
 from bulkops.cli.tables import csv_cell, id_lines, short_list, table
 from bulkops.engine.listing import Listing, list_campaigns
-from bulkops.errors import EXIT_ABORTED, ApiError
+from bulkops.errors import EXIT_ABORTED, AbortError, ApiError, field_to_check
 from bulkops.job import load_job
 from bulkops.model import Job
 from bulkops.text import plural
@@ -27,9 +27,15 @@ def list_command(args: argparse.Namespace, console: Console) -> int:
     for warning in job.warnings:
         console.warn("job", warning)
     try:
-        listing = asyncio.run(list_campaigns(job, lambda text: console.info("requests", text)))
+        listing = asyncio.run(
+            list_campaigns(job, lambda text: console.info("requests", text), console.warn)
+        )
+    except AbortError as exc:
+        console.error("aborted", f"aborted: {abort_words(exc.explanation, job)}")
+        return EXIT_ABORTED
     except ApiError as exc:
-        console.error("aborted", f"aborted: {explain_abort(exc.explanation, job)}")
+        words = abort_words(exc.explanation, job, field=field_to_check(exc))
+        console.error("aborted", f"aborted: {words}")
         return EXIT_ABORTED
     listing = replace(listing, rows=_newest_first(listing.rows))
     if text := _FORMATS[args.output](listing, job):

@@ -213,7 +213,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     job = load_job(args.job)
     for warning in job.warnings:
         console.warn("job", warning)
-    if job.select is None and not job.run.dry_run:
+    if job.select is None:  # a dry run is never refused for its count
         check_max_deletes(job, len(job.campaign_ids))
     print(f"{job.path}: valid")
     for line in describe(job):

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-from bulkops.cli.abort_hint import explain_abort
+from bulkops.cli.abort_hint import abort_words
 from bulkops.cli.console import Console
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
@@ -62,14 +64,15 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
             started_at=utc_now(), finished_at=utc_now(), exit_code=code,
             reason="invalid" if code == EXIT_USAGE else "interrupted", error=str(exc),
         )  # fmt: skip
-        _write_monitoring(args, refused, console)
+        Outputs(args, console).write(refused)
         raise
     for warning in job.warnings:
         console.warn("job", warning)
     if args.campaigns_file is not None and not job.campaign_ids:
         return _nothing_to_do(args, console, job)
     observer = ConsoleObserver(console, job, assume_yes=args.yes, signals=GUARD)
-    job_run = JobRun(job, observer, fresh=args.fresh)
+    outputs = Outputs(args, console, job)
+    job_run = JobRun(job, observer, fresh=args.fresh, publish=outputs.write)
     GUARD.on_signal = job_run.interrupt
     try:
         job_run.plan_ids = _check_run_args(args, job)
@@ -78,18 +81,72 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:
         refused = job_run.refused("refused", str(exc), EXIT_USAGE)
-        _write_monitoring(args, refused, console, said=isinstance(exc, JobError))
+        Outputs(args, console).write(refused, quiet=isinstance(exc, JobError))
         raise
     except KeyboardInterrupt as exc:
         refused = job_run.refused("interrupted", INTERRUPTED_EARLY, interrupted_exit_code(exc))
-        _write_monitoring(args, refused, console)
+        Outputs(args, console).write(refused)
         raise
-    written = _write_monitoring(args, result, console)
     with contextlib.suppress(OSError):  # the terminal is gone (a hang-up): the files say it
-        written = _show_result(args, console, job, result) and written
-    if not written and result.exit_code in (0, 1):
-        return EXIT_ABORTED  # the run happened, but what monitoring reads of it is missing
-    return result.exit_code
+        _show_result(args, console, job, result, outputs)
+    return result.exit_code  # the one the audit log and every file written say
+
+
+class Outputs:
+    """The files a run writes besides its audit log: summary JSON, metrics, the plan (given
+    the ``job``, for a dry run that previewed).
+
+    The run calls ``write`` once its exit code is known and before ``run_finished`` is
+    written. A file that cannot be written is said once and reported back, and the run's
+    exit code becomes 3; the run then calls ``write`` again, so that every file written
+    (and ``run_finished``, and the process) says that one final code. A run refused
+    before it started writes its summary and metrics through here too."""
+
+    def __init__(self, args: argparse.Namespace, console: Console, job: Job | None = None) -> None:
+        self._args = args
+        self._console = console
+        self._job = job
+        self.failed: set[str] = set()  # not tried again, not said twice
+        self.said: list[str] = []  # what could not be written, as the console said it
+        self._quiet = False
+
+    def write(self, result: RunResult, *, quiet: bool = False) -> str | None:
+        """Writes what was asked for; what could not be written first, or None. ``quiet``:
+        the refusal already named the file, so a failure is not said again."""
+        args, first = self._args, None
+        self._quiet = quiet
+        if args.summary_json:
+            first = self._attempt(args.summary_json, "", lambda p: write_summary_json(result, p))
+        if args.metrics_file:
+            first = first or self._attempt(
+                args.metrics_file, "", lambda p: write_metrics(result, p)
+            )
+        ran = result.reason in ("completed", "interrupted", "halted")  # an aborted run: no plan
+        if args.plan_out and (job := self._job) is not None and result.dry_run and ran:
+            previews = list(result.previews)
+            first = first or self._attempt(
+                args.plan_out, "the plan ", lambda p: write_plan(p, job, previews)
+            )
+        return first
+
+    def _attempt(self, path: str, what: str, write: Callable[[Path], None]) -> str | None:
+        """Writes one file; what failed (said on the console once), or None."""
+        if path in self.failed:
+            return None
+        try:
+            if not what:  # a monitoring file: a link or a directory there is refused
+                check_output_path(Path(path), "monitoring file")
+            write(Path(path))
+        except (OSError, JobError) as exc:
+            reason = (exc.strerror if isinstance(exc, OSError) else str(exc)) or str(exc)
+            if not self._quiet:
+                self._console.error(
+                    "plan" if what else "monitoring_file", f"could not write {what}{path}: {reason}"
+                )
+            self.failed.add(path)
+            self.said.append(f"could not write {what}{path}: {reason}")
+            return self.said[-1]
+        return None
 
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
@@ -113,33 +170,10 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     return None
 
 
-def _write_monitoring(
-    args: argparse.Namespace, summary: RunResult, console: Console, *, said: bool = False
-) -> bool:
-    """Writes what was asked for; a file that cannot be written (or is a link) is said,
-    unless ``said`` (the refusal already named it), and never raised."""
-    written = True
-    for path, write in (
-        (args.summary_json, write_summary_json),
-        (args.metrics_file, write_metrics),
-    ):
-        if not path:
-            continue
-        try:
-            check_output_path(Path(path), "monitoring file")
-            write(summary, Path(path))
-        except (OSError, JobError) as exc:
-            if not said:
-                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-                console.error("monitoring_file", f"could not write {path}: {reason or exc}")
-            written = False
-    return written
-
-
 def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
     """An empty --campaigns-file (nothing failed last time) is no error: there is nothing to do."""
     source = "stdin" if args.campaigns_file == "-" else args.campaigns_file
-    why = "every id is in exclude" if job.excluded else "it holds no campaign ids"
+    why = "every id is in exclude" if job.removed_by_exclude else "it holds no campaign ids"
     console.result("nothing_to_do", f"nothing to do: --campaigns-file {source}: {why}; "
                    "nothing was sent", exit_code=0)  # fmt: skip
     now = utc_now()
@@ -147,24 +181,25 @@ def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
         new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
         started_at=now, finished_at=now,
     )  # fmt: skip
-    return 0 if _write_monitoring(args, finished, console) else EXIT_ABORTED
+    outputs = Outputs(args, console)
+    if outputs.write(finished) is None:
+        return 0
+    # one exit code everywhere: the files that could be written say 3 too
+    outputs.write(dataclasses.replace(finished, exit_code=EXIT_ABORTED, error=outputs.said[0]))
+    return EXIT_ABORTED
 
 
-def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: RunResult) -> bool:
-    """Prints the result (and writes the plan); False if the plan could not be written."""
-    written = True
+def _show_result(
+    args: argparse.Namespace, console: Console, job: Job, summary: RunResult, outputs: Outputs
+) -> None:
+    """Prints the result: the preview, the plan written, the summary line, the error."""
     if summary.dry_run and summary.reason != "aborted":  # an aborted run previewed nothing
         if text := preview_text(args.output, job, summary):
             print(text)
-        if args.plan_out:
-            try:
-                write_plan(Path(args.plan_out), job, list(summary.previews))
-                console.result(
-                    "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
-                )
-            except (OSError, JobError) as exc:
-                console.error("plan", f"could not write the plan {args.plan_out}: {exc}")
-                written = False
+        if args.plan_out and args.plan_out not in outputs.failed:
+            console.result(
+                "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"
+            )
     counts = "  ".join(f"{k} {v}" for k, v in summary.counts.items() if v)
     console.result(
         "summary",
@@ -174,10 +209,13 @@ def _show_result(args: argparse.Namespace, console: Console, job: Job, summary: 
         run_id=summary.run_id, counts=dict(summary.counts), exit_code=summary.exit_code,
         reason=summary.reason, duration_s=summary.duration_s,
     )  # fmt: skip
-    if summary.error:
-        error = explain_abort(summary.error, job) if summary.reason == "aborted" else summary.error
+    if summary.error and summary.error not in outputs.said:
+        error = summary.error
+        if summary.reason == "aborted":
+            error = abort_words(
+                error, job, field=summary.error_field, campaign_id=summary.error_campaign
+            )
         console.error(summary.reason, f"{summary.reason}: {error}")
-    return written
 
 
 def _next_step(summary: RunResult) -> str:

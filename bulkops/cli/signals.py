@@ -29,7 +29,7 @@ INTERRUPTED_EARLY = "interrupted before anything was deleted"
 
 
 def interrupted_exit_code(exc: KeyboardInterrupt) -> int:
-    """SPEC's 129/130/143 for a signal that ended the process before a run started
+    """The 129/130/143 for a signal that ended the process before a run started
     (a plain KeyboardInterrupt is a SIGINT)."""
     return exit_code_for("interrupted", 0, exc.signum if isinstance(exc, Interrupted) else None)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from bulkops.text import printable
+
 PREVIEW_ROWS = 50  # a longer preview shows this many rows and a count of the rest
 CELL_MAX = 60
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else " ".join(str(value).split())
-    # a server's text may hold control or bidi characters (U+202E turns the line around)
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    text = printable("" if value is None else " ".join(str(value).split()))
     return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
 
 

@@ -4,7 +4,8 @@ Kore.ai's delete call deletes an *active* campaign without a word. A campaign
 whose status is in ``run.protect_status`` (default ``[Active]``) is never
 deleted: it ends ``protected``. With ``stop_before_delete`` (and Active not
 protected) an Active campaign is stopped through the Stop call first; the
-stop is a request like any other (admitted by the limiter, retried).
+Stop call is a request like any other (its own rate slot, its own retries),
+answered before the DELETE is sent.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bulkops.errors import ApiError, AuthError, NotFound, PermanentError
 from bulkops.kore.client import KoreClient
 from bulkops.model import Answer, Outcome, RunSettings
 
-Request = Callable[[Callable[[], Awaitable[Answer]]], Awaitable[Answer]]
+Request = Callable[[Callable[[], Awaitable[Answer]]], Awaitable[Answer]]  # WorkerPool.request
 
 
 def guarded_statuses(run: RunSettings) -> tuple[str, ...]:
@@ -50,33 +51,21 @@ def protect_answered(outcome: Outcome, protect: tuple[str, ...]) -> Outcome:
     return outcome
 
 
-class StopFirst:
-    """The worker pool's campaign calls: DELETE, preceded by the Stop call for the campaigns in
-    ``to_stop``. ``request`` (the pool's, set once the pool exists) sends the Stop call under the
-    limiter and the retry policy."""
+def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
+    """The Stop call sent before a campaign's DELETE: a request of its own, through the
+    pool's ``request`` (its own rate slot, its own retries), answered before the DELETE is
+    sent. What ends the campaign is raised: AuthError (the run aborts), NotFound (already
+    gone), PermanentError (any other failure: not deleted, and not retried again)."""
 
-    def __init__(self, client: KoreClient) -> None:
-        self.client = client
-        self.to_stop: set[str] = set()
-        self.request: Request | None = None
-
-    async def get(self, campaign_id: str) -> Answer:
-        return await self.client.get(campaign_id)
-
-    async def delete(self, campaign_id: str) -> Answer:
-        if campaign_id in self.to_stop:
-            await self._stop(campaign_id)
-        return await self.client.delete(campaign_id)
-
-    async def _stop(self, campaign_id: str) -> None:
-        assert self.request is not None
+    async def stop(campaign_id: str, request: Request) -> None:
         try:
-            await self.request(lambda: self.client.stop(campaign_id))
+            await request(lambda: client.stop(campaign_id))
         except (AuthError, NotFound):
-            raise  # the run aborts / the campaign is already gone
-        except ApiError as exc:  # not retried again by the delete's own retries
+            raise
+        except ApiError as exc:
             raise PermanentError(
                 f"not deleted: the Stop call before it failed: {exc.explanation}",
                 status=exc.status, message=exc.message, data=exc.data,
             ) from exc  # fmt: skip
-        self.to_stop.discard(campaign_id)  # a retried delete does not stop it again
+
+    return stop

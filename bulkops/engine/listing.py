@@ -1,7 +1,8 @@
 """``bulkops list``: what a job selects, or which of its ids exist, at the fewest requests.
 
 Nothing is deleted and nothing is written: no lock, no audit log. Every
-request still goes through the run's limiter and retry policy.
+request still goes through the run's machinery (``machinery``): the same
+limiter, shared budget, preload and retry policy as a run's.
 """
 
 from __future__ import annotations
@@ -11,13 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from bulkops.engine.limiter import RollingWindowLimiter
-from bulkops.engine.pool import WorkerPool
-from bulkops.engine.preview import lookup
+from bulkops.engine.ending import RunEnding
+from bulkops.engine.machinery import history_of, machinery
+from bulkops.engine.prepare import lookup
 from bulkops.engine.selection import resolve
 from bulkops.ids import shown
-from bulkops.kore.client import KoreClient, open_session
-from bulkops.kore.tokens import token_source
+from bulkops.job.campaign_set import campaign_set
 from bulkops.model import Answer, Job
 
 
@@ -29,33 +29,35 @@ class Listing:
     requests: int
 
 
-async def list_campaigns(job: Job, say: Callable[[str], None]) -> Listing:
-    """The job's campaigns as the server knows them now; ApiError if it cannot be asked."""
-    target, run = job.target, job.run
-    async with open_session(run.concurrency) as session:
-        client = KoreClient(
-            session, host=target.host, app_id=target.app_id, account_id=target.account_id,
-            campaign_type=target.campaign_type, tokens=token_source(job.auth), timeout=run.timeout,
-        )  # fmt: skip
-        limiter = RollingWindowLimiter(run.rates, margin=run.rate_margin)
-        pool = WorkerPool(
-            client, settings=run, limiter=limiter, dry_run=True, on_outcome=lambda _: None
-        )
+async def list_campaigns(
+    job: Job, say: Callable[[str], None], warn: Callable[[str, str], None]
+) -> Listing:
+    """The job's campaigns as the server knows them now; ApiError if it cannot be asked.
+
+    The requests go through the run's own machinery: the job's ``api`` paths, the
+    account's shared budget and the audit log's recent requests count as a run's do."""
+    ending = RunEnding()
+    async with machinery(job, ending, history_of(job), warn) as machine:
+        client, pool = machine.client, machine.pool
 
         def fetch_page(body: dict[str, Any]) -> Awaitable[Answer]:
             return pool.request(lambda: client.list_page(body))
 
         if job.select is not None:
             listed, _ = await resolve(
-                fetch_page, job.select, campaign_type=target.campaign_type,
+                fetch_page, job.select, campaign_type=job.target.campaign_type,
                 now=datetime.now(timezone.utc),
                 on_invalid=lambda i, problem: say(f"skipped id {shown(i)}: it {problem}"),
             )  # fmt: skip
             items = {c.id: c.data for c in listed}
-            ids, excluded = [i for i in items if i not in job.exclude], [*job.exclude & set(items)]
-            missing: list[str] = []
+            chosen = campaign_set(
+                list(items), job.exclude, among="the selected campaigns", empty_warning=False
+            )
+            for warning in chosen.warnings:
+                warn("exclude", warning)
+            ids, excluded, missing = list(chosen.ids), chosen.excluded, []
         else:
-            ids, excluded = list(job.campaign_ids), list(job.excluded)
+            ids, excluded = list(job.campaign_ids), job.removed_by_exclude
             items = await lookup(
                 job, ids, (), fetch_page, lambda i: pool.request(lambda: client.get(i)), say, "list"
             )

@@ -1,18 +1,26 @@
 """The worker pool: takes campaign ids to exactly one outcome each.
 
 ``concurrency`` workers share one iterator of ids, so at most that many
-requests are in flight. Every attempt, first try or retry, takes a rate slot
-from the limiter before it is sent and gives it back when its answer or error
-arrives. The pool talks to a small ``CampaignApi`` protocol, never to aiohttp.
+requests are in flight. Every request, first try or retry, takes a rate slot
+from the limiter right before it is sent and gives it back when its answer or
+error arrives: no request holds a slot while it waits for anything else.
 
-A stop (interrupt, an answer that aborts the run, halt after failures) ends
-dispatching: campaigns not yet attempted stay pending (no outcome); requests
-in flight settle and are recorded; a campaign waiting to be retried is
-recorded ``failed`` with its last error, unless the target was never reached
-at all (``FirstContact``): then nothing was settled and it stays pending.
+The pool is given what to send (an ``Action``): the call for each campaign,
+what its success is called, whether each request is written ahead in the audit
+log, and, for some campaigns, a call that must be answered before theirs (the
+Stop call before a DELETE). That call is a request of its own, with its own
+slot and retries.
 
-``before_send`` (the audit log's write-ahead line) is called before each DELETE
-is sent; if it raises AuditWriteError the DELETE is not sent and the run aborts.
+How the run ends is reported to its ``RunEnding``: a stop (interrupt, an answer
+that aborts the run, halt after failures) ends dispatching; campaigns not yet
+attempted stay pending (no outcome); requests in flight settle and are recorded;
+a campaign waiting to be retried is recorded ``failed`` with its last error,
+unless the target was never reached at all (``FirstContact``): then nothing was
+settled and it stays pending.
+
+``before_send`` (the audit log's write-ahead line) is called before each request
+of an action that writes ahead; if it raises AuditWriteError the request is not
+sent and the run aborts.
 """
 
 from __future__ import annotations
@@ -22,9 +30,9 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 from bulkops.engine.attempt import Attempt
+from bulkops.engine.ending import RunEnding
 from bulkops.engine.first_contact import FirstContact
 from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.retry import RetryPolicy, refusal_wait
@@ -40,13 +48,21 @@ from bulkops.errors import (
 )
 from bulkops.model import Answer, Outcome, RunSettings
 
-# Why a run stopped; when several apply the first listed wins (SPEC's exit order).
-STOP_PRIORITY = ("interrupted", "aborted", "halted")
+Call = Callable[[], Awaitable[Answer]]
+Request = Callable[[Call], Awaitable[Answer]]  # WorkerPool.request
 
 
-class CampaignApi(Protocol):
-    async def delete(self, campaign_id: str) -> Answer: ...
-    async def get(self, campaign_id: str) -> Answer: ...
+@dataclass(frozen=True)
+class Action:
+    """What the pool sends for each campaign, and what a 2xx answer to it means."""
+
+    send: Callable[[str], Awaitable[Answer]]  # the campaign's own call (DELETE, or GET)
+    success: str  # its outcome on a 2xx answer: deleted, or would_delete
+    write_ahead: bool  # each request is recorded before it is sent (a DELETE is)
+    # for the campaigns in ``first_for``: called with the pool's ``request`` before ``send``,
+    # once; it sends its own request(s) and raises what ends the campaign (the Stop call)
+    first: Callable[[str, Request], Awaitable[None]] | None = None
+    first_for: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -54,6 +70,7 @@ class RunStats:
     requests: int = 0
     retries: int = 0
     rate_limited: int = 0  # rate-limit refusals: 429s and answers worded as one
+    failed: int = 0  # campaigns settled failed (halt_after_failures counts them)
 
 
 class _Stopped(Exception):
@@ -63,49 +80,34 @@ class _Stopped(Exception):
 class WorkerPool:
     def __init__(
         self,
-        api: CampaignApi,
         *,
         settings: RunSettings,
         limiter: RollingWindowLimiter,
-        dry_run: bool,
-        on_outcome: Callable[[Outcome], None],
+        ending: RunEnding,
+        on_outcome: Callable[[Outcome], None] = lambda outcome: None,
         clock: Callable[[], float] = time.monotonic,
-        before_send: Callable[[str], None] | None = None,
+        before_send: Callable[[str], None] = lambda campaign_id: None,
         on_rate_limited: Callable[[RetryableError], None] = lambda exc: None,
     ) -> None:
-        self._call = api.get if dry_run else api.delete
-        self._success = "would_delete" if dry_run else "deleted"
         self._settings = settings
         self._limiter = limiter
+        self._ending = ending
         self._on_outcome = on_outcome
         self._clock = clock
-        self._before_send = None if dry_run else before_send
+        self._before_send = before_send
         self._on_refusal = on_rate_limited
         self._retry = RetryPolicy(settings, sleep=self._sleep_unless_stopped)
-        self._refusal_wait = refusal_wait(settings)  # a refusal without Retry-After waits this
         self._contact = FirstContact(
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
-        self._stop = asyncio.Event()
-        self._stop_reasons: set[str] = set()
-        self._failures = 0
         self.stats = RunStats()
-        self.abort_error: str | None = None  # why the run aborted, for the person
 
-    @property
-    def stop_reason(self) -> str | None:
-        return next((r for r in STOP_PRIORITY if r in self._stop_reasons), None)
-
-    def stop(self, reason: str) -> None:
-        """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
-        self._stop_reasons.add(reason)
-        self._stop.set()
-
-    async def settle_all(self, campaign_ids: Iterable[str]) -> str:
-        """Settles campaigns until done or stopped; returns the run's reason."""
+    async def settle_all(self, campaign_ids: Iterable[str], action: Action) -> None:
+        """Settles campaigns with ``action`` until done or the run stops."""
         ids = iter(campaign_ids)
         workers = [
-            asyncio.create_task(self._worker(ids)) for _ in range(self._settings.concurrency)
+            asyncio.create_task(self._worker(ids, action))
+            for _ in range(self._settings.concurrency)
         ]
         try:
             await asyncio.gather(*workers)
@@ -113,30 +115,32 @@ class WorkerPool:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-        return self.stop_reason or "completed"
 
-    async def _worker(self, ids: Iterator[str]) -> None:
-        while not self._stop.is_set():
+    async def _worker(self, ids: Iterator[str], action: Action) -> None:
+        while not self._ending.stopped.is_set():
             campaign_id = next(ids, None)
             if campaign_id is None:
                 return
-            outcome = await self._settle(campaign_id)
+            outcome = await self._settle(campaign_id, action)
             if outcome is None:
                 return  # stopped before its first attempt: pending
             self._on_outcome(outcome)
             if outcome.outcome == "failed":
-                self._failures += 1
+                self.stats.failed += 1
                 halt_after = self._settings.halt_after_failures
-                if halt_after and self._failures >= halt_after:
-                    self.stop("halted")
+                if halt_after and self.stats.failed >= halt_after:
+                    self._ending.stop("halted")
 
-    async def _settle(self, campaign_id: str) -> Outcome | None:
+    async def _settle(self, campaign_id: str, action: Action) -> Outcome | None:
         attempt = Attempt(campaign_id, self._clock)
+        ahead = campaign_id if action.write_ahead else None
 
         async def try_once() -> Answer:
-            return await self._send(lambda: self._call(campaign_id), attempt, campaign_id)
+            return await self._send(lambda: action.send(campaign_id), attempt, ahead)
 
         try:
+            if action.first is not None and campaign_id in action.first_for:
+                await action.first(campaign_id, self.request)  # answered before ours is sent
             answer = await self._retry.call(try_once)
         except _Stopped:
             if attempt.tries == 0 or self._contact.unreachable is not None:
@@ -145,17 +149,15 @@ class WorkerPool:
         except NotFound as exc:
             return attempt.outcome("not_found", exc.status, message=exc.message, campaign=exc.data)
         except RateStoreError as exc:
-            self.stop("aborted")
-            self.abort_error = self.abort_error or exc.explanation
+            self._ending.abort(exc.explanation)
             if attempt.tries == 0:
                 return None
             return attempt.outcome("failed", None, error=f"run stopped: {exc.explanation}")
         except AbortError as exc:
-            self.stop("aborted")
             if isinstance(exc, TargetUnreachable):
-                self.abort_error = self.abort_error or exc.explanation
+                self._ending.abort(exc.explanation)
                 return None  # never reached: nothing is known about this campaign
-            self.abort_error = self.abort_error or f"{campaign_id}: {exc.explanation}"
+            self._ending.abort(exc.explanation, campaign_id=campaign_id)
             return attempt.outcome("failed", exc.status, error=exc.explanation, message=exc.message)
         except ApiError as exc:
             error = exc.explanation
@@ -165,10 +167,10 @@ class WorkerPool:
                 "failed", exc.status, error=error, message=exc.message, campaign=exc.data
             )
         return attempt.outcome(
-            self._success, answer.status, message=answer.message, campaign=answer.data
+            action.success, answer.status, message=answer.message, campaign=answer.data
         )
 
-    async def request(self, call: Callable[[], Awaitable[Answer]]) -> Answer:
+    async def request(self, call: Call) -> Answer:
         """Any other call (the list calls of a selection) under the same rules as a
         campaign's: admitted by the limiter, counted, retried, and a 429 slows everyone."""
 
@@ -219,18 +221,18 @@ class WorkerPool:
         """A refusal means the server counts differently from us: pause everyone, then go
         slower. Without Retry-After the pause is one full window of the tightest spec."""
         self.stats.rate_limited += 1
-        pause = self._refusal_wait if exc.retry_after is None else exc.retry_after
+        pause = refusal_wait(self._settings) if exc.retry_after is None else exc.retry_after
         self._limiter.slow_down(min(pause, self._settings.max_retry_after), sent_at=sent_at)
         self._on_refusal(exc)
 
     async def _admit(self) -> str:
         """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
-        if self._stop.is_set():
+        if self._ending.stopped.is_set():
             raise _Stopped
         if (ticket := self._limiter.try_acquire()) is not None:
             return ticket
         acquire = asyncio.ensure_future(self._limiter.acquire())
-        stopped = asyncio.ensure_future(self._stop.wait())
+        stopped = asyncio.ensure_future(self._ending.stopped.wait())
         await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         if not acquire.done():
@@ -242,17 +244,14 @@ class WorkerPool:
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), seconds)
-        if self._stop.is_set():
+            await asyncio.wait_for(self._ending.stopped.wait(), seconds)
+        if self._ending.stopped.is_set():
             raise _Stopped
 
     def _write_ahead(self, campaign_id: str) -> None:
         """Records that a DELETE is about to be sent; if that fails, it is not sent."""
-        if self._before_send is None:
-            return
         try:
             self._before_send(campaign_id)
         except AuditWriteError as exc:
-            self.stop("aborted")
-            self.abort_error = self.abort_error or str(exc)
+            self._ending.log_failed(str(exc))
             raise _Stopped from exc

@@ -72,7 +72,7 @@ def backoff(settings: RunSettings) -> wait_base:
 class RetryPolicy:
     """Retries RetryableError only, at most max_attempts tries, then re-raises the last one.
 
-    ``sleep`` is injectable: tests pass a fake, the runner one that wakes on interrupt.
+    ``sleep`` is injectable: tests pass a fake, the worker pool one that wakes when the run stops.
     """
 
     def __init__(

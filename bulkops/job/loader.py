@@ -21,12 +21,13 @@ from pathlib import Path
 from bulkops.errors import JobError
 from bulkops.ids import id_problem, validate_campaign_id
 from bulkops.job.answers import ANSWERS_KEYS, read_answers
+from bulkops.job.campaign_set import campaign_set
 from bulkops.job.idfile import read_ids_file
 from bulkops.job.overrides import audit_path
 from bulkops.job.problems import attempt, collecting, problem_count
 from bulkops.job.restore_section import RESTORE_KEYS, read_restore
 from bulkops.job.run_settings import RUN_KEYS, read_run_settings
-from bulkops.job.selection import SELECT_KEYS, read_selection
+from bulkops.job.select_section import SELECT_KEYS, read_selection
 from bulkops.job.yaml_hints import comment_notes
 from bulkops.job.yamlsafe import Map, Scalar, Section, Value, parse_document, read_limited
 from bulkops.model import (
@@ -94,7 +95,7 @@ def load_job(
         environ = os.environ if environ is None else environ
         auth = attempt(lambda: _auth(top.need("auth"), environ, job_path.parent), None)
         exclude = frozenset(top.read("exclude", _id_list, list[str]()))
-        ids, select, warnings, excluded = attempt(
+        ids, select, id_warnings, excluded = attempt(
             lambda: _campaigns(top, job_path.parent, exclude), _NO_CAMPAIGNS
         )
         audit_log = top.read("audit_log", lambda v: v.string(max_len=1024), f"audit/{name}.jsonl")
@@ -113,7 +114,7 @@ def load_job(
             NO_RESTORE_DEFAULTS,
         )
     assert target is not None and auth is not None  # else collecting() raised
-    warnings += _protected_selection(select, run)
+    warnings = _protected_selection(select, run)
     return Job(
         version=1,
         name=name,
@@ -126,8 +127,9 @@ def load_job(
         audit_log=audit_path(audit_log, job_path.parent),
         path=job_path,
         sha256=hashlib.sha256(data).hexdigest(),
-        warnings=(*notes, *warnings),
-        excluded=excluded,
+        warnings=(*notes, *id_warnings, *warnings),
+        campaign_warnings=id_warnings,
+        removed_by_exclude=excluded,
         answers=answers,
         restore=restore,
     )
@@ -339,30 +341,8 @@ def _campaigns(top: Section, base: Path, exclude: frozenset[str]) -> _Campaigns:
     if not ids and problem_count() == problems_before:  # not empty because of a bad id
         given = top.get("campaigns") or top.need("campaigns_file")
         given.fail("the job selects no campaigns: campaigns and campaigns_file hold no ids")
-    unique: dict[str, None] = {}
-    first_duplicate = None
-    for i in ids:
-        if i in unique:
-            first_duplicate = first_duplicate or i
-        unique[i] = None
-    warnings = []
-    if first_duplicate is not None:
-        warnings.append(
-            f"{len(ids) - len(unique)} duplicate campaign ids removed "
-            f"(first: {excerpt(first_duplicate)})"
-        )
-    if unknown := sorted(exclude.difference(unique)):
-        warnings.append(unmatched_exclude(unknown, "the campaigns"))
-    kept = tuple(i for i in unique if i not in exclude)
-    if not kept:
-        warnings.append("exclude removes every campaign: there is nothing to do")
-    return kept, None, tuple(warnings), tuple(i for i in unique if i in exclude)
-
-
-def unmatched_exclude(ids: list[str], among: str) -> str:
-    """The warning for ``exclude`` ids that match nothing: a typo there protects nothing."""
-    shown = ", ".join(excerpt(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
-    return f"{len(ids)} exclude ids match none of {among} (a typo?): {shown}"
+    chosen = campaign_set(ids, exclude, among="the campaigns")
+    return chosen.ids, None, chosen.warnings, chosen.excluded
 
 
 def _id_list(value: Value) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bulkops.errors import JobError
+from bulkops.job.campaign_set import campaign_set
 from bulkops.job.rates import MAX_RATES, parse_rate_spec
 from bulkops.model import Job
 from bulkops.text import excerpt
@@ -74,13 +75,11 @@ def with_overrides(
 
 
 def _with_ids(job: Job, ids: Sequence[str]) -> Job:
-    unique = tuple(dict.fromkeys(ids))
-    # the job's own warnings are all about the ids these replace
-    warnings = [f"{len(ids) - len(unique)} duplicate campaign ids removed"]
+    """The job with ``ids`` for its campaigns: its warnings about its own ids are replaced by
+    those about these; every other warning (a YAML hint, protected filters) stays."""
+    chosen = campaign_set(ids, job.exclude, among="the campaigns of --campaigns-file")
+    kept = [w for w in job.warnings if w not in job.campaign_warnings]
     return dataclasses.replace(
-        job,
-        campaign_ids=tuple(i for i in unique if i not in job.exclude),
-        excluded=tuple(i for i in unique if i in job.exclude),
-        select=None,
-        warnings=tuple(warnings[: len(unique) < len(ids)]),
-    )
+        job, campaign_ids=chosen.ids, removed_by_exclude=chosen.excluded, select=None,
+        warnings=(*kept, *chosen.warnings), campaign_warnings=chosen.warnings,
+    )  # fmt: skip

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 
 from bulkops.job.rates import RATE_STORE_ENV, parse_rate_store, read_rates
-from bulkops.job.selection import STATUSES, read_choices
+from bulkops.job.select_section import STATUSES, read_choices
 from bulkops.job.yamlsafe import Section, Seq, Value
 from bulkops.model import RunSettings
 

@@ -2,8 +2,8 @@
 
 Pure: no network, no event loop. ``decode_body`` reads a body (scrubbed of
 tokens); ``read_answer`` turns status, body and headers into an ``Answer``
-(a real success) or one of ``errors.*``, following SPEC "How answers are
-treated": where two rows match, a rate-limit refusal wins, then an abort,
+(a real success) or one of ``errors.*``, as the README's "How answers are
+read" says: where two rows match, a rate-limit refusal wins, then an abort,
 then not-found, then the row of the status. ``read_create_answer`` reads a
 Create's answer the same way, with a taken name as ``NameTaken`` and no
 not-found.
@@ -41,7 +41,8 @@ MAX_BODY_BYTES = 1 << 20  # larger answers are cut: the audit log keeps a record
 EXCERPT_CHARS = 200
 
 
-def excerpt(text: str) -> str:
+def shortened(text: str) -> str:
+    """``text`` on one line, cut to EXCERPT_CHARS (the console escapes what it prints)."""
     text = " ".join(text.split())
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
@@ -86,7 +87,7 @@ def decode_body(raw: bytes, truncated: bool, token: str = "") -> Body:
         doc = loads(raw)
     except (ValueError, UnicodeDecodeError):
         text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
-        return Body(None, None, False, note=f"answer was not JSON: {excerpt(text)}")
+        return Body(None, None, False, note=f"answer was not JSON: {shortened(text)}")
     if not isinstance(doc, dict):
         return Body(None, None, False, note="answer was JSON but not an object")
     if b"\\" in raw:  # an escaped token is invisible to scrub_bytes (one byte: memchr)

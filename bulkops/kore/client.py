@@ -3,7 +3,7 @@
 Maps every answer, and every way of getting none, to a value or to one of
 ``errors.*``: a real success returns an ``Answer``; everything else raises
 (``answers.read_answer`` says which). No retries and no rate limiting here:
-the runner owns those, so that every request that leaves this module has been
+the engine's worker pool owns those, so that every request that leaves this module has been
 admitted by the limiter. Redirects are never followed: the ``auth`` token
 would go along to wherever they point.
 """
@@ -26,16 +26,16 @@ from bulkops.kore.answers import (
     MAX_BODY_BYTES,
     Body,
     decode_body,
-    excerpt,
     read_answer,
     read_create_answer,
+    shortened,
 )
 from bulkops.kore.scrub import scrub_text
 from bulkops.kore.tokens import TokenSource
 from bulkops.kore.wordings import WordingMatcher
 from bulkops.model import BUILT_IN_ONLY, Answer, Created, Wordings
 
-# The documented path families (SPEC "What is sent"); v2 adds accountId to every query.
+# The documented path families (README, "A job file"); v2 adds accountId to every query.
 API_BASES = {"v1": "/agentassist/api/v1/public", "v2": "/campaign/api/v2/public"}
 
 
@@ -215,7 +215,7 @@ class _SendOnce:
 def _describe(exc: aiohttp.ClientError, token: str = "") -> str:
     detail = scrub_text(str(exc), token)
     name = type(exc).__name__
-    return f"{name}: {excerpt(detail)}" if detail else name
+    return f"{name}: {shortened(detail)}" if detail else name
 
 
 def _unreachable(exc: aiohttp.ClientError, token: str) -> str:
@@ -223,7 +223,7 @@ def _unreachable(exc: aiohttp.ClientError, token: str) -> str:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return "no connection within the timeout (a firewall, or the wrong host or port?)"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        why = f"TLS certificate not accepted ({excerpt(str(exc.certificate_error))})"
+        why = f"TLS certificate not accepted ({shortened(str(exc.certificate_error))})"
         return why + "; for a private CA set SSL_CERT_FILE"
     if isinstance(exc, aiohttp.ClientSSLError):
         return f"TLS failed: {_describe(exc, token)} (https to a port that is not https?)"

@@ -1,10 +1,10 @@
 """What a server's message says, by its wording: not found, rate limited, a wrong app or account.
 
 Kore.ai documents its rate-limit refusals by wording only, and answers a
-missing item with a 400 whose message says "not found" (see
-shared/reference/koreai-api-notes.md). The built-in wordings are listed in
-the README; a job's ``answers:`` globs add to them. Matching is
-case-insensitive and ignores how the apostrophe is written.
+missing item with a 400 whose message says "not found". The built-in
+wordings are listed in the README ("How answers are read"); a job's
+``answers:`` globs add to them. Matching is case-insensitive and ignores how
+the apostrophe is written.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ class History:
     problems: list[BadLine] = field(default_factory=list)
     torn_tail: bool = False
     # wall-clock times (time.time()) the latest requests to it were answered, oldest first
-    recent_starts: list[float] = field(default_factory=list)
+    recent_answers: list[float] = field(default_factory=list)
     # campaigns sent a DELETE by a run that stopped before recording the answer, not done since
     in_flight: list[str] = field(default_factory=list)
     # when those unanswered requests were sent (time.time()): they reached the server later,
@@ -80,10 +80,10 @@ class History:
     in_flight_sent: list[float] = field(default_factory=list)
 
 
-def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) -> History:
+def read_history(path: Path, host: str, app_id: str, *, keep_answers: int = 0) -> History:
     """Campaigns whose latest non-dry-run outcome for this target is deleted/not_found,
-    and when the last ``keep_starts`` requests to it (dry runs too) were sent."""
-    reader = _Reader(host, app_id, keep_starts)
+    and when the last ``keep_answers`` requests to it (dry runs too) were answered."""
+    reader = _Reader(host, app_id, keep_answers)
     if path.exists():
         for lineno, item in iter_records(path):
             reader.feed(lineno, item)
@@ -93,14 +93,14 @@ def read_history(path: Path, host: str, app_id: str, *, keep_starts: int = 0) ->
 class _Reader:
     """``read_history``'s state while the log streams past."""
 
-    def __init__(self, host: str, app_id: str, keep_starts: int) -> None:
+    def __init__(self, host: str, app_id: str, keep_answers: int) -> None:
         self.history = History()
         self.target = (host, app_id)
-        self.keep = keep_starts
+        self.keep = keep_answers
         self.real_runs: set[str] = set()  # real runs against this target
         self.target_runs: set[str] = set()  # dry or real
-        # only the timing fields: lines carry campaign snapshots, and keep_starts may be large
-        self.latest: deque[dict[str, Any]] = deque(maxlen=keep_starts)
+        # only the timing fields: lines carry campaign snapshots, and keep_answers may be large
+        self.latest: deque[dict[str, Any]] = deque(maxlen=keep_answers)
         self.sent: dict[tuple[str, str], Any] = {}  # (run, campaign) sent, unsettled: last ts
 
     def feed(self, lineno: int, item: dict[str, Any] | BadLine) -> None:
@@ -148,7 +148,7 @@ class _Reader:
         history.in_flight_sent = sorted(
             t.timestamp() for ts in self.sent.values() if (t := parse_utc(ts))
         )
-        history.recent_starts = sorted(t for item in self.latest for t in request_times(item))
+        history.recent_answers = sorted(t for item in self.latest for t in request_times(item))
         return history
 
 

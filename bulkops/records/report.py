@@ -23,7 +23,7 @@ neither has its requests unknown (None), never a made-up figure.
 
 Latency percentiles are nearest-rank over a histogram: durations under
 ``EXACT_MS`` are counted at 1 ms resolution (exact for the integer milliseconds
-the runner writes); longer ones fall into logarithmic buckets 1 % wide and are
+the recorder writes); longer ones fall into logarithmic buckets 1 % wide and are
 reported as the bucket's geometric middle, within 0.5 % of the true value.
 A run holds at most ~3,100 buckets (1,000 exact, ~2,100 logarithmic up to
 the 10^12 ms beyond which a duration is ignored as nonsense), whatever its size.

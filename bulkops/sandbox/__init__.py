@@ -1,10 +1,10 @@
 """A local Kore.ai-compatible campaign API on loopback, with switchable faults and limits.
 
 For the demo, the end-to-end tests and the benchmark. Speaks exactly the calls
-SPEC.md "What is sent" lists (v1 and v2 paths, Create included), checks the
-JWT the way Kore.ai does (HS256, ``appId``, ``exp``, ``iat``, enforced unique
-``jti``), and enforces strict rolling-window rate limits. Independent of
-``bulkops.client``/``auth``/``ratelimit``.
+bulkops sends (list, GET, DELETE, Stop and Create, on the v1 and v2 path families), checks the
+JWT the way Kore.ai does (HS256, ``appId``, ``exp``, ``iat``, enforced unique ``jti``),
+and enforces strict rolling-window rate limits. Independent of ``bulkops.kore`` and
+``bulkops.engine`` (the client, its tokens and the limiter).
 
 Every campaign call goes: auth -> rate limit -> latency -> faults -> real handling.
 A fault never deletes anything. A dropped request gets its connection closed

@@ -159,6 +159,7 @@ _CONVERTERS: dict[str, Any] = {
     "echo_token": lambda v: _flag(v),
     "pad_messages": lambda v: _count(v),
     "not_found_message": lambda v: _text(v),
+    "auth_message": lambda v: _text(v),
     "rate_limit_message": lambda v: _text(v),
     "ready_after": _seconds,
     "created_id_at": _choice(CREATED_ID_PLACES),
@@ -191,6 +192,7 @@ class Settings:
     echo_token: bool = False
     pad_messages: int = 0  # characters added to every error message
     not_found_message: str | None = None  # instead of the dialect's own wording
+    auth_message: str | None = None  # the message of an ``auth_status`` answer
     rate_limit_message: str | None = None
     ready_after: float = 0.5  # seconds a created campaign stays Preparing before it is Ready
     created_id_at: str = "dialect"  # where a Create's answer puts the new id
@@ -273,6 +275,7 @@ class SandboxConfig:
     ready_after: float = 0.5
     created_id_at: str = "dialect"
     contact_lists: tuple[str, ...] = ()  # exist besides the seeded ones (a Create may name them)
+    auth_message: str | None = None
     tls_cert: str = ""  # PEM certificate (and key, unless tls_key): serve https
     tls_key: str = ""
     more_app_ids: tuple[str, ...] = ()  # other apps of the same account (one rate limit for all)

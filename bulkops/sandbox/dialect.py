@@ -3,7 +3,7 @@
 ``bulkops`` (the default) answers the way bulkops was first written against:
 404 for a missing campaign, 429 with Retry-After for a rate limit, a JSON
 ``message`` on every error. ``kore`` answers the way Kore.ai's documentation
-and public evidence say the platform does (shared/reference/koreai-api-notes.md):
+and public evidence say the platform does (README, "How answers are read"):
 errors shaped ``{"errors": [{"msg": ..., "code": ...}]}``, a missing campaign
 is a 400 "not found", an unknown app a 400 "Invalid StreamId", and a
 rate-limit refusal carries only the published wording, without Retry-After,

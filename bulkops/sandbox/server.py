@@ -139,7 +139,7 @@ class _Api:
         state, s = self.state, self.state.settings
         reply = self._reply(request)
         if s.auth_status is not None:
-            return reply.error(s.auth_status)
+            return reply.error(s.auth_status, s.auth_message)
         denied = state.check_auth(request.headers, request.match_info["app_id"])
         if denied is not None:
             return reply.denied(*denied)

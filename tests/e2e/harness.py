@@ -169,3 +169,22 @@ def interrupt_after(
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
+
+
+def run_losing_a_directory(
+    sandbox: SandboxThread, tmp: Path, gone: Path, *args: str | Path
+) -> tuple[int, str]:
+    """Runs six slow deletes with ``args``; once the first DELETE is on its way the directory
+    ``gone`` becomes a file, so what the run writes there at its end cannot be written.
+    Returns the exit code and stderr."""
+    ids = sandbox.add_campaigns(count=6)
+    sandbox.configure(latency=0.2)
+    job = write_job(tmp, sandbox, ids, run={"concurrency": 1, "timeout": 10})
+    gone.mkdir()
+    proc = start_bulkops("run", job, "--yes", *args, cwd=tmp)
+    wait_until("a sent line", lambda: count_lines(tmp / "audit.jsonl", "sent") > 0, proc)
+    gone.rmdir()
+    gone.write_text("now a file\n")
+    _, err = proc.communicate(timeout=30)
+    assert sorted(sandbox.stats_snapshot()["deleted_ids"]) == sorted(ids)
+    return proc.returncode, err

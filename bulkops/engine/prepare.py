@@ -111,7 +111,33 @@ def _take_page(data: dict[str, Any], page: int, wanted: set[str], known: Knowled
             known.items[found.id] = item
 
 
-async def prepare(
+async def prepare_preview(
+    job: Job,
+    todo: Sequence[str],
+    listed: Mapping[str, dict[str, Any]] | None,
+    *,
+    fetch_page: FetchPage,
+    say: Say,
+) -> Prepared:
+    """A preview's work: what the list answers already tell is settled from them (a select
+    job's ``listed`` items, or one list page and more for an id job); the rest gets a GET."""
+    if listed is None:
+        known = await learn(
+            todo, statuses=(), campaign_type=job.target.campaign_type, fetch_page=fetch_page,
+            say=say,
+        )  # fmt: skip
+        listed, send = known.items, known.unlisted
+        missing = [] if not known.complete else [i for i in todo if i not in listed]
+    else:
+        say("preview from the list answers: no request beyond the list calls")
+        send, missing = [], []
+    protect = job.run.protect_status
+    settled = [known_outcome(i, listed[i], protect) for i in todo if i in listed]
+    settled += [known_outcome(i, None, protect) for i in missing]
+    return Prepared(send, settled, _to_stop(job, todo, listed))
+
+
+async def prepare_delete(
     job: Job,
     todo: Sequence[str],
     listed: Mapping[str, dict[str, Any]] | None,
@@ -120,27 +146,8 @@ async def prepare(
     get_one: GetOne,
     say: Say,
 ) -> Prepared:
-    """Splits ``todo`` into outcomes already known and ids for the pool.
-
-    ``listed`` holds the list items of a select job (None for an id job). A dry
-    run previews from what the list answers hold; a real run sets aside the
-    campaigns whose status ``run.protect_status`` protects (``protected``).
-    """
-    kind = job.target.campaign_type
-    if job.run.dry_run:
-        if listed is None:
-            known = await learn(
-                todo, statuses=(), campaign_type=kind, fetch_page=fetch_page, say=say
-            )
-            listed, send = known.items, known.unlisted
-            missing = [] if not known.complete else [i for i in todo if i not in listed]
-        else:
-            say("preview from the list answers: no request beyond the list calls")
-            send, missing = [], []
-        protect = job.run.protect_status
-        settled = [known_outcome(i, listed[i], protect) for i in todo if i in listed]
-        settled += [known_outcome(i, None, protect) for i in missing]
-        return Prepared(send, settled, _to_stop(job, todo, listed))
+    """A real run's work: the campaigns whose status ``run.protect_status`` protects are set
+    aside (``protected``), learning only the statuses the guards need; the rest are sent."""
     statuses = guarded_statuses(job.run)
     if not statuses or not todo:
         return Prepared(list(todo), [])

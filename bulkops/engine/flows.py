@@ -1,0 +1,66 @@
+"""A run's two flows, told apart once: a preview, and a delete.
+
+Everything that differs between them is here, decided from the job's
+``run.dry_run`` in one place: what the pool sends (a GET, or a DELETE written
+ahead with the Stop call first where ``stop_before_delete`` asks), what a 2xx
+answer is called, what the run learns first, whether the person confirms and
+whether ``max_deletes`` refuses. The rest of the engine asks the flow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bulkops.engine.guards import protect_answered, stop_call
+from bulkops.engine.pool import Action
+from bulkops.engine.prepare import FetchPage, GetOne, Prepared, Say, prepare_delete, prepare_preview
+from bulkops.kore.client import KoreClient
+from bulkops.model import Job, Outcome
+
+
+@dataclass(frozen=True)
+class Flow:
+    deletes: bool  # False: a preview, which sends nothing that changes anything
+    verb: str  # "are" / "would be", for what the run says it does
+    learning: str  # what the run learns first, for a message when that fails
+
+    def action(self, client: KoreClient, stop_first: set[str]) -> Action:
+        """What the pool sends for each campaign."""
+        if not self.deletes:
+            return Action(client.get, "would_delete", write_ahead=False)
+        return Action(
+            client.delete, "deleted", write_ahead=True,
+            first=stop_call(client), first_for=frozenset(stop_first),
+        )  # fmt: skip
+
+    async def prepare(
+        self,
+        job: Job,
+        todo: Sequence[str],
+        listed: dict[str, dict[str, Any]] | None,
+        *,
+        fetch_page: FetchPage,
+        get_one: GetOne,
+        say: Say,
+    ) -> Prepared:
+        if not self.deletes:
+            return await prepare_preview(job, todo, listed, fetch_page=fetch_page, say=say)
+        return await prepare_delete(
+            job, todo, listed, fetch_page=fetch_page, get_one=get_one, say=say
+        )
+
+    def outcome(self, outcome: Outcome, job: Job) -> Outcome:
+        """A preview GET whose answer shows a protected status ends ``protected``."""
+        return outcome if self.deletes else protect_answered(outcome, job.run.protect_status)
+
+
+PREVIEW = Flow(deletes=False, verb="would be", learning="preview the campaigns")
+DELETE = Flow(
+    deletes=True, verb="are", learning="learn the campaigns' statuses (run.protect_status)"
+)
+
+
+def flow_of(job: Job) -> Flow:
+    return PREVIEW if job.run.dry_run else DELETE
