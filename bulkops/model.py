@@ -20,7 +20,7 @@ OUTCOMES = ("deleted", "not_found", "failed", "would_delete", "protected")  # of
 COUNT_KEYS = (*OUTCOMES[:4], "skipped", "pending", "protected")  # of run_finished.counts
 DONE_OUTCOMES = frozenset({"deleted", "not_found"})  # what resume skips
 REASONS = ("completed", "interrupted", "aborted", "halted")  # of run_finished.reason
-# The restore log's vocabulary (SPEC "Restore").
+# The restore log's vocabulary (README "Undo a cleanup").
 RESTORE_OUTCOMES = ("restored", "would_restore", "exists", "failed")  # of a campaign line
 RESTORE_COUNT_KEYS = (*RESTORE_OUTCOMES, "skipped", "pending")  # of restore_finished.counts
 RESTORED_OUTCOMES = frozenset({"restored", "exists"})  # what restoring again skips

@@ -103,7 +103,9 @@ class KoreClient:
         return await self._call("POST", url, body)
 
     async def create(self, body: dict[str, Any]) -> Created:
-        """Kore.ai's Create call (SPEC "What is sent"): a new campaign with a new id.
+        """Kore.ai's Create call (paths: README "Creating campaigns in the sandbox").
+
+        A new campaign with a new id.
 
         Raises ``NameTaken`` when the answer says the name exists. A
         ``RetryableError`` other than ``RateLimited`` (a timeout, a reset, a 5xx)
