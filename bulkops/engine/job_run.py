@@ -311,15 +311,18 @@ class JobRun:
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
+            cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
         )
         exclude = self.job.exclude
         chosen = [c for c in listed if c.id not in exclude]
         self._excluded = tuple(c.id for c in listed if c.id in exclude)
-        if unmatched := sorted(exclude.difference(c.id for c in listed)):
+        cut = not self.job.run.dry_run and len(chosen) > self.job.run.max_deletes
+        if not cut and (unmatched := sorted(exclude.difference(c.id for c in listed))):
             self._observer.warn("exclude", unmatched_exclude(unmatched, "the selected campaigns"))
         self._listed = {c.id: c.data for c in chosen}
         self._observer.info(
-            "selected", f"selected {len(chosen)} campaigns with {pages} list calls "
+            "selected", f"selected {'at least ' * cut}{len(chosen)} campaigns with {pages} list "
+            f"calls{' (listing stopped: over run.max_deletes)' * cut} "
             f"in {time.monotonic() - started:.2f}s", selected=len(chosen), list_calls=pages,
         )  # fmt: skip
         return [c.id for c in chosen]
