@@ -19,6 +19,11 @@ def audit_path(text: str, base: Path | None) -> Path:
     ``campaigns_file`` is; ``--audit-log`` is relative to where bulkops runs.
     """
     path = Path(text).expanduser()
+    if path.name in ("", ".", "..") or text.endswith("/"):
+        raise JobError(
+            f"audit log {excerpt(text)}: names a directory, not a file: "
+            "name the file, like audit/nightly.jsonl"
+        )
     return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
