@@ -69,6 +69,8 @@ def given(text: str) -> str:
     error, never "not given": ``--plan ""`` must not run the job's live selection."""
     if not text:
         raise argparse.ArgumentTypeError("must not be empty")
+    if "\x00" in text:  # only in-process callers can pass one: exec() cannot
+        raise argparse.ArgumentTypeError("must not contain a NUL character")
     return text
 
 

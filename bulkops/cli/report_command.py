@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
     unlisted = report.bad_line_count - len(report.bad_lines)
     if unlisted:
         _say(f"{args.audit_log}: … and {unlisted} more bad lines ignored")
+    if report.bad_line_count and not report.runs:
+        _say(f"{prog}: {args.audit_log} is not an audit log: none of its lines is a run's record")
+        return EXIT_USAGE
     if args.failed_ids:
         if len(report.targets) > 1:
             _say(
@@ -88,8 +91,11 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
 
 def not_an_audit_log(path: Path) -> str | None:
     """Why ``path`` is plainly no audit log (a job file, say), or None to read it as one."""
-    if not path.is_file():
-        return None  # summarize() refuses it without reading: a FIFO would hang this open
+    try:
+        if not path.is_file():
+            return None  # summarize() refuses it without reading: a FIFO would hang this open
+    except OSError:  # a name too long, say: summarize() says why it cannot be read
+        return None
     try:
         with open(path, "rb") as f:
             head = f.read(4096).lstrip()
