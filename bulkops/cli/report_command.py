@@ -71,9 +71,6 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
     unlisted = report.bad_line_count - len(report.bad_lines)
     if unlisted:
         _say(f"{args.audit_log}: … and {unlisted} more bad lines ignored")
-    if report.bad_line_count and not report.runs:
-        _say(f"{prog}: {args.audit_log} is not an audit log: none of its lines is a run's record")
-        return EXIT_USAGE
     if args.failed_ids:
         if len(report.targets) > 1:
             _say(

@@ -129,3 +129,11 @@ def interrupt_after(
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, out, err
+
+
+def plan_digest_for(plan: dict[str, Any], job: Path) -> str:
+    """The digest the job's client secret gives ``plan``: what a dry run of ``job`` writes."""
+    from bulkops.job import load_job
+    from bulkops.records.plans import plan_digest
+
+    return plan_digest(plan, load_job(job, environ={"KOREAI_CLIENT_SECRET": SECRET}))
