@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from bulkops.jsoncodec import dumps, dumps_line, loads
+from bulkops.jsoncodec import MAX_DEPTH, TooDeep, dumps, dumps_line, loads
 
 
 def test_a_line_is_compact_utf8_with_one_newline() -> None:
@@ -27,3 +27,17 @@ def test_what_orjson_refuses_still_round_trips() -> None:
 def test_not_json_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         loads(b"<html>Bad gateway</html>")
+
+
+@pytest.mark.parametrize("levels", [65, 1_025, 100_000])
+def test_json_nested_deeper_than_the_limit_is_refused_as_a_value_error(levels: int) -> None:
+    for raw in (b"[" * levels + b"]" * levels, b'{"a":' * levels + b"1" + b"}" * levels):
+        with pytest.raises(TooDeep, match="nested deeper than 64 levels"):
+            loads(raw)
+        assert issubclass(TooDeep, ValueError)
+
+
+def test_what_is_read_within_the_limit_can_be_written_back() -> None:
+    doc = loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    line = dumps_line({"event": "campaign", "data": {"answer": doc}})
+    assert json.loads(line)["data"]["answer"] == doc

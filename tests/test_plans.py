@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 from dataclasses import replace
@@ -13,7 +14,7 @@ import pytest
 from job_factory import make_job
 
 from bulkops.errors import JobError
-from bulkops.model import Job
+from bulkops.model import Auth, Job, Secret
 from bulkops.records.plans import load_plan, plan_digest, write_plan
 
 DAY = timedelta(days=1)
@@ -35,12 +36,12 @@ def plan(tmp_path: Path, job: Job) -> Path:
     return path
 
 
-def edit(path: Path, **changes: Any) -> None:
+def edit(path: Path, job: Job, **changes: Any) -> None:
     """Changes the plan as a dry run could have written it (the digest follows), to reach
     the check behind the digest; test_digest_* edit without it."""
     doc = json.loads(path.read_text())
     doc.update(changes)
-    doc["digest"] = plan_digest(doc)
+    doc["digest"] = plan_digest(doc, job)
     path.write_text(json.dumps(doc))
 
 
@@ -75,12 +76,12 @@ def test_a_plan_for_another_target_is_refused(plan: Path, job: Job, target: dict
 
 def test_a_plan_older_than_the_allowed_age_is_refused(plan: Path, job: Job) -> None:
     created = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
-    edit(plan, created_at="2025-03-01T12:00:00.000Z")
+    edit(plan, job, created_at="2025-03-01T12:00:00.000Z")
     assert load_plan(plan, job, max_age=DAY, now=created + DAY) == ["cd-1", "cd-2"]
     later = created + DAY + timedelta(seconds=1)
     with pytest.raises(JobError, match=r"older than the allowed 1 day.*--plan-max-age"):
         load_plan(plan, job, max_age=DAY, now=later)
-    edit(plan, created_at="last tuesday")
+    edit(plan, job, created_at="last tuesday")
     with pytest.raises(JobError, match="older than the allowed"):
         load_plan(plan, job, max_age=DAY)
 
@@ -113,7 +114,7 @@ def test_a_missing_plan_is_refused_with_the_reason(tmp_path: Path, job: Job) -> 
 def test_a_plan_without_a_campaigns_list_is_refused(
     plan: Path, job: Job, campaigns: object
 ) -> None:
-    edit(plan, campaigns=campaigns)
+    edit(plan, job, campaigns=campaigns)
     with pytest.raises(JobError, match="has no campaigns list"):
         load_plan(plan, job, max_age=DAY)
 
@@ -132,7 +133,7 @@ def test_a_plan_without_a_campaigns_list_is_refused(
 def test_a_bad_id_inside_is_refused_naming_its_place(
     plan: Path, job: Job, entry: object, problem: str
 ) -> None:
-    edit(plan, campaigns=[{"id": "cd-1"}, entry])
+    edit(plan, job, campaigns=[{"id": "cd-1"}, entry])
     with pytest.raises(JobError, match=rf"campaigns\[1\].*{problem}"):
         load_plan(plan, job, max_age=DAY)
 
@@ -154,10 +155,10 @@ def test_digest_a_plan_without_one_is_refused(plan: Path, job: Job) -> None:
 
 
 def test_a_repeated_id_or_a_future_date_is_refused(plan: Path, job: Job) -> None:
-    edit(plan, campaigns=[{"id": "cd-1"}, {"id": "cd-2"}, {"id": "cd-1"}])
+    edit(plan, job, campaigns=[{"id": "cd-1"}, {"id": "cd-2"}, {"id": "cd-1"}])
     with pytest.raises(JobError, match=r"campaigns\[2\]: id 'cd-1' repeats campaigns\[0\]"):
         load_plan(plan, job, max_age=DAY)
-    edit(plan, campaigns=ROWS, created_at="2999-01-01T00:00:00.000Z")
+    edit(plan, job, campaigns=ROWS, created_at="2999-01-01T00:00:00.000Z")
     with pytest.raises(JobError, match="in the future"):
         load_plan(plan, job, max_age=DAY)
 
@@ -167,3 +168,46 @@ def test_a_symlinked_plan_is_refused(plan: Path, job: Job, tmp_path: Path) -> No
     link.symlink_to(plan)
     with pytest.raises(JobError, match="symbolic link"):
         load_plan(link, job, max_age=DAY)
+
+
+def test_digest_a_plan_recomputed_without_the_client_secret_is_refused(
+    plan: Path, job: Job
+) -> None:
+    """A forger who edits the plan and recomputes a plain SHA-256 gets nowhere."""
+    doc = json.loads(plan.read_text())
+    doc["campaigns"].append({"id": "cd-forged"})
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    doc["digest"] = "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    plan.write_text(json.dumps(doc))
+    with pytest.raises(JobError, match="does not match its digest"):
+        load_plan(plan, job, max_age=DAY)
+    edit(plan, replace(job, auth=replace(job.auth, client_secret=Secret("another-secret"))))
+    with pytest.raises(JobError, match="made with another client secret"):
+        load_plan(plan, job, max_age=DAY)
+
+
+def test_a_job_with_only_a_token_keys_its_plans_with_the_token(tmp_path: Path, job: Job) -> None:
+    with_token = replace(job, auth=Auth("", None, token=Secret("header.payload.sig")))
+    path = tmp_path / "token-plan.json"
+    write_plan(path, with_token, ROWS)
+    assert load_plan(path, with_token, max_age=DAY) == ["cd-1", "cd-2"]
+    other = replace(job, auth=Auth("", None, token=Secret("other.payload.sig")))
+    with pytest.raises(JobError, match="does not match its digest"):
+        load_plan(path, other, max_age=DAY)
+
+
+@pytest.mark.parametrize("mode", [0o620, 0o602, 0o666])
+def test_a_plan_that_group_or_others_may_write_is_refused(plan: Path, job: Job, mode: int) -> None:
+    plan.chmod(mode)
+    with pytest.raises(JobError, match="group or others may write it"):
+        load_plan(plan, job, max_age=DAY)
+    plan.chmod(0o640)  # read by the group: fine, the digest is keyed
+    assert load_plan(plan, job, max_age=DAY) == ["cd-1", "cd-2"]
+
+
+def test_a_plan_nested_too_deep_is_no_plan(tmp_path: Path, job: Job) -> None:
+    path = tmp_path / "deep.json"
+    path.write_bytes(b'{"version": 1, "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    with pytest.raises(JobError, match="not a plan file .*nested deeper than 64 levels"):
+        load_plan(path, job, max_age=DAY)

@@ -9,7 +9,7 @@ import pytest
 
 from bulkops.engine import selection
 from bulkops.engine.selection import LocalFilter, candidate, list_body, resolve
-from bulkops.errors import ApiError
+from bulkops.errors import AbortError, ApiError
 from bulkops.model import Answer, CreatedBefore, Selection
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc)
@@ -148,3 +148,34 @@ async def test_a_server_that_always_has_more_stops_at_max_pages(
     with pytest.raises(ApiError, match="still said hasMore after 5 pages"):
         await resolve(fetch, Selection(), campaign_type="voice", now=NOW)
     assert len(fetch.bodies) == 5
+
+
+async def test_has_more_counts_only_as_the_json_value_true() -> None:
+    for more in ("false", "true", 1, None, [True]):
+        fetch = Pages({"results": [{"_id": "a"}], "hasMore": more}, page("b", more=False))
+        chosen, calls = await resolve(fetch, Selection(), campaign_type="voice", now=NOW)
+        assert [c.id for c in chosen] == ["a"] and calls == 1
+
+
+async def test_a_page_with_no_new_id_aborts_the_listing() -> None:
+    fetch = Pages(page("a", "b", more=True), page("b", "a", more=True), page("c", more=False))
+    with pytest.raises(AbortError, match="page 2: hasMore is true, but the page brings no new"):
+        await resolve(fetch, Selection(name="nothing matches"), campaign_type="voice", now=NOW)
+    assert len(fetch.bodies) == 2
+
+
+async def test_pages_beyond_what_total_results_fills_abort_the_listing() -> None:
+    first = {**page("a", "b", more=True), "totalResults": 3}
+    fetch = Pages(first, page("c", more=True), page("d", more=True))
+    with pytest.raises(AbortError, match=r"the 3 campaigns .*\(totalResults\) fit in 2 pages"):
+        await resolve(fetch, Selection(), campaign_type="voice", now=NOW)
+    assert len(fetch.bodies) == 2
+    honest = Pages({**page("a", "b", more=True), "totalResults": 3}, page("c", more=False))
+    chosen, _ = await resolve(honest, Selection(), campaign_type="voice", now=NOW)
+    assert [c.id for c in chosen] == ["a", "b", "c"]
+
+
+async def test_a_cap_stops_the_listing_once_more_are_chosen() -> None:
+    fetch = Pages(page("a", "b", more=True), page("c", "d", more=True), page("e", more=False))
+    chosen, calls = await resolve(fetch, Selection(), campaign_type="voice", now=NOW, cap=2)
+    assert [c.id for c in chosen] == ["a", "b", "c"] and calls == 2

@@ -6,6 +6,7 @@ The only module that prints results or decides the process's exit code.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,17 @@ from collections.abc import Sequence
 from bulkops import __version__
 from bulkops.cli.console import Console
 from bulkops.cli.signals import INTERRUPTED_EARLY, interrupted_exit_code
-from bulkops.errors import EXIT_USAGE, AuditWriteError, Interrupted, JobError, LockedError
+from bulkops.errors import (
+    EXIT_ABORTED,
+    EXIT_USAGE,
+    AuditWriteError,
+    Interrupted,
+    JobError,
+    LockedError,
+)
+
+# Writing stdout failed: a full device, a quota, a file too large, an I/O error
+OUTPUT_LOST = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 
 # Modules are imported where a command needs them: `bulkops --help` and
 # `validate` start without loading aiohttp.
@@ -53,6 +64,16 @@ exit codes: 0 listed, 2 bad usage/job, 3 the server could not be asked (credenti
 """
 
 
+def given(text: str) -> str:
+    """An argument that names a file or a value: empty (an unset shell variable) is an
+    error, never "not given": ``--plan ""`` must not run the job's live selection."""
+    if not text:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if "\x00" in text:  # only in-process callers can pass one: exec() cannot
+        raise argparse.ArgumentTypeError("must not contain a NUL character")
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bulkops",
@@ -69,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="run a job (delete, or preview with --dry-run)", epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    run.add_argument("job", metavar="JOB.yaml")
+    run.add_argument("job", metavar="JOB.yaml", type=given)
     run.add_argument(
         "--dry-run",
         action="store_true",
@@ -82,25 +103,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not ask for confirmation (required without a terminal)",
     )
     run.add_argument(
-        "--audit-log", metavar="PATH", help="audit log to append to (default from the job)"
+        "--audit-log",
+        metavar="PATH",
+        type=given,
+        help="audit log to append to (default from the job)",
     )
     run.add_argument("--concurrency", type=int, metavar="N", help="requests in flight at most")
     run.add_argument(
-        "--rate", action="append", metavar="SPEC", help="rate limit like 60/min; repeat for several"
+        "--rate",
+        action="append",
+        metavar="SPEC",
+        type=given,
+        help="rate limit like 60/min; repeat for several",
     )
     run.add_argument(
         "--fresh", action="store_true", help="ignore earlier runs in the audit log (no resume)"
     )
     run.add_argument(
-        "--plan-out", metavar="PATH", help="with --dry-run: save the resolved set as a plan"
+        "--plan-out",
+        metavar="PATH",
+        type=given,
+        help="with --dry-run: save the resolved set as a plan",
     )
-    run.add_argument("--plan", metavar="PATH", help="delete exactly the campaigns of this plan")
     run.add_argument(
-        "--plan-max-age", default="24h", metavar="AGE", help="refuse older plans (default 24h)"
+        "--plan", metavar="PATH", type=given, help="delete exactly the campaigns of this plan"
+    )
+    run.add_argument(
+        "--plan-max-age",
+        default="24h",
+        metavar="AGE",
+        type=given,
+        help="refuse older plans (default 24h)",
     )
     run.add_argument(
         "--campaigns-file",
         metavar="PATH",
+        type=given,
         help="take the campaign ids from this file ('-' for stdin), one a line, instead of the "
         "job's campaigns, campaigns_file or select; empty: nothing to do",
     )
@@ -112,10 +150,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_log_options(run)
     run.add_argument(
-        "--summary-json", metavar="PATH", help="write the run summary as JSON (atomically)"
+        "--summary-json",
+        metavar="PATH",
+        type=given,
+        help="write the run summary as JSON (atomically)",
     )
     run.add_argument(
-        "--metrics-file", metavar="PATH", help="write Prometheus textfile metrics (atomically)"
+        "--metrics-file",
+        metavar="PATH",
+        type=given,
+        help="write Prometheus textfile metrics (atomically)",
     )
 
     validate = commands.add_parser(
@@ -123,14 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  bulkops validate jobs/example.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    validate.add_argument("job", metavar="JOB.yaml")
+    validate.add_argument("job", metavar="JOB.yaml", type=given)
     _add_log_options(validate)
 
     listing = commands.add_parser(
         "list", help="show what a job selects, with name and status; deletes nothing",
         epilog=LIST_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    listing.add_argument("job", metavar="JOB.yaml")
+    listing.add_argument("job", metavar="JOB.yaml", type=given)
     listing.add_argument(
         "--output", choices=("table", "json", "csv", "ids"), default="table",
         help="format on stdout (ids: one id a line, for pipes)",
@@ -156,15 +200,32 @@ def _add_log_options(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if sys.stdout is None and args[:1] != ["sandbox"]:
+        sys.stderr.write("error: stdout is closed; redirect it to /dev/null to discard it\n")
+        return EXIT_USAGE
     try:
-        return _dispatch(list(sys.argv[1:] if argv is None else argv))
+        code = _dispatch(args)
+        sys.stdout.flush()  # output lost to a full disk is an error, not exit 0
+        return code
     except BrokenPipeError:
         # `bulkops report ... | head` closed our stdout: stop quietly, as cat would
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _discard_stdout()
         return 141
     except Interrupted as exc:  # so early that no console existed yet
         sys.stderr.write(INTERRUPTED_EARLY + "\n")
         return interrupted_exit_code(exc)
+    except OSError as exc:
+        if exc.errno not in OUTPUT_LOST:
+            raise
+        _discard_stdout()
+        sys.stderr.write(f"error: the output could not be written: {exc.strerror}\n")
+        return EXIT_ABORTED
+
+
+def _discard_stdout() -> None:
+    """What is left in stdout's buffer cannot be written: drop it, so exit does not try."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _dispatch(args_list: list[str]) -> int:

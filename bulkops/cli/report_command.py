@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from bulkops.cli.main import given
 from bulkops.cli.report_format import FORMATS
 from bulkops.errors import EXIT_USAGE
 from bulkops.records.report import UnknownRunError, summarize
@@ -35,8 +36,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("audit_log", metavar="AUDIT.jsonl", help="the audit log a job appended to")
-    parser.add_argument("--run", metavar="RUN_ID", help="only this run (default: every run)")
+    parser.add_argument(
+        "audit_log", metavar="AUDIT.jsonl", type=given, help="the audit log a job appended to"
+    )
+    parser.add_argument(
+        "--run", metavar="RUN_ID", type=given, help="only this run (default: every run)"
+    )
     parser.add_argument(
         "--format", choices=tuple(FORMATS), default="table", help="output format (default table)"
     )
@@ -87,6 +92,11 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
 
 def not_an_audit_log(path: Path) -> str | None:
     """Why ``path`` is plainly no audit log (a job file, say), or None to read it as one."""
+    try:
+        if not path.is_file():
+            return None  # summarize() refuses it without reading: a FIFO would hang this open
+    except OSError:  # a name too long, say: summarize() says why it cannot be read
+        return None
     try:
         with open(path, "rb") as f:
             head = f.read(4096).lstrip()

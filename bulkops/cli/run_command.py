@@ -35,22 +35,30 @@ from bulkops.utc import utc_now
 
 def load(args: argparse.Namespace) -> Job:
     """The job file with the command line's overrides applied."""
+    job = load_job(args.job)
+    given = args.campaigns_file
     return with_overrides(
-        load_job(args.job),
+        job,
         dry_run=args.dry_run,
         concurrency=args.concurrency,
         rates=args.rate,
         audit_log=args.audit_log,
-        campaign_ids=None if args.campaigns_file is None else _ids_given(args.campaigns_file),
+        campaign_ids=None if given is None else _ids_given(given, job.run.max_deletes),
     )
 
 
-def _ids_given(source: str) -> list[str]:
-    """``--campaigns-file``: the ids of a file, or of stdin for ``-``."""
+def _ids_given(source: str, max_ids: int) -> list[str]:
+    """``--campaigns-file``: the ids of a file, or of stdin for ``-`` (at most ``max_ids``)."""
     if source == "-":
-        if sys.stdin.isatty():
+        stdin = sys.stdin
+        if stdin is None:
+            raise JobError("--campaigns-file -: stdin is closed; pipe the ids in")
+        if stdin.isatty():
             raise JobError("--campaigns-file -: stdin is a terminal; pipe the ids in")
-        return read_ids_stream(sys.stdin.buffer, "--campaigns-file -")
+        try:
+            return read_ids_stream(stdin.buffer, "--campaigns-file -", max_ids)
+        except OSError as exc:
+            raise JobError(f"--campaigns-file -: cannot read stdin: {exc.strerror}") from None
     return read_ids_file(Path(source), "--campaigns-file")
 
 
@@ -87,8 +95,13 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         refused = job_run.refused("interrupted", INTERRUPTED_EARLY, interrupted_exit_code(exc))
         Outputs(args, console).write(refused)
         raise
-    with contextlib.suppress(OSError):  # the terminal is gone (a hang-up): the files say it
+    try:
         _show_result(args, console, job, result, outputs)
+    except OSError as exc:  # a full device, or the terminal is gone (a hang-up)
+        with contextlib.suppress(OSError):
+            console.error("output", f"the output could not be written: {exc.strerror}")
+        if result.exit_code in (0, 1):
+            return EXIT_ABORTED  # the run happened, but what it printed is lost
     return result.exit_code  # the one the audit log and every file written say
 
 

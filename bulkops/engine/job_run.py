@@ -283,10 +283,16 @@ class JobRun:
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
+            cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
         )
+        ids = [c.id for c in listed]
+        # over run.max_deletes: the listing stopped there (the run will be refused), so an
+        # exclude id matching none listed may match one never listed
+        run = self.job.run
+        over = not run.dry_run and len(set(ids) - self.job.exclude) > run.max_deletes
         chosen = campaign_set(
-            [c.id for c in listed], self.job.exclude, among="the selected campaigns",
-            empty_warning=False,
+            ids, self.job.exclude, among="the selected campaigns",
+            empty_warning=False, complete=not over,
         )  # fmt: skip
         for warning in chosen.warnings:
             self._observer.warn("exclude", warning)
@@ -294,8 +300,9 @@ class JobRun:
         items = {c.id: c.data for c in listed}
         self._record.listed = {i: items[i] for i in chosen.ids}
         self._observer.info(
-            "selected", f"selected {len(chosen.ids)} campaigns with {pages} list calls in "
-            f"{time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
+            "selected", f"selected {'at least ' * over}{len(chosen.ids)} campaigns with {pages} "
+            f"list calls{' (listing stopped: over run.max_deletes)' * over} "
+            f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
         )  # fmt: skip
         return list(chosen.ids)
 

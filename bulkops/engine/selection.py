@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bulkops.errors import ApiError
+from bulkops.errors import AbortError, ApiError
 from bulkops.ids import id_problem
 from bulkops.model import Answer, Selection
 from bulkops.utc import parse_utc
 
 PAGE_SIZE = 100  # the list call's largest page
 MAX_PAGES = 100_000  # a server that never says hasMore=false must not page forever
+_STOPPED = "the server is not paging as it says: listing stopped, nothing deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +96,21 @@ async def resolve(
     now: datetime,
     exclude: frozenset[str] = frozenset(),
     on_invalid: Callable[[str, str], None] = lambda campaign_id, problem: None,
+    cap: int | None = None,
 ) -> tuple[list[Candidate], int]:
     """Every matching campaign (de-duplicated, exclude applied), and the list calls made.
 
     An id the server returns passes the same checks as a job's ids: one that fails
-    them is handed to ``on_invalid`` (id, problem) and never chosen."""
+    them is handed to ``on_invalid`` (id, problem) and never chosen. Paging goes on
+    only while ``hasMore`` is the JSON value true, and must progress: a page that
+    brings no new id, or more pages than ``totalResults`` allows, raises AbortError.
+    With ``cap``, listing stops as soon as more than ``cap`` campaigns are chosen:
+    the list returned then holds ``cap + 1`` of them."""
     keep = LocalFilter(selection, now)
     chosen: dict[str, Candidate] = {}
-    page = 0
+    paging = _Paging()
     while True:
-        page += 1
-        if page > MAX_PAGES:
-            raise ApiError(f"the list call still said hasMore after {MAX_PAGES} pages")
+        page = paging.pages + 1
         data = (await fetch_page(list_body(selection, campaign_type, page))).data or {}
         results = data.get("results")
         if not isinstance(results, list):
@@ -118,7 +122,56 @@ async def resolve(
                     on_invalid(found.id, problem)
                     continue
                 chosen.setdefault(found.id, found)
-        if not data.get("hasMore"):
+                if cap is not None and len(chosen) > cap:
+                    return list(chosen.values()), page
+        if paging.turn(data, results):
             return list(chosen.values()), page
-        if not results:
-            raise ApiError(f"list call page {page}: empty page although hasMore is true")
+
+
+class _Paging:
+    """Whether a listing goes on: only on ``hasMore: true``, and only while it progresses."""
+
+    def __init__(self) -> None:
+        self.pages = 0
+        self._seen: set[str] = set()  # every id listed, chosen or not
+        self._total: Any = None  # the first page's ``totalResults``
+        self._most: int | None = None  # pages it fills at the first page's size
+
+    def turn(self, data: dict[str, Any], results: list[Any]) -> bool:
+        """True when the page just read was the last; AbortError when paging must stop."""
+        self.pages += 1
+        page, before = self.pages, len(self._seen)
+        self._seen.update(i for i in map(_item_id, results) if i is not None)
+        if page == 1:
+            self._total = data.get("totalResults")
+            self._most = _pages_allowed(self._total, len(results))
+        if data.get("hasMore") is not True:
+            return True
+        if len(self._seen) == before:
+            what = "empty page although hasMore is true" if not results else (
+                "hasMore is true, but the page brings no new campaign id"
+            )  # fmt: skip
+            raise AbortError(f"list call page {page}: {what}; {_STOPPED}")
+        if page >= MAX_PAGES:
+            raise AbortError(
+                f"the list call still said hasMore after {MAX_PAGES} pages; {_STOPPED}"
+            )
+        if self._most is not None and page >= self._most:
+            raise AbortError(
+                f"list call page {page}: hasMore is still true, but the {self._total} campaigns "
+                f"the server counts (totalResults) fit in {self._most} "
+                f"page{'s' * (self._most > 1)}; {_STOPPED}"
+            )
+        return False
+
+
+def _item_id(item: Any) -> str | None:
+    ident = item.get("_id", item.get("id")) if isinstance(item, dict) else None
+    return ident if isinstance(ident, str) else None
+
+
+def _pages_allowed(total: Any, page_size: int) -> int | None:
+    """Pages that ``totalResults`` campaigns fill at this page size; None if not a count."""
+    if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+        return None
+    return max(1, -(-total // max(1, page_size)))

@@ -23,11 +23,18 @@ class CampaignSet:
 
 
 def campaign_set(
-    given: Sequence[str], exclude: frozenset[str], *, among: str, empty_warning: bool = True
+    given: Sequence[str],
+    exclude: frozenset[str],
+    *,
+    among: str,
+    empty_warning: bool = True,
+    complete: bool = True,
 ) -> CampaignSet:
     """``given`` de-duplicated with ``exclude`` applied; ``among`` names them in warnings
     ("the campaigns", "the selected campaigns"). ``empty_warning``: warn when exclude
-    removes every campaign (a listing that found nothing is no such case)."""
+    removes every campaign (a listing that found nothing is no such case). ``complete``:
+    False when ``given`` is only the start of the campaigns (a listing stopped early), so
+    an exclude id matching none of them may yet match one not listed: no warning."""
     unique = tuple(dict.fromkeys(given))
     warnings = []
     if len(unique) < len(given):
@@ -36,7 +43,7 @@ def campaign_set(
         warnings.append(
             f"{len(given) - len(unique)} duplicate campaign ids removed (first: {excerpt(first)})"
         )
-    if unknown := sorted(exclude.difference(unique)):
+    if complete and (unknown := sorted(exclude.difference(unique))):
         shown = ", ".join(excerpt(i) for i in unknown[:5]) + (" …" if len(unknown) > 5 else "")
         warnings.append(f"{len(unknown)} exclude ids match none of {among} (a typo?): {shown}")
     kept = tuple(i for i in unique if i not in exclude)

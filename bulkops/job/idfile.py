@@ -8,6 +8,7 @@ from typing import BinaryIO
 
 from bulkops.errors import JobError
 from bulkops.ids import validate_campaign_id
+from bulkops.reading import open_regular
 
 MAX_LINE_BYTES = 64 * 1024  # an id is at most 1 KiB of UTF-8; the rest would be comment
 _COMMENT = re.compile(r"\s#")
@@ -22,18 +23,22 @@ def read_ids_file(path: Path, field: str = "campaigns_file") -> list[str]:
     ``cd-1``). A ``#`` inside an id (``cd-1#x``) is part of the id, as the
     contract allows only those two comment forms. The file is read line by
     line, so memory grows with the ids, not the comments. Errors are JobErrors:
-    an unreadable file names ``field``; a bad line names ``path:LINE``.
+    an unreadable file, or one that is no regular file (a FIFO, a device), names
+    ``field``; a bad line names ``path:LINE``.
     """
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return read_ids_stream(f, str(path))
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise JobError(f"{field}: cannot read {path}: {reason}") from None
 
 
-def read_ids_stream(f: BinaryIO, name: str) -> list[str]:
-    """The ids of an open id file (or stdin) called ``name`` in messages; same rules as above."""
+def read_ids_stream(f: BinaryIO, name: str, max_ids: int | None = None) -> list[str]:
+    """The ids of an open id file (or stdin) called ``name`` in messages; same rules as above.
+
+    With ``max_ids``, a stream holding more id lines (repeats included) is refused as
+    soon as the one too many is read: a pipe that never ends must not fill memory."""
     ids: list[str] = []
     for number, raw in enumerate(iter(lambda: f.readline(MAX_LINE_BYTES + 1), b""), 1):
         if len(raw) > MAX_LINE_BYTES:
@@ -46,6 +51,11 @@ def read_ids_stream(f: BinaryIO, name: str) -> list[str]:
         text = _COMMENT.split(line, maxsplit=1)[0].strip()
         if text and not text.startswith("#"):
             ids.append(validate_campaign_id(text, f"{name}:{number}"))
+            if max_ids is not None and len(ids) > max_ids:
+                raise JobError(
+                    f"{name}:{number}: more than {max_ids:,} ids (run.max_deletes); nothing "
+                    "was read further: give fewer ids, or raise run.max_deletes in the job file"
+                )
     return ids
 
 

@@ -284,6 +284,10 @@ def _env_value(value: Value, environ: Mapping[str, str]) -> str:
     text = environ.get(name)
     if not text:
         value.fail(f"environment variable {name} is {'empty' if text == '' else 'not set'}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # os.environ keeps undecodable bytes as lone surrogates
+        value.fail(f"environment variable {name} is not UTF-8 text")
     return text
 
 

@@ -23,6 +23,11 @@ def audit_path(text: str, base: Path | None) -> Path:
     on the way makes ``..`` lead elsewhere (then it stays as written).
     """
     path = Path(text).expanduser()
+    if path.name in ("", ".", "..") or text.endswith("/"):
+        raise JobError(
+            f"audit log {excerpt(text)}: names a directory, not a file: "
+            "name the file, like audit/nightly.jsonl"
+        )
     joined = path if path.is_absolute() else (base or Path.cwd()) / path
     tidy = Path(os.path.normpath(joined))
     same = os.path.realpath(joined.parent) == os.path.realpath(tidy.parent)

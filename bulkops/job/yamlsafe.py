@@ -29,6 +29,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from bulkops.errors import JobError
 from bulkops.job.problems import attempt, record
 from bulkops.job.yaml_hints import alias_problem, syntax_hint
+from bulkops.reading import open_regular
 from bulkops.text import excerpt
 
 MAX_JOB_BYTES = 1024 * 1024
@@ -105,7 +106,7 @@ class _JobLoader(yaml.SafeLoader):
 def read_limited(path: Path, source: str, what: str = "job file") -> bytes:
     """The file's bytes, refusing anything over ``MAX_JOB_BYTES`` before reading it all."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             data = f.read(MAX_JOB_BYTES + 1)
             if len(data) > MAX_JOB_BYTES:
                 size = max(len(data), _size(f.fileno()))

@@ -27,7 +27,7 @@ from bulkops.errors import (
     RetryableError,
 )
 from bulkops.ids import id_problem
-from bulkops.jsoncodec import loads
+from bulkops.jsoncodec import TooDeep, loads
 from bulkops.kore.scrub import clean_message, scrub_bytes, scrub_data
 from bulkops.kore.wordings import WordingMatcher
 from bulkops.model import Answer, Created
@@ -85,6 +85,8 @@ def decode_body(raw: bytes, truncated: bool, token: str = "") -> Body:
     raw = scrub_bytes(raw, token)
     try:
         doc = loads(raw)
+    except TooDeep as exc:
+        return Body(None, None, False, note=f"answer was {exc}")
     except (ValueError, UnicodeDecodeError):
         text = raw[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
         return Body(None, None, False, note=f"answer was not JSON: {shortened(text)}")

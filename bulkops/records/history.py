@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulkops.jsoncodec import loads
+from bulkops.jsoncodec import TooDeep, loads
 from bulkops.model import DONE_OUTCOMES
+from bulkops.reading import bounded_lines, open_regular
 from bulkops.utc import parse_utc
 
 MAX_LINE_BYTES = 8 << 20  # a longer line is not a record of ours
@@ -38,10 +39,16 @@ class BadLine:
 def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
     """Every line of an audit log, streamed: (line number, record or BadLine).
 
-    Each start reads the whole log (resume) and so does ``report``: lines are decoded
-    with orjson (``jsoncodec.loads``), about twice as fast as ``json`` on such a log."""
-    with open(path, "rb") as f:
-        for lineno, raw in enumerate(f, 1):
+    OSError if ``path`` cannot be opened or is no regular file (a FIFO, a device
+    such as /dev/zero): nothing else is read. A line longer than ``MAX_LINE_BYTES``
+    is skipped in chunks, never held whole. Each start reads the whole log (resume) and so
+    does ``report``: lines are decoded with orjson (``jsoncodec.loads``), about twice as fast
+    as ``json`` on such a log."""
+    with open_regular(path) as f:
+        for lineno, raw in enumerate(bounded_lines(f, MAX_LINE_BYTES), 1):
+            if raw is None:
+                yield lineno, BadLine(lineno, "line too long to be a record")
+                continue
             if not raw.endswith(b"\n"):
                 yield (
                     lineno,
@@ -50,11 +57,11 @@ def iter_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
                 return
             if not raw.strip():
                 continue
-            if len(raw) > MAX_LINE_BYTES:
-                yield lineno, BadLine(lineno, "line too long to be a record")
-                continue
             try:
                 record = loads(raw)
+            except TooDeep as exc:
+                yield lineno, BadLine(lineno, str(exc))
+                continue
             except ValueError:
                 yield lineno, BadLine(lineno, "not JSON")
                 continue

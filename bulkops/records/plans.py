@@ -4,24 +4,28 @@
 deletes exactly those campaigns, and refuses a plan made for another job file,
 another target, or one older than the allowed age.
 
-A plan carries the SHA-256 ``digest`` of its own content (canonical JSON without
-the digest): a plan edited by hand (an id added, a date moved) no longer matches
-and is refused, as is one with a repeated id or a ``created_at`` in the future.
-The digest catches edits, not a forger who recomputes it: keep plans where only
-their reviewers can write.
+A plan carries an HMAC-SHA256 ``digest`` of its own content (canonical JSON
+without the digest), keyed with the job's client secret (or, for a job that
+has only a pre-made token, with that token): a plan edited by hand (an id
+added, a date moved) no longer matches and is refused, and whoever lacks the
+secret cannot make a new digest. A plan with a repeated id, a ``created_at``
+in the future, or a file that group or others may write, is refused too.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from bulkops.errors import JobError
 from bulkops.ids import shown, validate_campaign_id
+from bulkops.jsoncodec import loads
 from bulkops.model import Job
 from bulkops.records.files import atomic_write, check_output_path, open_own_file
 from bulkops.utc import parse_utc, utc_now
@@ -31,11 +35,20 @@ MAX_PLAN_BYTES = 256 << 20
 CLOCK_SKEW = timedelta(minutes=5)  # a plan dated later than now by more is refused
 
 
-def plan_digest(plan: dict[str, Any]) -> str:
-    """``sha256:<hex>`` of the plan's content without its digest, as canonical JSON."""
+def plan_digest(plan: dict[str, Any], job: Job) -> str:
+    """``hmac-sha256:<hex>`` of the plan's content without its digest, as canonical JSON,
+    keyed with the job's client secret (its pre-made token when it has no secret)."""
     body = {k: v for k, v in plan.items() if k != "digest"}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+    mac = hmac.new(_key(job), text.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return "hmac-sha256:" + mac.hexdigest()
+
+
+def _key(job: Job) -> bytes:
+    secret = job.auth.client_secret or job.auth.token
+    if secret is None:  # the loader refuses such a job: no plan may be keyed with nothing
+        raise JobError("a plan needs the job's client secret or token to sign and check it")
+    return secret.reveal().encode("utf-8", "surrogatepass")
 
 
 def _target(job: Job) -> dict[str, str]:
@@ -59,7 +72,7 @@ def write_plan(path: Path, job: Job, rows: list[dict[str, Any]]) -> None:
         "count": len(rows),
         "campaigns": rows,
     }
-    plan["digest"] = plan_digest(plan)
+    plan["digest"] = plan_digest(plan, job)
     check_output_path(path, "plan")
     atomic_write(path, json.dumps(plan, ensure_ascii=False, indent=1) + "\n", mode=0o600)
 
@@ -72,10 +85,12 @@ def load_plan(
     plan = _read(path, where)
     if not isinstance(plan, dict) or plan.get("version") != PLAN_VERSION:
         raise JobError(f"{where}: not a version {PLAN_VERSION} plan file")
-    if plan.get("digest") != plan_digest(plan):
+    digest = plan.get("digest")
+    if not isinstance(digest, str) or not hmac.compare_digest(digest, plan_digest(plan, job)):
         raise JobError(
             f"{where}: its content does not match its digest: it was edited after the dry run "
-            "made it (or by an older bulkops); make a new plan with --dry-run --plan-out"
+            "made it, made with another client secret, or by an older bulkops; make a new "
+            "plan with --dry-run --plan-out"
         )
     if plan.get("job") != job.name or plan.get("job_sha256") != job.sha256:
         raise JobError(
@@ -122,12 +137,17 @@ def _read(path: Path, where: str) -> Any:
     fd = open_own_file(path, os.O_RDONLY | os.O_NONBLOCK, "plan")  # a FIFO must not hang us
     try:
         with os.fdopen(fd, "rb") as f:
+            if os.fstat(f.fileno()).st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                raise JobError(
+                    f"{where}: group or others may write it, so anyone could have changed it: "
+                    f"refused; make it private (chmod 600 {path}) and review it again"
+                )
             raw = f.read(MAX_PLAN_BYTES + 1)
     except OSError as exc:
         raise JobError(f"{where}: cannot read it: {exc.strerror}") from exc
     if len(raw) > MAX_PLAN_BYTES:
         raise JobError(f"{where}: larger than {MAX_PLAN_BYTES} bytes")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except ValueError as exc:
+        return loads(raw.decode("utf-8"))
+    except ValueError as exc:  # TooDeep says so; UnicodeDecodeError too
         raise JobError(f"{where}: not a plan file (not JSON): {str(exc)[:80]}") from exc

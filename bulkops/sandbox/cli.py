@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,7 +93,7 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
     )
     add = p.add_argument
     add("--host", default=d.host, help="loopback address to bind (default %(default)s)")
-    add("--port", type=int, default=8765, help="0 = any free port (default %(default)s)")
+    add("--port", type=_port, default=8765, help="0 = any free port (default %(default)s)")
     add("--campaigns", type=int, default=50, help="made-up campaigns (default %(default)s)")
     add("--seed", type=int, default=d.seed, help="PRNG seed for data and faults")
     add("--seed-ids", type=read_ids, default=(), metavar="FILE", help="also create these ids")
@@ -142,16 +143,60 @@ def build_parser(prog: str = "bulkops sandbox") -> argparse.ArgumentParser:
         "Preview campaign with --dialect kore)")  # fmt: skip
     add("--tls-cert", default="", metavar="PEM", help="serve https with this certificate")
     add("--tls-key", default="", metavar="PEM", help="its private key, if not in --tls-cert")
-    add("--ready-file", metavar="PATH", help="write JSON {url, port, ...} here once listening")
+    add("--ready-file", type=_new_file, metavar="PATH",
+        help="write JSON {url, port, ...} to this new file once listening; removed on exit",
+    )  # fmt: skip
     add("--quiet", action="store_true", help="print nothing")
     return p
 
 
-def _write_atomic(path: str, doc: Mapping[str, Any]) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(doc, f)
-    os.replace(tmp, path)
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is no TCP port: give 0 to 65535")
+    return port
+
+
+def _new_file(path: str) -> str:
+    if not path:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if os.path.lexists(path):
+        raise argparse.ArgumentTypeError(
+            f"{path} exists; the sandbox writes (and later removes) only a file it creates: "
+            "remove it or name a new one"
+        )
+    return path
+
+
+class ReadyFileError(Exception):
+    """The ready file could not be created as a new file."""
+
+
+def _write_ready(path: str, doc: Mapping[str, Any]) -> tuple[int, int, bytes]:
+    """Creates ``path`` whole (never replacing what is there); returns what identifies it."""
+    directory = os.path.dirname(path) or "."
+    text = json.dumps(doc).encode()
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-ready.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(text)
+                info = os.fstat(f.fileno())
+            os.link(tmp, path)  # unlike a rename, fails on a file that appeared meanwhile
+        finally:
+            os.unlink(tmp)
+    except OSError as exc:
+        raise ReadyFileError(f"cannot create the ready file {path}: {exc.strerror}") from exc
+    return info.st_dev, info.st_ino, text
+
+
+def _remove_ready(path: str, ours: tuple[int, int, bytes]) -> None:
+    """Removes ``path`` only while it is still the file ``_write_ready`` created (an inode
+    number is reused at once: the content must match too)."""
+    with contextlib.suppress(OSError):
+        info = os.lstat(path)
+        if (info.st_dev, info.st_ino) == ours[:2] and Path(path).read_bytes() == ours[2]:
+            os.unlink(path)
 
 
 def _banner(sb: Sandbox) -> str:
@@ -175,18 +220,18 @@ async def _serve(config: SandboxConfig, ready_file: str | None, quiet: bool) -> 
     async with Sandbox(config) as sb:
         if not quiet:
             print(_banner(sb), flush=True)
+        ours = None
         if ready_file:
             c = sb.config
-            _write_atomic(ready_file, {
+            ours = _write_ready(ready_file, {
                 "url": sb.url, "port": sb.port, "client_id": c.client_id,
                 "app_id": c.app_id, "account_id": c.account_id, "pid": os.getpid(),
             })  # fmt: skip
         try:
             await stop.wait()
         finally:
-            if ready_file:
-                with contextlib.suppress(OSError):
-                    os.unlink(ready_file)
+            if ready_file and ours:
+                _remove_ready(ready_file, ours)
     if not quiet:
         s = sb.stats
         summary = f"{len(s.deleted_ids)} deleted, {s.rate_limited} rate-limited"
@@ -206,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     try:
         return asyncio.run(_serve(config, ready_file, quiet))
+    except ReadyFileError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:  # e.g. the port is taken
         print(
             f"{parser.prog}: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr

@@ -188,3 +188,11 @@ def run_losing_a_directory(
     _, err = proc.communicate(timeout=30)
     assert sorted(sandbox.stats_snapshot()["deleted_ids"]) == sorted(ids)
     return proc.returncode, err
+
+
+def plan_digest_for(plan: dict[str, Any], job: Path) -> str:
+    """The digest the job's client secret gives ``plan``: what a dry run of ``job`` writes."""
+    from bulkops.job import load_job
+    from bulkops.records.plans import plan_digest
+
+    return plan_digest(plan, load_job(job, environ={"KOREAI_CLIENT_SECRET": SECRET}))

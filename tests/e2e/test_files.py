@@ -7,6 +7,7 @@ real sandbox on loopback.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import resource
@@ -19,6 +20,7 @@ import pytest
 
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import (
+    SECRET,
     Result,
     bulkops,
     count_lines,
@@ -31,10 +33,11 @@ from tests.e2e.harness import (
 
 
 def plan_digest(plan: dict[str, object]) -> str:
-    """The digest a plan carries: SHA-256 of its canonical JSON without the digest."""
+    """The digest a plan carries: HMAC-SHA256, keyed with the job's client secret, of its
+    canonical JSON without the digest."""
     body = {k: v for k, v in plan.items() if k != "digest"}
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return "hmac-sha256:" + hmac.new(SECRET.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
 def run_with_file_limit(job: Path, cwd: Path, limit: int, *args: str) -> Result:

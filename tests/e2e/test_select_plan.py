@@ -8,9 +8,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bulkops.records.plans import plan_digest
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import BOTH_DIALECTS, bulkops, env, write_job
+from tests.e2e.harness import BOTH_DIALECTS, bulkops, env, plan_digest_for, write_job
 
 NOW = datetime.now(timezone.utc)
 STATUSES = ["Stopped", "Completed", "Active", "Paused"]
@@ -99,7 +98,7 @@ def test_stale_or_foreign_plans_are_refused(tmp_path: Path, sandbox: SandboxThre
 
     doc = json.loads(plan.read_text())
     doc["created_at"] = (NOW - timedelta(days=2)).isoformat().replace("+00:00", "Z")
-    doc["digest"] = plan_digest(doc)  # an old plan, not an edited one
+    doc["digest"] = plan_digest_for(doc, job)  # an old plan, not an edited one
     old = tmp_path / "old.json"
     old.write_text(json.dumps(doc))
     result = bulkops("run", job, "--plan", old, "--yes", cwd=tmp_path)
@@ -107,7 +106,7 @@ def test_stale_or_foreign_plans_are_refused(tmp_path: Path, sandbox: SandboxThre
 
     doc = json.loads(plan.read_text())
     doc["target"]["app_id"] = "st-other-app"
-    doc["digest"] = plan_digest(doc)
+    doc["digest"] = plan_digest_for(doc, job)
     foreign = tmp_path / "foreign.json"
     foreign.write_text(json.dumps(doc))
     result = bulkops("run", job, "--plan", foreign, "--yes", cwd=tmp_path)
