@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from bulkops.engine.budget import new_owner, open_store, owner_alive, process_start
-from bulkops.engine.budget_file import FileStore, state_dir
 from bulkops.errors import RateStoreError
 from bulkops.model import RunSettings, Target
+from bulkops.ratelimit.budget import new_owner, open_store, owner_alive, process_start
+from bulkops.ratelimit.budget_file import FileStore, state_dir
 from tests.test_slots import assert_no_window_overfull
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,7 +27,7 @@ TAKER = textwrap.dedent(
     """
     import asyncio, json, sys, time
     from pathlib import Path
-    from bulkops.engine.budget_file import FileStore
+    from bulkops.ratelimit.budget_file import FileStore
 
     async def main(path, start, seconds, out):
         store = FileStore(Path(path), lease=30.0)
@@ -73,7 +73,7 @@ HOLDER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from bulkops.engine.budget_file import FileStore
+    from bulkops.ratelimit.budget_file import FileStore
 
     async def main(path):
         store = FileStore(Path(path), lease=30.0)

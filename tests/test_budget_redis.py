@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from bulkops.engine.budget import open_store
-from bulkops.engine.budget_redis import RedisStore
 from bulkops.errors import JobError, RateStoreError
 from bulkops.job.rates import parse_rate_store
 from bulkops.model import RunSettings, Target
+from bulkops.ratelimit.budget import open_store
+from bulkops.ratelimit.budget_redis import RedisStore
 from tests.redis_server import RedisServer, free_port
 from tests.test_slots import assert_no_window_overfull
 

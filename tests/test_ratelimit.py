@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.model import RateSpec
+from bulkops.ratelimit.limiter import RollingWindowLimiter
 
 
 class FakeClock:

@@ -6,7 +6,6 @@ import asyncio
 from collections import defaultdict
 from dataclasses import replace
 
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
 from bulkops.errors import (
     ApiError,
@@ -18,6 +17,7 @@ from bulkops.errors import (
     RetryableError,
 )
 from bulkops.model import Answer, Outcome, RunSettings
+from bulkops.ratelimit.limiter import RollingWindowLimiter
 
 FAST = RunSettings(
     concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1

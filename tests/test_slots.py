@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulkops.engine.limiter import RollingWindowLimiter
-from bulkops.engine.slots import SlotBook
 from bulkops.model import RateSpec
+from bulkops.ratelimit.limiter import RollingWindowLimiter
+from bulkops.ratelimit.slots import SlotBook
 
 SPECS = ((3, 1.0), (5, 3.0))  # two windows: every request holds a slot of each
 

@@ -15,9 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timezone
 
-from bulkops.engine.budget import answer_ages, open_store
 from bulkops.engine.guards import StopFirst, protect_answered
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.preview import Prepared, prepare
@@ -37,6 +35,8 @@ from bulkops.job.loader import unmatched_exclude
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, TokenSource, token_source
 from bulkops.model import Answer, Job, Outcome, RunResult
+from bulkops.ratelimit.budget import answer_ages, open_store
+from bulkops.ratelimit.limiter import RollingWindowLimiter
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History, read_history
 from bulkops.utc import utc_now

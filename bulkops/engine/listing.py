@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.preview import lookup
 from bulkops.engine.selection import resolve
@@ -19,6 +18,7 @@ from bulkops.ids import shown
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import token_source
 from bulkops.model import Answer, Job
+from bulkops.ratelimit.limiter import RollingWindowLimiter
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,6 @@ from typing import Protocol
 
 from bulkops.engine.attempt import Attempt
 from bulkops.engine.first_contact import FirstContact
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.retry import RetryPolicy, refusal_wait
 from bulkops.errors import (
     AbortError,
@@ -39,6 +38,7 @@ from bulkops.errors import (
     TargetUnreachable,
 )
 from bulkops.model import Answer, Outcome, RunSettings
+from bulkops.ratelimit.limiter import RollingWindowLimiter
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
 STOP_PRIORITY = ("interrupted", "aborted", "halted")

@@ -23,9 +23,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
-from bulkops.engine.budget import BudgetStore, MemoryStore, by_sent
-from bulkops.engine.slots import Cap
 from bulkops.model import RateSpec
+from bulkops.ratelimit.budget import BudgetStore, MemoryStore, by_sent
+from bulkops.ratelimit.slots import Cap
 
 LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
 RECENT_STARTS = 4096  # starts remembered to learn that limit from

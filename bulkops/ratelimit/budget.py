@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
-from bulkops.engine.slots import LEASE_SLACK, Cap, Grant, SlotBook
 from bulkops.model import RunSettings, Target
+from bulkops.ratelimit.slots import LEASE_SLACK, Cap, Grant, SlotBook
 
 Answers = Sequence[tuple[str, float, bool]]  # (token, answered that many seconds ago, sent)
 
@@ -171,9 +171,9 @@ def open_store(settings: RunSettings, target: Target) -> BudgetStore:
     """The store ``run.rate_store`` names (``local`` or ``redis://...``) for ``target``'s
     account. Nothing is contacted yet: the first ``take`` does."""
     if settings.rate_store.startswith(("redis://", "rediss://")):
-        from bulkops.engine.budget_redis import RedisStore
+        from bulkops.ratelimit.budget_redis import RedisStore
 
         return RedisStore(settings.rate_store, target, lease=lease_for(settings))
-    from bulkops.engine.budget_file import FileStore
+    from bulkops.ratelimit.budget_file import FileStore
 
     return FileStore.for_account(target, lease=lease_for(settings))

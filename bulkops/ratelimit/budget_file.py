@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from bulkops.engine.budget import Answers, account_key, new_owner, owner_alive, release_all
-from bulkops.engine.slots import Cap, Grant, SlotBook
 from bulkops.errors import RateStoreError
 from bulkops.jsoncodec import dumps, loads
 from bulkops.model import Target
+from bulkops.ratelimit.budget import Answers, account_key, new_owner, owner_alive, release_all
+from bulkops.ratelimit.slots import Cap, Grant, SlotBook
 
 T = TypeVar("T")
 FORMAT = 1  # the "bulkops_budget" version of the file

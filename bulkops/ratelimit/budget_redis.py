@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bulkops.engine.budget import Answers, account_key, by_sent
-from bulkops.engine.slots import WANT_TTL, Cap, Grant
 from bulkops.errors import RateStoreError
 from bulkops.model import Target
+from bulkops.ratelimit.budget import Answers, account_key, by_sent
+from bulkops.ratelimit.slots import WANT_TTL, Cap, Grant
 
 TIMEOUT = 5.0  # seconds for Redis to connect or answer before the run stops
 
