@@ -17,7 +17,7 @@ from bulkops.errors import (
     RetryableError,
 )
 from bulkops.model import Answer, Outcome, RunSettings
-from bulkops.ratelimit.limiter import RollingWindowLimiter
+from bulkops.ratelimit.limiter import SlotLimiter
 
 FAST = RunSettings(
     concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1
@@ -69,7 +69,7 @@ async def run(
         outcomes[o.campaign_id] = o
 
     runner = WorkerPool(
-        api, settings=settings, limiter=RollingWindowLimiter(settings.rates),
+        api, settings=settings, limiter=SlotLimiter(settings.rates),
         dry_run=dry_run, on_outcome=record,
     )  # fmt: skip
     reason = await runner.settle_all(ids)
@@ -154,7 +154,7 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
     ids = [f"cd-{i}" for i in range(20)]
     outcomes: dict[str, Outcome] = {}
     runner = WorkerPool(
-        api, settings=settings, limiter=RollingWindowLimiter(()), dry_run=False,
+        api, settings=settings, limiter=SlotLimiter(()), dry_run=False,
         on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
     )  # fmt: skip
     task = asyncio.create_task(runner.settle_all(ids))
@@ -168,7 +168,7 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
 
 
 async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
-    limiter = RollingWindowLimiter(())
+    limiter = SlotLimiter(())
     waits: list[float] = []
     api = ScriptedApi({"cd-1": [RateLimited("HTTP 429", status=429, retry_after=0.05)]})
     runner = WorkerPool(
@@ -193,7 +193,7 @@ def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_abor
 
     async def go() -> tuple[str, WorkerPool]:
         pool = WorkerPool(
-            api, settings=FAST, limiter=RollingWindowLimiter(()), dry_run=False,
+            api, settings=FAST, limiter=SlotLimiter(()), dry_run=False,
             on_outcome=lambda o: None, before_send=write_ahead,
         )  # fmt: skip
         return await pool.settle_all([f"c{i}" for i in range(20)]), pool

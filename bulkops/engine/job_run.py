@@ -36,7 +36,7 @@ from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, TokenSource, token_source
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.ratelimit.budget import answer_ages, open_store
-from bulkops.ratelimit.limiter import RollingWindowLimiter
+from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History, read_history
 from bulkops.utc import utc_now
@@ -71,7 +71,7 @@ class JobRun:
         self._fresh = fresh
         self.plan_ids = plan_ids  # a reviewed plan replaces the job's own selection
         store = open_store(job.run, job.target) if job.run.rates else None
-        self._limiter = RollingWindowLimiter(job.run.rates, margin=job.run.rate_margin, store=store)
+        self._limiter = SlotLimiter(job.run.rates, margin=job.run.rate_margin, store=store)
         self._began = time.monotonic()
         self._started_at = ""
         self._list_calls = 0

@@ -18,7 +18,7 @@ from bulkops.ids import shown
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import token_source
 from bulkops.model import Answer, Job
-from bulkops.ratelimit.limiter import RollingWindowLimiter
+from bulkops.ratelimit.limiter import SlotLimiter
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ async def list_campaigns(job: Job, say: Callable[[str], None]) -> Listing:
             session, host=target.host, app_id=target.app_id, account_id=target.account_id,
             campaign_type=target.campaign_type, tokens=token_source(job.auth), timeout=run.timeout,
         )  # fmt: skip
-        limiter = RollingWindowLimiter(run.rates, margin=run.rate_margin)
+        limiter = SlotLimiter(run.rates, margin=run.rate_margin)
         pool = WorkerPool(
             client, settings=run, limiter=limiter, dry_run=True, on_outcome=lambda _: None
         )

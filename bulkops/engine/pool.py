@@ -38,7 +38,7 @@ from bulkops.errors import (
     TargetUnreachable,
 )
 from bulkops.model import Answer, Outcome, RunSettings
-from bulkops.ratelimit.limiter import RollingWindowLimiter
+from bulkops.ratelimit.limiter import SlotLimiter
 
 # Why a run stopped; when several apply the first listed wins (SPEC's exit order).
 STOP_PRIORITY = ("interrupted", "aborted", "halted")
@@ -66,7 +66,7 @@ class WorkerPool:
         api: CampaignApi,
         *,
         settings: RunSettings,
-        limiter: RollingWindowLimiter,
+        limiter: SlotLimiter,
         dry_run: bool,
         on_outcome: Callable[[Outcome], None],
         clock: Callable[[], float] = time.monotonic,
@@ -227,8 +227,6 @@ class WorkerPool:
         """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
         if self._stop.is_set():
             raise _Stopped
-        if (ticket := self._limiter.try_acquire()) is not None:
-            return ticket
         acquire = asyncio.ensure_future(self._limiter.acquire())
         stopped = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)

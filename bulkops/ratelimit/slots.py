@@ -1,203 +1,240 @@
-"""The slot book: one account's rate budget, as plain data and pure rules.
+"""The slot book: one account's rate budget as plain data and pure rules.
 
 A request holds a slot of every rate spec from the moment it is granted until
 ``W + margin`` after its answer (or its error) arrived: the server saw it
 between those two instants, so a new request sent after the slot frees
 arrives more than ``W`` after it, whatever the network did. No arrival
-pattern can put ``N + 1`` in a window (``tests/test_slots.py`` checks it
-against random delays).
+pattern can put ``N + 1`` in a window (tests/unit/ratelimit checks it).
 
-The book keeps the requests in flight (``held``: token -> owner, granted,
-lease end) and the answer times of recent ones (``done``: [time, owner],
-oldest first). A spec ``(count, span)`` with ``span = W + margin`` is full
-while ``held + done answered after now - span`` reaches ``count``. Nothing
-here reads a clock or a file: the stores pass ``now`` in (``budget_file``
-keeps the book in a file, ``budget_redis`` does the same in a Lua script).
+Every time is an integer of milliseconds on the store's clock, so the Python
+rules here and the same rules in ``slots.lua`` (Redis) compute the very same
+grants (a Hypothesis test runs both). One call, ``step``, is one store
+transaction: it registers the caller, adds history, releases answers, lets
+go of what has lapsed and grants slots.
 
-Fair share: a process that was granted fewer slots than it asked for is
-*wanting*. While others want too, each may hold at most ``ceil(count / n)``
-of a spec (``n`` the wanting processes, itself included), so concurrent runs
-on one account converge on equal shares and none starves; a process alone
-takes the whole budget.
+What the book holds, and why it stays small whatever ran before:
+
+- ``held``: token -> [owner, granted, lease end] of requests in flight.
+- ``done``: [answered, owner, n] oldest first. One entry counts the answers
+  of an owner in one grain of time. Under a count above ``GRAINS`` answer
+  times are rounded *up* (later is the safe side) to 1/``GRAINS`` of the
+  shortest window, so ``done`` has at most ``GRAINS`` entries a window an
+  owner, however high the limit; under a smaller count, the grain is 1 ms.
+- ``owners``: owner -> [alive until, wanting until, count, span, grain]:
+  the run's liveness lease (renewed by every step of a live run), its mark of
+  being short of slots (renewed while it waits), and its specs. The book keeps the
+  answers the live owners' specs need, no more. A run whose lease lapsed is
+  gone: its requests in flight count as answered now.
+
+Fair share: while others want too, an owner may hold at most
+``ceil(count / n)`` of a spec (``n`` the owners wanting, itself included).
 """
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-Cap = tuple[int, float]  # (count, span = window + margin) of one rate spec
-WANT_TTL = 2.0  # seconds a "wanting" mark lasts unless renewed (a waiter polls more often)
-LEASE_SLACK = (
-    10.0  # seconds past the request timeout before an unanswered slot is presumed answered
-)
-MAX_DONE = 200_000  # answer times kept at most, whatever the specs (bounds the state's size)
+Cap = tuple[int, int]  # (count, span in ms = window + margin) of one rate spec
+GRAINS = 200  # answer-time grains a window: at most 1/200 of a window lost to rounding
+WANT_TTL = 2_000  # ms a "wanting" mark counts unless renewed
+OWNER_TTL = 10_000  # ms a run stays alive without a step (the limiter steps every 3 s)
 HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobody's share
 
 
 @dataclass(frozen=True)
 class Grant:
-    """What one ``take`` gave: tokens (one a request) and, if short, seconds until it may
-    be worth asking again (a lower bound: another process may take that slot first)."""
+    """What one ``step`` gave: tokens (one a request) and, if short, ms until it may be
+    worth asking again (a lower bound: another process may take that slot first)."""
 
     tokens: tuple[str, ...]
-    wait: float
+    wait: int
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One step's question. ``answers``: (token, ms ago, sent); ``sent=False`` frees the
+    slot at once. ``history``: ms ago of earlier requests (an audit log's)."""
+
+    owner: str
+    want: int
+    caps: Sequence[Cap]
+    lease: int  # ms an unanswered slot stays in flight before it is presumed answered
+    answers: Sequence[tuple[str, int, bool]] = ()
+    history: Sequence[int] = ()
+    leave: bool = False  # the run takes no more: its mark and lease go
 
 
 @dataclass
 class SlotBook:
-    """One account's slots. Every method takes ``now`` (seconds, the store's clock)."""
+    held: dict[str, list[Any]] = field(default_factory=dict)
+    done: list[list[Any]] = field(default_factory=list)
+    owners: dict[str, list[int]] = field(default_factory=dict)
+    seq: int = 0  # tokens are owner#seq
 
-    held: dict[str, list[Any]] = field(default_factory=dict)  # token -> [owner, granted, lease end]
-    done: list[list[Any]] = field(default_factory=list)  # [answered, owner], oldest first
-    wants: dict[str, float] = field(default_factory=dict)  # owner -> when it was last short
-    keep: list[float] = field(default_factory=lambda: [0, 0.0])  # largest count, span seen
+    def step(self, now: int, ask: Ask) -> Grant:
+        """One transaction: the rules, in this order, are the whole of the budget."""
+        wanted = self.owners.get(ask.owner, [0, 0])[1]
+        count = max((c for c, _ in ask.caps), default=0)
+        spans = [span for _, span in ask.caps]
+        grain = max(1, min(spans) // GRAINS) if count > GRAINS else 1
+        self.owners[ask.owner] = [now + OWNER_TTL, wanted, count, max(spans, default=0), grain]
+        if ask.history:
+            self._preload(now, ask.history)
+        for token, ago, sent in ask.answers:
+            entry = self.held.pop(token, None)
+            if entry is not None and sent:
+                self._answered(max(now + 1 - ago, entry[1]), entry[0])
+        self._settle(now)
+        if ask.leave:
+            del self.owners[ask.owner]
+            return Grant((), 0)
+        return self._take(now, ask)
 
     # ------------------------------------------------------------------ the rules
 
-    def take(
-        self, now: float, owner: str, want: int, caps: Sequence[Cap], tokens: Iterable[str],
-        lease: float,
-    ) -> Grant:  # fmt: skip
-        """Grants up to ``want`` of ``tokens`` to ``owner`` under every cap, fairly."""
-        self._remember(caps)
-        others = sum(1 for o, t in self.wants.items() if o != owner and t > now - WANT_TTL)
-        held_mine = sum(1 for entry in self.held.values() if entry[0] == owner)
-        limits = []  # per cap: (room, its answer times) for the total and for the fair share
-        for count, span in caps:
-            mine, everyone = self._occupied(now, span, owner)
-            limits.append((count - len(everyone) - len(self.held), everyone, span))
+    def _take(self, now: int, ask: Ask) -> Grant:
+        others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
+        held_mine = sum(1 for e in self.held.values() if e[0] == ask.owner)
+        limits = []  # (room, [(time, n) of its answers in the span], span)
+        for count, span in ask.caps:
+            recent = [e for e in self.done if e[0] > now - span]
+            limits.append((count - _total(recent) - len(self.held), recent, span))
             if others:
-                share = math.ceil(count / (others + 1))
-                limits.append((share - len(mine) - held_mine, mine, span))
-        grant = max(0, min([want, *(room for room, _, _ in limits)]))
-        given = list(itertools.islice(tokens, grant))
-        for token in given:
-            self.held[token] = [owner, now, now + lease]
-        if len(given) < want:
-            self.wants[owner] = now
-        else:
-            self.wants.pop(owner, None)
-        # when one more could be granted: enough answers must leave their spans
-        waits = [_until_drops(times, len(given) + 1 - room, span, now)
-                 for room, times, span in limits if room <= len(given)]  # fmt: skip
-        return Grant(tuple(given), max(waits, default=0.0) if len(given) < want else 0.0)
+                share = -(-count // (others + 1))
+                own = [e for e in recent if e[1] == ask.owner]
+                limits.append((share - _total(own) - held_mine, own, span))
+        grant = max(0, min([ask.want, *(room for room, _, _ in limits)]))
+        tokens = []
+        for _ in range(grant):
+            self.seq += 1
+            tokens.append(f"{ask.owner}#{self.seq}")
+            self.held[tokens[-1]] = [ask.owner, now, now + ask.lease]
+        if grant >= ask.want:
+            self.owners[ask.owner][1] = 0
+            return Grant(tuple(tokens), 0)
+        self.owners[ask.owner][1] = now + WANT_TTL
+        wait = 0
+        for room, recent, span in limits:
+            if room <= grant:  # enough answers must leave the span for one more
+                wait = max(wait, _until_drops(recent, grant + 1 - room, span, now))
+        return Grant(tuple(tokens), wait)
 
-    def release(
-        self, now: float, answers: Iterable[tuple[str, float]], *, sent: bool = True
-    ) -> None:
-        """The answers (or errors) of (token, seconds ago) arrived; ``sent=False``: the
-        requests were never sent."""
-        for token, ago in answers:
-            entry = self.held.pop(token, None)
-            if entry is not None and sent:
-                self._answered(max(now - max(ago, 0.0), entry[1]), entry[0])
-
-    def forget_owner(self, owner: str) -> None:
-        """``owner`` leaves: it wants nothing more (its slots stay until they free)."""
-        self.wants.pop(owner, None)
-
-    def preload(self, answered: Iterable[float], now: float) -> int:
-        """Adds answer times of earlier requests (an audit log's) that the book may not know,
-        without counting one request twice: rank by rank, the later of the two times."""
-        theirs = sorted((t for t in answered if t <= now), reverse=True)
-        ours = sorted(range(len(self.done)), key=lambda i: self.done[i][0], reverse=True)
-        added = 0
-        for rank, t in enumerate(theirs):
-            if rank < len(ours):
-                entry = self.done[ours[rank]]
-                if t > entry[0]:
-                    entry[0], entry[1] = t, HISTORY
-            else:
-                self.done.append([t, HISTORY])
-                added += 1
-        self.done.sort(key=lambda e: float(e[0]))
-        return added
-
-    def settle(self, now: float, alive: Callable[[str], bool] = lambda owner: True) -> None:
-        """Slots of requests that outlived their lease, or whose process died, count as
-        answered (at the lease's end, or now); old answers and marks are dropped."""
+    def _settle(self, now: int) -> None:
+        """Slots that outlived their lease count as answered at its end; those of runs
+        whose lease lapsed, now; answers no live run's spec needs are dropped."""
+        lapsed = []
         for token, (owner, _granted, lease_end) in list(self.held.items()):
-            if lease_end < now:
+            if lease_end < now or owner not in self.owners or self.owners[owner][0] < now:
                 del self.held[token]
-                self._answered(lease_end, owner)
-            elif not alive(owner):
-                del self.held[token]
-                self._answered(now, owner)
-        self.wants = {o: t for o, t in self.wants.items() if t > now - WANT_TTL and alive(o)}
-        count, span = int(self.keep[0]), float(self.keep[1])
-        if not count:
-            return  # no spec seen yet (only preloaded times): nothing is known to be old
-        first = bisect.bisect_right(self.done, now - span, key=lambda e: float(e[0]))
-        first = max(first, len(self.done) - count, len(self.done) - MAX_DONE)
-        if first > 0:
-            del self.done[:first]
+                lapsed.append((min(lease_end, now + 1), owner))
+        for when, owner in sorted(lapsed):
+            self._answered(when, owner)
+        self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
+        keep_count = max((e[2] for e in self.owners.values()), default=0)
+        keep_span = max((e[3] for e in self.owners.values()), default=0)
+        first = 0
+        while first < len(self.done) and self.done[first][0] <= now - keep_span:
+            first += 1
+        del self.done[:first]
+        extra = _total(self.done) - keep_count
+        while extra > 0:
+            oldest = self.done[0]
+            if oldest[2] <= extra:
+                extra -= oldest[2]
+                del self.done[0]
+            else:
+                oldest[2] -= extra
+                extra = 0
 
-    def clamp(self, now: float, lease: float) -> int:
+    def _answered(self, when: int, owner: str) -> None:
+        """One more answer at ``when``, rounded up to its grain, after equal times."""
+        grain = min((e[4] for e in self.owners.values()), default=1)
+        when = -(-when // grain) * grain
+        i = len(self.done)
+        while i > 0 and self.done[i - 1][0] > when:
+            i -= 1
+        j = i
+        while j > 0 and self.done[j - 1][0] == when:
+            j -= 1
+            if self.done[j][1] == owner:
+                self.done[j][2] += 1
+                return
+        self.done.insert(i, [when, owner, 1])
+
+    def _preload(self, now: int, ages: Sequence[int]) -> None:
+        """Earlier requests' answers that the book may not know, without counting one
+        request twice: rank by rank (newest first), the later of the two times."""
+        theirs = sorted((now - a for a in ages if a >= 0), reverse=True)
+        ours = [(e[0], e[1]) for e in reversed(self.done) for _ in range(e[2])]
+        merged = [
+            ours[r] if r < len(ours) and ours[r][0] >= t else (t, HISTORY)
+            for r, t in enumerate(theirs)
+        ]  # fmt: skip
+        merged += ours[len(theirs) :]
+        self.done = []
+        for when, owner in sorted(merged):
+            self._answered(when, owner)
+
+    def clamp(self, now: int, lease: int) -> int:
         """Times beyond what is possible (the clock was set back) are pulled back to now;
         returns how many were. Slots then stay taken a full window from now: the safe side."""
         fixed = 0
-        for entry in reversed(self.done):  # oldest first: only the tail can be in the future
-            if entry[0] <= now:
-                break
-            entry[0], fixed = now, fixed + 1
+        for entry in self.done:
+            if entry[0] > now + 1:
+                entry[0], fixed = now + 1, fixed + entry[2]
         for entry in self.held.values():
             if entry[1] > now or entry[2] > now + lease:
                 entry[1], entry[2], fixed = min(entry[1], now), now + lease, fixed + 1
-        if any(t > now for t in self.wants.values()):
-            self.wants = {o: min(t, now) for o, t in self.wants.items()}
+        for entry in self.owners.values():
+            entry[0], entry[1] = min(entry[0], now + OWNER_TTL), min(entry[1], now + WANT_TTL)
         return fixed
-
-    # ------------------------------------------------------------------ helpers
-
-    def _remember(self, caps: Sequence[Cap]) -> None:
-        for count, span in caps:
-            self.keep = [max(self.keep[0], count), max(self.keep[1], span)]
-
-    def _occupied(self, now: float, span: float, owner: str) -> tuple[list[float], list[float]]:
-        """Answer times still inside ``span``: (owner's, everyone's), oldest first."""
-        start = bisect.bisect_right(self.done, now - span, key=lambda e: float(e[0]))
-        recent = self.done[start:]
-        return [e[0] for e in recent if e[1] == owner], [e[0] for e in recent]
-
-    def _answered(self, when: float, owner: str) -> None:
-        if not self.done or when >= self.done[-1][0]:
-            self.done.append([when, owner])
-        else:
-            bisect.insort(self.done, [when, owner], key=lambda e: float(e[0]))
 
     # ------------------------------------------------------------------ as JSON
 
     def to_doc(self) -> dict[str, Any]:
-        return {"held": self.held, "done": self.done, "wants": self.wants, "keep": self.keep}
+        return {"held": self.held, "done": self.done, "owners": self.owners, "seq": self.seq}
 
     @classmethod
     def from_doc(cls, doc: Any) -> SlotBook:
         """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
         try:
-            held_times = {
-                str(t): (str(e[0]), float(e[1]), float(e[2])) for t, e in doc["held"].items()
-            }
-            done_times = [(float(e[0]), str(e[1])) for e in doc["done"]]
-            wants = {str(o): float(t) for o, t in doc["wants"].items()}
-            keep: list[float] = [int(doc["keep"][0]), float(doc["keep"][1])]
+            held = {str(t): [str(e[0]), _ms(e[1]), _ms(e[2])] for t, e in doc["held"].items()}
+            done: list[list[Any]] = [[_ms(e[0]), str(e[1]), _ms(e[2])] for e in doc["done"]]
+            owners = {str(o): [_ms(x) for x in e[:5]] for o, e in doc["owners"].items()}
+            seq = _ms(doc["seq"])
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
-        times = [t for t, _ in done_times] + [t for e in held_times.values() for t in e[1:]]
-        if not all(math.isfinite(v) for v in [*times, *wants.values(), keep[1]]):
-            raise ValueError("not a slot book: a time that is not a number")
-        held: dict[str, list[Any]] = {t: list(e) for t, e in held_times.items()}
-        done: list[list[Any]] = sorted(([t, o] for t, o in done_times), key=lambda e: float(e[0]))
-        return cls(held, done, wants, keep)
+        bad = any(len(e) != 5 or e[4] < 1 for e in owners.values())
+        if bad or any(int(e[2]) < 1 for e in done):
+            raise ValueError("not a slot book: an entry of the wrong shape")
+        done.sort(key=lambda e: int(e[0]))
+        return cls(held, done, owners, seq)
 
 
-def _until_drops(times: list[float], drops: int, span: float, now: float) -> float:
-    """Seconds until ``drops`` of ``times`` (oldest first) leave the span; when answers of
-    requests still in flight are needed too, at least one span from now."""
-    if drops <= len(times):
-        return max(0.0, times[drops - 1] + span - now)
+def _ms(value: Any) -> int:
+    """An integer time or count from JSON (a float, a string or a bool is not one)."""
+    if type(value) is not int or abs(value) > 1 << 62:
+        raise ValueError(f"not a whole number of ms: {str(value)[:20]}")
+    return int(value)
+
+
+def _total(entries: list[list[Any]]) -> int:
+    return sum(int(e[2]) for e in entries)
+
+
+def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
+    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span; when answers
+    of requests still in flight are needed too, one span from now."""
+    for when, _owner, n in recent:
+        drops -= n
+        if drops <= 0:
+            return max(0, int(when) + span - now)
     return span
+
+
+def to_ms(seconds: float) -> int:
+    """A duration for the book: whole ms, rounded up (a slot is never held shorter)."""
+    return math.ceil(seconds * 1000 - 1e-6)
