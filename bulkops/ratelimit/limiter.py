@@ -156,8 +156,8 @@ class SlotLimiter:
                 want = self._live_waiters()
                 history, self._history = self._history, []
                 ago = [to_ms(a + now - self._history_at) for a in history]
-                self._stepped = True
                 grant = await self._store.step(want, self.caps(), self._untold(), ago)
+                self._stepped = True
                 self._hand_out(grant.tokens)
                 if self._live_waiters():
                     await self._nap(self._sleep(min(grant.wait / 1000, WANT_RENEW)))
