@@ -21,6 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from bulkops.ratelimit.budget_file import FileStore
+from bulkops.ratelimit.slots import Ask
 
 
 async def fast_run(path: Path, requests: int, rate: int, now: list[float]) -> float:
@@ -31,13 +32,13 @@ async def fast_run(path: Path, requests: int, rate: int, now: list[float]) -> fl
         answers = []
         while flight and flight[0][0] <= now[0] - 0.020:
             answers.append((flight.popleft()[1], 0, True))
-        grant = await store.step(min(64 - len(flight), requests - sent), caps, answers)
+        grant = await store.step(Ask(min(64 - len(flight), requests - sent), caps, answers))
         flight.extend((now[0], t) for t in grant.tokens)
         sent += len(grant.tokens)
-    await store.step(0, caps, [(t, 0, True) for _, t in flight])
+    await store.step(Ask(0, caps, [(t, 0, True) for _, t in flight]))
     started = time.perf_counter()
     for _ in range(100):
-        await store.step(0, caps)
+        await store.step(Ask(0, caps))
     step_ms = (time.perf_counter() - started) * 10
     await store.close()
     return step_ms
@@ -54,7 +55,7 @@ async def main(argv: list[str] | None = None) -> int:
         after_fast = path.stat().st_size
         now[0] += 15.0  # the fast run's lease has lapsed: a slow run follows
         slow = FileStore(path, lease=30.0, clock=lambda: now[0])
-        await slow.step(1, [(60, 60_000)])
+        await slow.step(Ask(1, [(60, 60_000)]))
         await slow.close()
         doc = {
             "requests": args.requests, "rate_per_s": args.rate,

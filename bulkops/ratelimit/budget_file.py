@@ -1,29 +1,24 @@
-"""The account's budget shared by every bulkops process on this machine: one small file.
+"""The account's budget on this machine: ``$XDG_STATE_HOME/bulkops/budget-<account
+hash>.json`` (default ``~/.local/state/bulkops/``), the ``SlotBook`` as one JSON line.
 
-``$XDG_STATE_HOME/bulkops/budget-<hash of host and account>.json`` (default
-``~/.local/state/bulkops/``) holds the ``SlotBook`` as one JSON line. The
-directory is made 0700 and never followed through a link; a directory or file
-that another user owns, or that group or others may write, is refused.
-
-Every step happens under an exclusive ``flock`` taken without blocking: while
-another process holds it, the step retries after a short async sleep, so a
-signal ends the run at once. The book is rewritten in place with one
-``write`` (a rename costs ~200 µs on overlay file systems): a process killed
-at any instant leaves the old line or the new one, and a stale tail after the
-newline is never read. The file outlives the runs: slots of a run killed with
-``kill -9`` stay counted until its lease lapses, so a restart never bursts.
-Times are the machine's wall clock; a time in the future (the clock was set
-back) is pulled back to now, which errs on the safe side.
+The directory is made 0700; a link, or a directory or file another user owns or others
+may write, is refused. A step takes an exclusive ``flock`` without blocking (an async
+retry: a signal ends the run at once) and rewrites the line in place with one write (a
+rename costs ~200 µs on overlay file systems): a kill at any instant leaves the old line
+or the new one, and a stale tail after the newline is never read. A run killed with
+``kill -9`` keeps its slots until its lease lapses: a restart never bursts. A time in
+the future (the clock was set back) is pulled back to now: the safe side.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import os
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -32,7 +27,7 @@ from bulkops.errors import RateStoreError
 from bulkops.jsoncodec import dumps
 from bulkops.model import Target
 from bulkops.ratelimit.budget import account_key, new_owner
-from bulkops.ratelimit.slots import Ask, Cap, Grant, SlotBook, to_ms
+from bulkops.ratelimit.slots import Ask, Grant, SlotBook, to_ms
 
 FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by a new book)
 MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
@@ -54,12 +49,10 @@ class FileStore:
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:  # fmt: skip
-        self.path = path
-        self.description = f"the local budget file {path}"
-        self.owner = new_owner()
+        self.path, self.description = path, f"the local budget file {path}"
+        self.owner, self._lease = new_owner(), to_ms(lease)
         self.clamped = 0  # times found in the future (the clock was set back)
         self._header = header or {}
-        self._lease = to_ms(lease)
         self._clock = clock
         self._fd: int | None = None
         self._last: tuple[bytes, SlotBook] | None = None  # what we wrote last, parsed
@@ -69,70 +62,41 @@ class FileStore:
         header = {"host": target.host, "account_id": target.account_id}
         return cls(state_dir() / f"budget-{account_key(target)}.json", lease=lease, header=header)
 
-    async def step(
-        self, want: int, caps: Sequence[Cap], answers: Sequence[tuple[str, int, bool]] = (),
-        history: Sequence[int] = (), *, leave: bool = False,
-    ) -> Grant:  # fmt: skip
-        fd = self._open()
-        await self._lock(fd)
+    async def step(self, ask: Ask) -> Grant:
+        fd, delay = self._open(), RETRY[0]
         try:
-            book = self._load(fd)
-            now = int(self._clock() * 1000)
-            self.clamped += book.clamp(now, self._lease)
-            ask = Ask(self.owner, want, caps, self._lease, answers, history, leave)
-            grant = book.step(now, ask)
-            self._save(fd, book)
-            return grant
+            while not _locked(fd):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY[1])
+            try:
+                book, now = self._load(fd), int(self._clock() * 1000)
+                self.clamped += book.clamp(now, self._lease)
+                grant = book.step(
+                    now, dataclasses.replace(ask, owner=self.owner, lease=self._lease)
+                )
+                self._save(fd, book)
+                return grant
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
             raise RateStoreError(f"{self.description}: {exc.strerror or exc}") from exc
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
     async def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
 
-    async def _lock(self, fd: int) -> None:
-        delay = RETRY[0]
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, RETRY[1])
-            except OSError as exc:
-                raise RateStoreError(f"{self.description}: {exc.strerror or exc}") from exc
-
     def _open(self) -> int:
-        if self._fd is not None:
-            return self._fd
-        where = self.path.parent
-        try:
-            where.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if not where.is_symlink():
-                where.mkdir(mode=0o700, exist_ok=True)
-            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-            dir_fd = os.open(where, flags)
+        if self._fd is None:
             try:
-                _check_owned(dir_fd, where)
-                flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-                fd = os.open(self.path.name, flags, 0o600, dir_fd=dir_fd)
-            finally:
-                os.close(dir_fd)
-            try:
-                _check_owned(fd, self.path)
-            except RateStoreError:
-                os.close(fd)
-                raise
-        except OSError as exc:
-            raise RateStoreError(
-                f"cannot open {self.path} for the account's rate budget: {exc.strerror or exc} "
-                "(a link is never followed; set XDG_STATE_HOME to a directory of your own)"
-            ) from exc
-        self._fd = fd
-        return fd
+                self._fd = _open_private(self.path)
+            except OSError as exc:
+                raise RateStoreError(
+                    f"cannot open {self.path} for the account's rate budget: "
+                    f"{exc.strerror or exc} (a link is never followed; set XDG_STATE_HOME "
+                    "to a directory of your own)"
+                ) from exc
+        return self._fd
 
     def _load(self, fd: int) -> SlotBook:
         size = os.fstat(fd).st_size
@@ -159,6 +123,35 @@ class FileStore:
         os.pwrite(fd, raw + b"\n", 0)
         os.ftruncate(fd, len(raw) + 1)
         self._last = (raw, book)
+
+
+def _locked(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _open_private(path: Path) -> int:
+    """``path``, made 0600 in a directory made 0700, neither through a link."""
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.parent.is_symlink():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.open(path.parent, flags)
+    try:
+        _check_owned(folder, path.parent)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        _check_owned(fd, path)
+    except RateStoreError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _check_owned(fd: int, path: Path) -> None:

@@ -92,13 +92,9 @@ local function settle()
   end
   local extra = total(kept) - keep_count
   while extra > 0 do
-    if kept[1][3] <= extra then
-      extra = extra - kept[1][3]
-      table.remove(kept, 1)
-    else
-      kept[1][3] = kept[1][3] - extra
-      extra = 0
-    end
+    local drop = math.min(extra, kept[1][3])
+    extra, kept[1][3] = extra - drop, kept[1][3] - drop
+    if kept[1][3] == 0 then table.remove(kept, 1) end
   end
   book.done = kept
 end

@@ -1,33 +1,22 @@
 """The slot book: one account's rate budget as plain data and pure rules.
 
-A request holds a slot of every rate spec from the moment it is granted until
-``W + margin`` after its answer (or its error) arrived: the server saw it
-between those two instants, so a new request sent after the slot frees
-arrives more than ``W`` after it, whatever the network did. No arrival
-pattern can put ``N + 1`` in a window (tests/unit/ratelimit checks it).
+A request holds a slot of every rate spec from its grant until ``W + margin`` after
+its answer or error: the server saw it in between, so a request sent once the slot
+frees arrives more than ``W`` after it, whatever the network did. Times are whole ms
+on the store's clock, so ``slots.lua`` (the same rules, for Redis) grants the very
+same slots (a Hypothesis test runs both). The book holds:
 
-Every time is an integer of milliseconds on the store's clock, so the Python
-rules here and the same rules in ``slots.lua`` (Redis) compute the very same
-grants (a Hypothesis test runs both). One call, ``step``, is one store
-transaction: it registers the caller, adds history, releases answers, lets
-go of what has lapsed and grants slots.
+- ``held``: token -> [owner, granted, lease end] of requests in flight;
+- ``done``: [answered, owner, n], oldest first: an owner's answers in one grain of
+  time; above ``GRAINS`` a window, a grain is 1/``GRAINS`` of the shortest window
+  (times rounded up), so the book stays small however high the limit;
+- ``owners``: owner -> [alive until, wanting until, count, span, grain]: a run's
+  lease (every step renews it; once it lapses, its requests in flight count as
+  answered), its mark of being short of slots, its specs. Answers no live owner's
+  specs need are dropped.
 
-What the book holds, and why it stays small whatever ran before:
-
-- ``held``: token -> [owner, granted, lease end] of requests in flight.
-- ``done``: [answered, owner, n] oldest first. One entry counts the answers
-  of an owner in one grain of time. Under a count above ``GRAINS`` answer
-  times are rounded *up* (later is the safe side) to 1/``GRAINS`` of the
-  shortest window, so ``done`` has at most ``GRAINS`` entries a window an
-  owner, however high the limit; under a smaller count, the grain is 1 ms.
-- ``owners``: owner -> [alive until, wanting until, count, span, grain]:
-  the run's liveness lease (renewed by every step of a live run), its mark of
-  being short of slots (renewed while it waits), and its specs. The book keeps the
-  answers the live owners' specs need, no more. A run whose lease lapsed is
-  gone: its requests in flight count as answered now.
-
-Fair share: while others want too, an owner may hold at most
-``ceil(count / n)`` of a spec (``n`` the owners wanting, itself included).
+While others want too, an owner holds at most ``ceil(count / n)`` of a spec (``n``
+the owners wanting, itself included): concurrent runs converge on equal shares.
 """
 
 from __future__ import annotations
@@ -55,16 +44,15 @@ class Grant:
 
 @dataclass(frozen=True)
 class Ask:
-    """One step's question. ``answers``: (token, ms ago, sent); ``sent=False`` frees the
-    slot at once. ``history``: ms ago of earlier requests (an audit log's)."""
+    """One step's question; the store fills in ``owner`` and ``lease``."""
 
-    owner: str
     want: int
     caps: Sequence[Cap]
-    lease: int  # ms an unanswered slot stays in flight before it is presumed answered
-    answers: Sequence[tuple[str, int, bool]] = ()
-    history: Sequence[int] = ()
+    answers: Sequence[tuple[str, int, bool]] = ()  # (token, ms ago, sent: else free at once)
+    history: Sequence[int] = ()  # ms ago of earlier requests' answers (an audit log's)
     leave: bool = False  # the run takes no more: its mark and lease go
+    owner: str = ""
+    lease: int = 0  # ms an unanswered slot stays in flight before it is presumed answered
 
 
 @dataclass
@@ -92,8 +80,6 @@ class SlotBook:
             del self.owners[ask.owner]
             return Grant((), 0)
         return self._take(now, ask)
-
-    # ------------------------------------------------------------------ the rules
 
     def _take(self, now: int, ask: Ask) -> Grant:
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
@@ -133,21 +119,14 @@ class SlotBook:
         for when, owner in sorted(lapsed):
             self._answered(when, owner)
         self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
-        keep_count = max((e[2] for e in self.owners.values()), default=0)
         keep_span = max((e[3] for e in self.owners.values()), default=0)
-        first = 0
-        while first < len(self.done) and self.done[first][0] <= now - keep_span:
-            first += 1
-        del self.done[:first]
-        extra = _total(self.done) - keep_count
-        while extra > 0:
-            oldest = self.done[0]
-            if oldest[2] <= extra:
-                extra -= oldest[2]
+        self.done = [e for e in self.done if e[0] > now - keep_span]
+        extra = _total(self.done) - max((e[2] for e in self.owners.values()), default=0)
+        while extra > 0:  # only the newest ``count`` answers can matter to any spec
+            drop = min(extra, self.done[0][2])
+            extra, self.done[0][2] = extra - drop, self.done[0][2] - drop
+            if not self.done[0][2]:
                 del self.done[0]
-            else:
-                oldest[2] -= extra
-                extra = 0
 
     def _answered(self, when: int, owner: str) -> None:
         """One more answer at ``when``, rounded up to its grain, after equal times."""
@@ -169,11 +148,8 @@ class SlotBook:
         request twice: rank by rank (newest first), the later of the two times."""
         theirs = sorted((now - a for a in ages if a >= 0), reverse=True)
         ours = [(e[0], e[1]) for e in reversed(self.done) for _ in range(e[2])]
-        merged = [
-            ours[r] if r < len(ours) and ours[r][0] >= t else (t, HISTORY)
-            for r, t in enumerate(theirs)
-        ]  # fmt: skip
-        merged += ours[len(theirs) :]
+        merged = [ours[r] if r < len(ours) and ours[r][0] >= t else (t, HISTORY)
+                  for r, t in enumerate(theirs)] + ours[len(theirs) :]  # fmt: skip
         self.done = []
         for when, owner in sorted(merged):
             self._answered(when, owner)
@@ -192,8 +168,6 @@ class SlotBook:
             entry[0], entry[1] = min(entry[0], now + OWNER_TTL), min(entry[1], now + WANT_TTL)
         return fixed
 
-    # ------------------------------------------------------------------ as JSON
-
     def to_doc(self) -> dict[str, Any]:
         return {"held": self.held, "done": self.done, "owners": self.owners, "seq": self.seq}
 
@@ -202,22 +176,19 @@ class SlotBook:
         """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
         try:
             held = {str(t): [str(e[0]), _ms(e[1]), _ms(e[2])] for t, e in doc["held"].items()}
-            done: list[list[Any]] = [[_ms(e[0]), str(e[1]), _ms(e[2])] for e in doc["done"]]
-            owners = {str(o): [_ms(x) for x in e[:5]] for o, e in doc["owners"].items()}
-            seq = _ms(doc["seq"])
+            done: list[list[Any]] = [[_ms(e[0]), str(e[1]), _ms(e[2], 1)] for e in doc["done"]]
+            owners = {str(o): [_ms(x) for x in e] for o, e in doc["owners"].items()}
+            if any(len(e) != 5 or e[4] < 1 for e in owners.values()):
+                raise ValueError("an owner of the wrong shape")
+            return cls(held, sorted(done, key=lambda e: int(e[0])), owners, _ms(doc["seq"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
-        bad = any(len(e) != 5 or e[4] < 1 for e in owners.values())
-        if bad or any(int(e[2]) < 1 for e in done):
-            raise ValueError("not a slot book: an entry of the wrong shape")
-        done.sort(key=lambda e: int(e[0]))
-        return cls(held, done, owners, seq)
 
 
-def _ms(value: Any) -> int:
-    """An integer time or count from JSON (a float, a string or a bool is not one)."""
-    if type(value) is not int or abs(value) > 1 << 62:
-        raise ValueError(f"not a whole number of ms: {str(value)[:20]}")
+def _ms(value: Any, least: int = -(1 << 62)) -> int:
+    """A whole number from JSON (a float, a string or a bool is not one)."""
+    if type(value) is not int or not least <= value <= 1 << 62:
+        raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
     return int(value)
 
 

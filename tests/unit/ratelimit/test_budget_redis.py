@@ -18,6 +18,7 @@ from bulkops.model import RateSpec, RunSettings, Target
 from bulkops.ratelimit.budget import open_store
 from bulkops.ratelimit.budget_redis import RedisStore
 from bulkops.ratelimit.limiter import SlotLimiter
+from bulkops.ratelimit.slots import Ask
 from tests.redis_server import RedisServer, free_port
 from tests.unit.ratelimit.timing import assert_no_window_overfull
 
@@ -37,16 +38,16 @@ def store(
 async def test_slots_are_held_until_a_window_after_the_answer(redis_server: RedisServer) -> None:
     now = [1_800_000_000.0]
     s = store(redis_server.url, clock=lambda: now[0])
-    grant = await s.step(5, [(3, 500)])
+    grant = await s.step(Ask(5, [(3, 500)]))
     assert len(grant.tokens) == 3
-    short = await s.step(1, [(3, 500)])
+    short = await s.step(Ask(1, [(3, 500)]))
     assert short.tokens == () and short.wait == 500  # all in flight
     told = [(grant.tokens[0], 0, True), (grant.tokens[1], 0, False)]  # answered; never sent
-    assert len((await s.step(2, [(3, 500)], told)).tokens) == 1
+    assert len((await s.step(Ask(2, [(3, 500)], told))).tokens) == 1
     now[0] += 0.5
-    assert (await s.step(2, [(3, 500)])).tokens == ()
+    assert (await s.step(Ask(2, [(3, 500)]))).tokens == ()
     now[0] += 0.001
-    assert len((await s.step(2, [(3, 500)])).tokens) == 1  # the answered one's slot
+    assert len((await s.step(Ask(2, [(3, 500)]))).tokens) == 1  # the answered one's slot
     await s.close()
 
 
@@ -54,14 +55,14 @@ async def test_a_step_is_one_round_trip_however_many_answers_it_tells(
     redis_server: RedisServer,
 ) -> None:
     s = store(redis_server.url)
-    grant = await s.step(8, [(8, 1000)])  # the first step also loads the script
+    grant = await s.step(Ask(8, [(8, 1000)]))  # the first step also loads the script
     watch = redis.Redis.from_url(redis_server.url)
 
     def calls() -> dict[str, int]:
         return {k: v["calls"] for k, v in watch.info("commandstats").items()}
 
     before = calls()
-    await s.step(4, [(8, 1000)], [(t, 0, True) for t in grant.tokens])
+    await s.step(Ask(4, [(8, 1000)], [(t, 0, True) for t in grant.tokens]))
     after = calls()
     run = {k.removeprefix("cmdstat_"): n - before.get(k, 0) for k, n in after.items()}
     # one EVALSHA from us (and the GET, TIME and SET inside it), plus our own INFO
@@ -97,8 +98,8 @@ async def test_machines_sharing_one_redis_never_overfill_a_window_and_share_it(
 async def test_accounts_do_not_share_and_preloaded_answers_count(redis_server: RedisServer) -> None:
     a = store(redis_server.url)
     b = store(redis_server.url, Target("https://kore.example", "x", "acc-2"))
-    assert len((await a.step(5, [(3, 1000)], history=[100, 200])).tokens) == 1
-    assert len((await b.step(5, [(3, 1000)])).tokens) == 3
+    assert len((await a.step(Ask(5, [(3, 1000)], history=[100, 200]))).tokens) == 1
+    assert len((await b.step(Ask(5, [(3, 1000)]))).tokens) == 3
     await a.close()
     await b.close()
 
@@ -107,7 +108,7 @@ async def test_unreachable_redis_is_a_rate_store_error_without_the_password() ->
     url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
     s = store(url)
     with pytest.raises(RateStoreError) as caught:
-        await s.step(1, [(3, 1000)])
+        await s.step(Ask(1, [(3, 1000)]))
     assert f"127.0.0.1:{url.rsplit(':', 1)[1].split('/')[0]}/0" in str(caught.value)
     assert "hunter2" not in str(caught.value)
     await s.close()
@@ -120,7 +121,7 @@ async def test_a_redis_that_refuses_time_in_scripts_is_refused_with_the_reason(
     try:
         s = store(server.url)
         with pytest.raises(RateStoreError, match="it refuses TIME in scripts"):
-            await s.step(1, [(3, 1000)])
+            await s.step(Ask(1, [(3, 1000)]))
         await s.close()
     finally:
         server.stop()

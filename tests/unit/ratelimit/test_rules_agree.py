@@ -8,6 +8,7 @@ same times; every grant (tokens and wait) must be equal.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
@@ -65,11 +66,9 @@ def test_python_and_lua_grant_the_same_slots(
         for pick, ago, sent in s["answer"]:
             if held[owner]:
                 answers.append((held[owner].pop(pick % len(held[owner])), ago, sent))
-        ask = Ask(owner, s["want"], CAPS[s["caps"]], 30_000, answers, s["history"], leave == 0)
+        ask = Ask(s["want"], CAPS[s["caps"]], answers, s["history"], leave == 0, owner, 30_000)
         python = book.step(now, ask)
-        doc = {"owner": owner, "want": ask.want, "caps": ask.caps, "lease": ask.lease,
-               "answers": ask.answers, "history": ask.history, "leave": ask.leave}  # fmt: skip
-        reply = script(keys=[key], args=[str(now), json.dumps(doc)])
+        reply = script(keys=[key], args=[str(now), json.dumps(dataclasses.asdict(ask))])
         lua_tokens = tuple(t.decode() for t in reply[1:])
         assert (lua_tokens, int(reply[0])) == (python.tokens, python.wait), (now, s)
         held[owner] += python.tokens

@@ -29,7 +29,7 @@ def step(
     book: SlotBook, now: int, owner: str, want: int, caps: list[tuple[int, int]],
     answers: list[tuple[str, int, bool]] | None = None, lease: int = 60_000,
 ) -> Grant:  # fmt: skip
-    return book.step(now, Ask(owner, want, caps, lease, answers or []))
+    return book.step(now, Ask(want, caps, answers or [], owner=owner, lease=lease))
 
 
 request = st.tuples(
@@ -131,7 +131,7 @@ def test_preloaded_answers_are_not_counted_twice() -> None:
     book = SlotBook()
     tokens = step(book, 0, "a", 2, [(4, 10_000)]).tokens
     step(book, 1000, "a", 0, [(4, 10_000)], [(t, 0, True) for t in tokens])  # at 1001
-    history = Ask("a", 0, [(4, 10_000)], 60_000, history=[1100, 900])  # at 900 and 1100
+    history = Ask(0, [(4, 10_000)], history=[1100, 900], owner="a", lease=60_000)  # 900, 1100
     book.step(2000, history)
     assert sorted((e[0], e[2]) for e in book.done) == [(1001, 1), (1100, 1)]
     assert len(step(book, 2000, "a", 4, [(4, 10_000)]).tokens) == 2
@@ -145,7 +145,7 @@ def test_the_book_keeps_what_live_specs_need_however_high_the_limit_was() -> Non
         now += 1
     assert sum(e[2] for e in book.done) >= 90_000  # a window's answers, all counted...
     assert len(book.done) <= GRAINS + 1  # ...in one entry a grain
-    book.step(now, Ask("fast", 0, caps, 60_000, leave=True))
+    book.step(now, Ask(0, caps, leave=True, owner="fast", lease=60_000))
     step(book, now + OWNER_TTL, "slow", 1, [(60, 60_000)])  # the fast run is gone
     assert sum(e[2] for e in book.done) <= 60  # what 60/min needs, no more
 
