@@ -37,13 +37,20 @@ def budget_file(tmp_path: Path, sandbox: SandboxThread) -> Path:
     return tmp_path / ".xdg-state" / "bulkops" / f"budget-{key}.json"
 
 
-def test_sigint_ends_the_run_at_once_while_another_process_holds_the_budget(
-    tmp_path: Path, sandbox: SandboxThread
-) -> None:
-    ids = sandbox.sandbox.add_campaigns(count=5)
+def limited_job(tmp_path: Path, sandbox: SandboxThread, count: int) -> tuple[Path, Path]:
+    """A job for ``count`` new campaigns at 50/s, and its budget file's path (its
+    directory made, the file not)."""
+    ids = sandbox.sandbox.add_campaigns(count=count)
     job = write_job(tmp_path, sandbox, ids, run={"rate": "50/s"})
     path = budget_file(tmp_path, sandbox)
     path.parent.mkdir(parents=True, mode=0o700)
+    return job, path
+
+
+def test_sigint_ends_the_run_at_once_while_another_process_holds_the_budget(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    job, path = limited_job(tmp_path, sandbox, 5)
     with subprocess.Popen(
         [sys.executable, "-c", LOCKER, str(path)], text=True,
         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -77,10 +84,7 @@ def test_sigint_ends_the_run_at_once_while_another_process_holds_the_budget(
 def test_a_budget_file_that_cannot_be_trusted_stops_the_run_with_exit_3_naming_it(
     tmp_path: Path, sandbox: SandboxThread, content: bytes, mode: int
 ) -> None:
-    ids = sandbox.sandbox.add_campaigns(count=3)
-    job = write_job(tmp_path, sandbox, ids, run={"rate": "50/s"})
-    path = budget_file(tmp_path, sandbox)
-    path.parent.mkdir(parents=True, mode=0o700)
+    job, path = limited_job(tmp_path, sandbox, 3)
     path.write_bytes(content)
     path.chmod(mode)
     result = bulkops("run", job, "--yes", cwd=tmp_path)
@@ -90,13 +94,8 @@ def test_a_budget_file_that_cannot_be_trusted_stops_the_run_with_exit_3_naming_i
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="only root can give a file to another user")
-def test_a_budget_file_another_user_owns_is_refused(
-    tmp_path: Path, sandbox: SandboxThread
-) -> None:
-    ids = sandbox.sandbox.add_campaigns(count=3)
-    job = write_job(tmp_path, sandbox, ids, run={"rate": "50/s"})
-    path = budget_file(tmp_path, sandbox)
-    path.parent.mkdir(parents=True, mode=0o700)
+def test_a_budget_file_another_user_owns_is_refused(tmp_path: Path, sandbox: SandboxThread) -> None:
+    job, path = limited_job(tmp_path, sandbox, 3)
     path.write_bytes(b"")
     os.chown(path, 1, 1)
     result = bulkops("run", job, "--yes", cwd=tmp_path)
