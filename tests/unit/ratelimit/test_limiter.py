@@ -1,7 +1,7 @@
 """The limiter against a fake clock: no sleeping, times exact to the book's 1 ms.
 
 Each request here is answered the instant it is sent (``take``), so a slot
-frees exactly one window after its start; tests/test_slots.py adds delays."""
+frees exactly one window after its start; test_slots.py adds delays."""
 
 from __future__ import annotations
 
