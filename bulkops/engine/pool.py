@@ -227,6 +227,8 @@ class WorkerPool:
         """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
         if self._stop.is_set():
             raise _Stopped
+        if not self._limiter.caps():  # no limit: acquire never waits, so no race with stop
+            return await self._limiter.acquire()
         acquire = asyncio.ensure_future(self._limiter.acquire())
         stopped = asyncio.ensure_future(self._stop.wait())
         await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
