@@ -5,7 +5,10 @@ Runs bulkops and bench/baseline.py under callgrind at two sizes against a sandbo
 (not under valgrind) and reports (instructions at N2 − at N1) ÷ (N2 − N1): the
 per-request cost with start-up and imports cancelled out.
 
-    .venv/bin/python bench/instructions.py [--small 300] [--large 1500]
+    .venv/bin/python bench/instructions.py [--small 300] [--large 1500] [--rate 100000/s]
+
+``--rate`` adds bulkops with that limit in its job (never reached), to compare the cost of
+a request with a limit set and without.
 """
 
 from __future__ import annotations
@@ -36,13 +39,15 @@ def instructions(cmd: list[str], cwd: Path) -> int:
     return int(match[1])
 
 
-def count(kind: str, n: int, work: Path) -> int:
+def count(kind: str, n: int, work: Path, rate: str = "") -> int:
     here = work / f"{kind}-{n}"
     here.mkdir()
-    ids = write_ids(here / "ids.txt", n, prefix=f"cd-{kind}")
+    ids = write_ids(here / "ids.txt", n, prefix="cd-x")
     with SandboxProcess(here, ids) as sandbox:
-        if kind == "bulkops":
-            job = write_job(here / "job.yaml", host=sandbox.url, ids_file=ids, concurrency=64)
+        if kind.startswith("bulkops"):
+            rates = (rate,) if kind == "bulkops+rate" else ()
+            job = write_job(here / "job.yaml", host=sandbox.url, ids_file=ids, concurrency=64,
+                            rates=rates)  # fmt: skip
             cmd = [sys.executable, "-m", "bulkops", "run", str(job), "--yes", "--quiet"]
         else:
             baseline = str(BENCH / "baseline.py")
@@ -58,6 +63,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--small", type=int, default=300)
     parser.add_argument("--large", type=int, default=1500)
+    parser.add_argument("--rate", default="", help="also bulkops with this run.rate")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
@@ -65,13 +71,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bulkops-cg-") as tmp:
         work = Path(tmp)
         per_request = {}
-        for kind in ("bulkops", "baseline"):
-            small, large = count(kind, args.small, work), count(kind, args.large, work)
+        kinds = ("bulkops", "baseline", *(("bulkops+rate",) if args.rate else ()))
+        for kind in kinds:
+            small = count(kind, args.small, work, args.rate)
+            large = count(kind, args.large, work, args.rate)
             per_request[kind] = (large - small) / (args.large - args.small)
             print(f"{kind:9} {small:>14,} instr at {args.small}, {large:>14,} at {args.large}: "
                   f"{per_request[kind]:,.0f} instr/request")  # fmt: skip
     ratio = per_request["bulkops"] / per_request["baseline"]
     print(f"bulkops / baseline per request: {ratio:.3f}")
+    if args.rate:
+        limited = per_request["bulkops+rate"] / per_request["bulkops"]
+        print(f"bulkops with rate {args.rate} / without, per request: {limited:.3f}")
     return 0
 
 

@@ -23,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,9 +184,14 @@ def _run_duration(audit_log: Path) -> float | None:
 
 
 def row_redis(b: Bench) -> Row:
+    return row_redis_with(b, lambda url: row_shared(b, "redis", url), "redis")
+
+
+def row_redis_with(b: Bench, row: Callable[[str], Row], name: str) -> Row:
+    """``row(url)`` with a redis-server of its own on a loopback port."""
     binary = shutil.which("redis-server")
     if binary is None:
-        return Row("redis", "3 runs sharing one Redis", "—", "—", "—", "≥ 0.90, 0×429", False,
+        return Row(name, "through one Redis", "—", "—", "—", "≥ 0.90, 0×429", False,
                    ["redis-server not installed (make test installs it)"])  # fmt: skip
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -204,7 +210,7 @@ def row_redis(b: Bench) -> Row:
                 if time.monotonic() > deadline:
                     raise RuntimeError("redis-server did not start") from None
                 time.sleep(0.05)
-        return row_shared(b, "redis", f"redis://127.0.0.1:{port}/0")
+        return row(f"redis://127.0.0.1:{port}/0")
     finally:
         server.terminate()
         server.wait(10)

@@ -13,8 +13,9 @@ from schedule import ideal_duration, parse_rate
 
 DEFAULT_RATE_MARGIN = 0.0  # run.rate_margin's default
 
-# 1–5: issue 5; strict … restart: issue 11 (rate_rows.py)
-ALL_ROWS = ("1", "2", "3", "4", "5", "strict", "jitter", "shared", "redis", "restart")
+# 1–5: issue 5; strict … restart: issue 11 (rate_rows.py); fastlimit … share: issue 17
+ALL_ROWS = ("1", "2", "3", "4", "5", "strict", "jitter", "shared", "redis", "restart",
+            "fastlimit", "strict2k", "redis500", "share")  # fmt: skip
 LATENCY = 0.1  # row 2's sandbox latency, seconds
 IMPORTS = "import aiohttp, jwt"  # what baseline.py loads before its first request
 BULKOPS_IMPORTS = IMPORTS + ", yaml, tenacity"  # the libraries bulkops run loads
@@ -300,6 +301,9 @@ def run_rows(b: Bench, wanted: set[str]) -> list[Row]:
     from rate_rows import rate_rows  # it builds on this module's Row
 
     plan += rate_rows(b, wanted)
+    from limit_rows import limit_rows  # issue 17's rows
+
+    plan += limit_rows(b, wanted)
     rows: list[Row] = []
     for name, make in plan:
         try:

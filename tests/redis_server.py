@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *extra: str) -> None:
         binary = shutil.which("redis-server")
         if binary is None and os.environ.get("CI") == "true":
             pytest.fail(NO_SERVER.removeprefix(NOT_RUN_HERE).strip() + " and CI=true requires them")
@@ -42,7 +42,7 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "yes"],
+             "--appendonly", "no", "--dir", str(workdir), "--protected-mode", "yes", *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10

@@ -10,7 +10,6 @@ from dataclasses import replace
 import pytest
 
 from bulkops.engine.ending import RunEnding
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import Action, Request, WorkerPool
 from bulkops.errors import (
     ApiError,
@@ -22,6 +21,7 @@ from bulkops.errors import (
     RetryableError,
 )
 from bulkops.model import Answer, Outcome, RateSpec, RunSettings
+from bulkops.ratelimit.limiter import SlotLimiter
 from tests.fake_clock import FakeClock
 
 FAST = RunSettings(
@@ -93,7 +93,7 @@ async def run(
 
     ending = RunEnding()
     runner = WorkerPool(
-        settings=settings, limiter=RollingWindowLimiter(settings.rates), ending=ending,
+        settings=settings, limiter=SlotLimiter(settings.rates), ending=ending,
         on_outcome=record,
     )  # fmt: skip
     await runner.settle_all(ids, action(api, dry_run))
@@ -186,7 +186,7 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
     outcomes: dict[str, Outcome] = {}
     ending = RunEnding()
     runner = WorkerPool(
-        settings=settings, limiter=RollingWindowLimiter(()), ending=ending,
+        settings=settings, limiter=SlotLimiter(()), ending=ending,
         on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
     )  # fmt: skip
     five_answered = api.after_answers(5)  # cd-0's 503 among them: its retry waits 5 s
@@ -203,7 +203,7 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
 
 async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     clock, spec = FakeClock(), RateSpec(10, 1.0)
-    limiter = RollingWindowLimiter([spec], clock=clock, sleep=clock.sleep)
+    limiter = SlotLimiter([spec], clock=clock, sleep=clock.sleep)
     refusal = RateLimited("HTTP 429", status=429, retry_after=0.05)
     api = ScriptedApi({"cd-1": [refusal]}, clock=clock)
     runner = WorkerPool(
@@ -215,7 +215,7 @@ async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     first, retry = api.sent_at["cd-1"]
     assert retry - first == pytest.approx(0.05)
     # ... and the limiter now allows fewer requests per window than the spec
-    assert limiter.caps() == [(8, 1.0)]
+    assert limiter.caps() == [(8, 1000)]  # (count, window in ms)
 
 
 def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_aborts() -> None:
@@ -231,7 +231,7 @@ def test_a_delete_whose_sent_line_cannot_be_written_is_not_sent_and_the_run_abor
 
     async def go() -> None:
         pool = WorkerPool(
-            settings=FAST, limiter=RollingWindowLimiter(()), ending=ending, before_send=write_ahead
+            settings=FAST, limiter=SlotLimiter(()), ending=ending, before_send=write_ahead
         )
         await pool.settle_all([f"c{i}" for i in range(20)], action(api))
 
@@ -258,7 +258,7 @@ async def test_a_stop_first_delete_as_the_very_first_request_does_not_deadlock_t
         return await api.delete(campaign_id)
 
     outcomes: list[Outcome] = []
-    pool = WorkerPool(settings=FAST, limiter=RollingWindowLimiter(()), ending=RunEnding(),
+    pool = WorkerPool(settings=FAST, limiter=SlotLimiter(()), ending=RunEnding(),
                       on_outcome=outcomes.append)  # fmt: skip
     first = Action(delete, "deleted", write_ahead=True, first=stop, first_for=frozenset({"c1"}))
     await asyncio.wait_for(pool.settle_all(["c1", "c2"], first), 2)

@@ -15,14 +15,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from bulkops.engine.budget import answer_ages, open_store
 from bulkops.engine.ending import RunEnding
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.pool import WorkerPool
 from bulkops.errors import ApiError, JobError, RetryableError
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, token_source
 from bulkops.model import Job, Outcome
+from bulkops.ratelimit.budget import answer_ages, open_store
+from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.records.history import History, read_history
 
 Warn = Callable[[str, str], None]  # (event, message)
@@ -31,7 +31,7 @@ Warn = Callable[[str, str], None]  # (event, message)
 @dataclass(frozen=True)
 class Machinery:
     client: KoreClient
-    limiter: RollingWindowLimiter
+    limiter: SlotLimiter
     pool: WorkerPool
 
 
@@ -58,7 +58,7 @@ async def machinery(
     """The run's machinery, open for the ``async with`` block; the limiter is closed after."""
     run, target = job.run, job.target
     store = open_store(run, target) if run.rates else None
-    limiter = RollingWindowLimiter(run.rates, margin=run.rate_margin, store=store)
+    limiter = SlotLimiter(run.rates, margin=run.rate_margin, store=store)
     _preload(limiter, job, history, warn)
     tokens = token_source(job.auth)
     if isinstance(tokens, JwtMinter) and tokens.short_key:
@@ -83,7 +83,7 @@ async def machinery(
                     warn("rate_store", exc.explanation)
 
 
-def _preload(limiter: RollingWindowLimiter, job: Job, history: History, warn: Warn) -> None:
+def _preload(limiter: SlotLimiter, job: Job, history: History, warn: Warn) -> None:
     """The server's windows still count the previous runs' requests: so must we. A time
     in the future (a clock set back, a hand edit) would stall the run: it is ignored."""
     now = time.time()

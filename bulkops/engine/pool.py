@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from bulkops.engine.attempt import Attempt
 from bulkops.engine.ending import RunEnding
 from bulkops.engine.first_contact import FirstContact
-from bulkops.engine.limiter import RollingWindowLimiter
 from bulkops.engine.retry import RetryPolicy, refusal_wait
 from bulkops.errors import (
     AbortError,
@@ -47,6 +46,7 @@ from bulkops.errors import (
     TargetUnreachable,
 )
 from bulkops.model import Answer, Outcome, RunSettings
+from bulkops.ratelimit.limiter import SlotLimiter
 
 Call = Callable[[], Awaitable[Answer]]
 Request = Callable[[Call], Awaitable[Answer]]  # WorkerPool.request
@@ -82,7 +82,7 @@ class WorkerPool:
         self,
         *,
         settings: RunSettings,
-        limiter: RollingWindowLimiter,
+        limiter: SlotLimiter,
         ending: RunEnding,
         on_outcome: Callable[[Outcome], None] = lambda outcome: None,
         clock: Callable[[], float] = time.monotonic,
@@ -229,8 +229,8 @@ class WorkerPool:
         """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
         if self._ending.stopped.is_set():
             raise _Stopped
-        if (ticket := self._limiter.try_acquire()) is not None:
-            return ticket
+        if not self._limiter.caps():  # no limit: acquire never waits, so no race with stop
+            return await self._limiter.acquire()
         acquire = asyncio.ensure_future(self._limiter.acquire())
         stopped = asyncio.ensure_future(self._ending.stopped.wait())
         await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)

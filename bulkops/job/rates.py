@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from bulkops.errors import JobError
 from bulkops.job.yamlsafe import Value
@@ -71,6 +71,7 @@ def parse_rate_spec(text: str, field: str = "run.rate") -> RateSpec:
 
 RATE_STORE_ENV = "BULKOPS_RATE_STORE"  # a whole fleet's default for run.rate_store
 _REDIS_SCHEMES = ("redis", "rediss")
+_CREDENTIALS = {"password", "username", "user", "pass", "auth"}  # as query options
 
 
 def parse_rate_store(text: str, field: str, *, secrets_ok: bool) -> str:
@@ -90,14 +91,26 @@ def parse_rate_store(text: str, field: str, *, secrets_ok: bool) -> str:
     shown = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else excerpt(text)
     if parts.scheme not in _REDIS_SCHEMES or not parts.hostname:
         raise JobError(f"{field}: {example}, got {shown if parts.scheme else excerpt(text)}")
-    if (parts.username or parts.password) and not secrets_ok:
+    options = {name.lower() for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if (parts.username or parts.password or options & _CREDENTIALS) and not secrets_ok:
         raise JobError(
             f"{field}: {shown}: a Redis user or password must not be written in the job file; "
             f"give the whole URL in the environment variable {RATE_STORE_ENV} instead"
+        )
+    if parts.query:
+        raise JobError(
+            f"{field}: {shown}: options after the ? are not accepted (a password goes before "
+            "the host: redis://:PASSWORD@HOST:PORT/DB)"
         )
     db = parts.path.lstrip("/")
     if (db and not (db.isascii() and db.isdigit() and int(db) < 1_000_000)) or parts.fragment:
         raise JobError(f"{field}: {shown}: the database after the / must be a number like 0")
     if port == 0:
         raise JobError(f"{field}: {shown}: the port must be a number from 1 to 65535")
+    try:
+        import redis  # noqa: F401 - only to know it is there
+    except ImportError:
+        raise JobError(
+            f"{field}: {shown}: a Redis budget needs the redis extra: pip install 'bulkops[redis]'"
+        ) from None
     return text.strip()

@@ -1,0 +1,164 @@
+"""The account's budget on this machine: ``$XDG_STATE_HOME/bulkops/budget-<account
+hash>.json`` (default ``~/.local/state/bulkops/``), the ``SlotBook`` as one JSON line.
+
+The directory is made 0700; a link, or a directory or file another user owns or others
+may write, is refused. A step takes an exclusive ``flock`` without blocking (an async
+retry: a signal ends the run at once) and rewrites the line in place with one write (a
+rename costs ~200 µs on overlay file systems): a kill at any instant leaves the old line
+or the new one, and a stale tail after the newline is never read. A run killed with
+``kill -9`` keeps its slots until its lease lapses: a restart never bursts. A time in
+the future (the clock was set back) is pulled back to now: the safe side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import fcntl
+import os
+import stat
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+
+from bulkops.errors import RateStoreError
+from bulkops.jsoncodec import dumps
+from bulkops.model import Target
+from bulkops.ratelimit.budget import account_key, new_owner
+from bulkops.ratelimit.slots import Ask, Grant, SlotBook, to_ms
+
+FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by a new book)
+MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
+RETRY = (0.0005, 0.02)  # seconds between tries of a lock another process holds: first, most
+
+
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/bulkops`` (a relative XDG_STATE_HOME is ignored, as the XDG
+    spec says), else ``~/.local/state/bulkops``."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "bulkops"
+
+
+class FileStore:
+    """A ``BudgetStore`` in one file; every step is one locked read-change-write."""
+
+    def __init__(
+        self, path: Path, *, lease: float, header: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.path, self.description = path, f"the local budget file {path}"
+        self.owner, self._lease = new_owner(), to_ms(lease)
+        self.clamped = 0  # times found in the future (the clock was set back)
+        self._header = header or {}
+        self._clock = clock
+        self._fd: int | None = None
+        self._last: tuple[bytes, SlotBook] | None = None  # what we wrote last, parsed
+
+    @classmethod
+    def for_account(cls, target: Target, *, lease: float) -> FileStore:
+        header = {"host": target.host, "account_id": target.account_id}
+        return cls(state_dir() / f"budget-{account_key(target)}.json", lease=lease, header=header)
+
+    async def step(self, ask: Ask) -> Grant:
+        fd, delay = self._open(), RETRY[0]
+        try:
+            while not _locked(fd):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY[1])
+            try:
+                book, now = self._load(fd), int(self._clock() * 1000)
+                self.clamped += book.clamp(now, self._lease)
+                grant = book.step(
+                    now, dataclasses.replace(ask, owner=self.owner, lease=self._lease)
+                )
+                self._save(fd, book)
+                return grant
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise RateStoreError(f"{self.description}: {exc.strerror or exc}") from exc
+
+    async def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = _open_private(self.path)
+            except OSError as exc:
+                raise RateStoreError(
+                    f"cannot open {self.path} for the account's rate budget: "
+                    f"{exc.strerror or exc} (a link is never followed; set XDG_STATE_HOME "
+                    "to a directory of your own)"
+                ) from exc
+        return self._fd
+
+    def _load(self, fd: int) -> SlotBook:
+        size = os.fstat(fd).st_size
+        raw = os.pread(fd, min(size, MAX_BYTES), 0).split(b"\n", 1)[0]
+        last, self._last = self._last, None  # the book is about to change
+        if last is not None and last[0] == raw:
+            return last[1]  # nobody else wrote since we did: spare the parse
+        try:
+            doc = orjson.loads(raw) if raw else {"bulkops_budget": 1}
+            if not isinstance(doc, dict) or doc.get("bulkops_budget") not in (1, FORMAT):
+                raise ValueError("not a bulkops budget file")
+            return SlotBook.from_doc(doc["book"]) if doc["bulkops_budget"] == FORMAT else SlotBook()
+        except (ValueError, KeyError) as exc:
+            raise RateStoreError(
+                f"{self.path} is not a rate budget bulkops can read ({str(exc)[:80]}). "
+                "Remove it, once no bulkops run has worked on this account for a full "
+                "window of its rate limit"
+            ) from None
+
+    def _save(self, fd: int, book: SlotBook) -> None:
+        """In place, under the lock: one write of one line, then the old tail cut off. A
+        process killed between the two leaves a stale tail after the newline: ignored."""
+        raw = dumps({"bulkops_budget": FORMAT, **self._header, "book": book.to_doc()})
+        os.pwrite(fd, raw + b"\n", 0)
+        os.ftruncate(fd, len(raw) + 1)
+        self._last = (raw, book)
+
+
+def _locked(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _open_private(path: Path) -> int:
+    """``path``, made 0600 in a directory made 0700, neither through a link."""
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.parent.is_symlink():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.open(path.parent, flags)
+    try:
+        _check_owned(folder, path.parent)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        _check_owned(fd, path)
+    except RateStoreError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_owned(fd: int, path: Path) -> None:
+    """Another user's file, or one group or others may write, could lie about the budget."""
+    info = os.fstat(fd)
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise RateStoreError(
+            f"{path} is not safe to keep the rate budget in: it must be yours and writable by "
+            "you alone (chmod go-w, or set XDG_STATE_HOME to a directory of your own)"
+        )

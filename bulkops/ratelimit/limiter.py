@@ -1,0 +1,197 @@
+"""Response-anchored rate slots: no server ever counts N+1 of our requests in a window W.
+
+Kore.ai counts requests where they arrive, so pacing starts cannot promise that. A
+request holds a slot from its start until W + ``margin`` after its answer (``slots``),
+in a ``BudgetStore`` (``budget``). One task, the pump, asks the store for as many slots
+as there are waiters (first come, first served) in one step that also tells every
+answer since the last, then sleeps until a waiter comes, a slot is given back unsent,
+or one may be free. A 429 pauses every start and lowers every count, which recovers by
+a tenth each clean window; a run without any spec learns one from its first 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+
+from bulkops.errors import RateStoreError
+from bulkops.model import RateSpec
+from bulkops.ratelimit.budget import BudgetStore, MemoryStore
+from bulkops.ratelimit.slots import WANT_TTL, Ask, Cap, to_ms
+
+LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
+RECENT_STARTS = 4096  # starts remembered to learn that limit from
+NO_SLOT = ""  # the ticket of a request under no limit
+RENEW = 3.0  # seconds between steps that keep the run's lease while it holds slots
+WANT_RENEW = WANT_TTL / 2000  # seconds between steps that keep a waiting run "wanting"
+CLOSE_WITHIN = 0.5  # seconds the last step may take (a signal must end the run at once)
+
+
+class SlotLimiter:
+    """``ticket = await limiter.acquire()`` when a request may be sent;
+    ``limiter.release(ticket)`` when its answer or error arrived (always: the pool
+    does it in ``finally``); ``slow_down()`` after a 429."""
+
+    def __init__(
+        self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: BudgetStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:  # fmt: skip
+        self._specs = tuple(specs)
+        self._margin = margin  # added to each window after the answer
+        self._clock, self._sleep = clock, sleep
+        self.store: BudgetStore = store or MemoryStore(clock=clock)
+        self._allowed = [s.count for s in self._specs]  # per spec: the count honoured now
+        self._paused_until = 0.0  # no start before this clock time (Retry-After)
+        self._slowed_at = -math.inf  # when the limits were last lowered
+        self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
+        # without specs: recent start times, to learn a limit from when a 429 comes
+        self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
+        self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
+        self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
+        self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
+        self._answers: list[tuple[str, float, bool]] = []  # (ticket, clock time, sent) untold
+        self._history: tuple[float, list[float]] = (0.0, [])  # (clock time, s ago) untold
+        self._held = 0  # tickets out: while any, the store hears from us every RENEW s
+        self._stepped = False  # the store knows this run: it must hear it leave
+
+    def caps(self) -> list[Cap]:
+        """(count honoured, window + margin in ms) of every spec."""
+        pairs = zip(self._specs, self._allowed, strict=True)
+        return [(a, to_ms(s.window + self._margin)) for s, a in pairs]
+
+    def preload(self, answered_ago: Iterable[float]) -> None:
+        """Earlier requests (the audit log's), answered that many seconds ago: the server's
+        windows still hold them. Told to the store with the next step."""
+        self._history = (self._clock(), list(answered_ago))
+
+    async def acquire(self) -> str:
+        """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
+        if not self._specs:
+            if self._recent is not None:
+                self._recent.append(self._clock())
+            return NO_SLOT
+        waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._start_pump()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release(waiter.result(), sent=False)  # granted, then given up: unused
+            raise
+
+    def release(self, ticket: str, *, sent: bool = True) -> None:
+        """The answer (or error) of ``ticket``'s request arrived now; ``sent=False``: it
+        never left, and its slot is free at once. Told with the next step."""
+        if ticket != NO_SLOT:
+            self._held -= 1
+            self._answers.append((ticket, self._clock(), sent))
+            if not sent or not self._waiters:
+                self._start_pump()
+
+    async def close(self) -> None:
+        """Tells the store the answers still untold and that this run takes no more."""
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+        try:
+            if self._stepped:
+                leave = Ask(0, self.caps(), self._untold(), leave=True)
+                await asyncio.wait_for(self.store.step(leave), CLOSE_WITHIN)
+        except asyncio.TimeoutError:
+            raise RateStoreError(
+                f"{self.store.description} was busy: this run's last answers were not told; "
+                "its slots free when its lease ends"
+            ) from None
+        finally:
+            await self.store.close()
+
+    def _start_pump(self) -> None:
+        if self._pump is None:
+            self._pump = asyncio.ensure_future(self._serve())
+        self._wake.set()
+
+    async def _serve(self) -> None:
+        try:
+            while self._waiters or self._answers or self._held > 0:
+                self._wake.clear()
+                if (pause := self._paused_until - self._clock()) > 0:
+                    await self._nap(self._sleep(pause))
+                    continue
+                (then, ages), self._history = self._history, (0.0, [])
+                history = [to_ms(a + self._clock() - then) for a in ages]
+                want = self._live_waiters()
+                grant = await self.store.step(Ask(want, self.caps(), self._untold(), history))
+                self._stepped = True
+                self._hand_out(grant.tokens)
+                if self._live_waiters():
+                    await self._nap(self._sleep(min(grant.wait / 1000, WANT_RENEW)))
+                elif self._held > 0:  # the lease is on the store's clock: real seconds
+                    await self._nap(asyncio.sleep(RENEW))
+        except Exception as exc:  # the store failed: every waiter hears it
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
+            self._waiters.clear()
+        finally:
+            self._pump = None
+
+    async def _nap(self, sleep: Awaitable[object]) -> None:
+        """Awaits ``sleep`` unless woken first."""
+        naps = [asyncio.ensure_future(sleep), asyncio.ensure_future(self._wake.wait())]
+        try:
+            await asyncio.wait(naps, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for nap in naps:
+                nap.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*naps, return_exceptions=True)
+
+    def _live_waiters(self) -> int:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # cancelled while waiting
+        return len(self._waiters)
+
+    def _hand_out(self, tokens: Iterable[str]) -> None:
+        for token in tokens:
+            self._held += 1
+            if not self._live_waiters():
+                self.release(token, sent=False)
+                continue
+            self._waiters.popleft().set_result(token)
+            if self._slowed_at > -math.inf:
+                self._recover(self._clock())
+
+    def _untold(self) -> list[tuple[str, int, bool]]:
+        """The answers not yet told, as (ticket, ms ago, sent); the caller tells them."""
+        answers, self._answers, now = self._answers, [], self._clock()
+        return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
+
+    def _recover(self, now: float) -> None:
+        for i, spec in enumerate(self._specs):
+            if self._allowed[i] < spec.count and now - self._changed_at[i] >= spec.window:
+                self._allowed[i] = min(spec.count, self._allowed[i] + max(1, spec.count // 10))
+                self._changed_at[i] = now
+
+    def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
+        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``.
+        429s for requests sent before the last slow-down answer the same burst: they
+        pause but do not lower the limits again."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + pause)
+        if sent_at is not None and sent_at < self._slowed_at:
+            return
+        self._slowed_at = now
+        self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
+        self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
+        if self._recent is not None:  # no spec: the last second's starts times factor
+            recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
+            count = max(1, math.floor(len(recent) * factor))
+            self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
+            self._allowed, self._changed_at, self._recent = [count], [now], None
+            self.preload(now - t for t in recent[-count:])

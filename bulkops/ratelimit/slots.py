@@ -1,0 +1,211 @@
+"""The slot book: one account's rate budget as plain data and pure rules.
+
+A request holds a slot of every rate spec from its grant until ``W + margin`` after
+its answer or error: the server saw it in between, so a request sent once the slot
+frees arrives more than ``W`` after it, whatever the network did. Times are whole ms
+on the store's clock, so ``slots.lua`` (the same rules, for Redis) grants the very
+same slots (a Hypothesis test runs both). The book holds:
+
+- ``held``: token -> [owner, granted, lease end] of requests in flight;
+- ``done``: [answered, owner, n], oldest first: an owner's answers in one grain of
+  time; above ``GRAINS`` a window, a grain is 1/``GRAINS`` of the shortest window
+  (times rounded up), so the book stays small however high the limit;
+- ``owners``: owner -> [alive until, wanting until, count, span, grain]: a run's
+  lease (every step renews it; once it lapses, its requests in flight count as
+  answered), its mark of being short of slots, its specs. Answers no live owner's
+  specs need are dropped.
+
+While others want too, an owner holds at most ``ceil(count / n)`` of a spec (``n``
+the owners wanting, itself included): concurrent runs converge on equal shares.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+Cap = tuple[int, int]  # (count, span in ms = window + margin) of one rate spec
+GRAINS = 200  # answer-time grains a window: at most 1/200 of a window lost to rounding
+WANT_TTL = 2_000  # ms a "wanting" mark counts unless renewed
+OWNER_TTL = 10_000  # ms a run stays alive without a step (the limiter steps every 3 s)
+HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobody's share
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What one ``step`` gave: tokens (one a request) and, if short, ms until it may be
+    worth asking again (a lower bound: another process may take that slot first)."""
+
+    tokens: tuple[str, ...]
+    wait: int
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One step's question; the store fills in ``owner`` and ``lease``."""
+
+    want: int
+    caps: Sequence[Cap]
+    answers: Sequence[tuple[str, int, bool]] = ()  # (token, ms ago, sent: else free at once)
+    history: Sequence[int] = ()  # ms ago of earlier requests' answers (an audit log's)
+    leave: bool = False  # the run takes no more: its mark and lease go
+    owner: str = ""
+    lease: int = 0  # ms an unanswered slot stays in flight before it is presumed answered
+
+
+@dataclass
+class SlotBook:
+    held: dict[str, list[Any]] = field(default_factory=dict)
+    done: list[list[Any]] = field(default_factory=list)
+    owners: dict[str, list[int]] = field(default_factory=dict)
+    seq: int = 0  # tokens are owner#seq
+
+    def step(self, now: int, ask: Ask) -> Grant:
+        """One transaction: the rules, in this order, are the whole of the budget."""
+        wanted = self.owners.get(ask.owner, [0, 0])[1]
+        count = max((c for c, _ in ask.caps), default=0)
+        spans = [span for _, span in ask.caps]
+        grain = max(1, min(spans) // GRAINS) if count > GRAINS else 1
+        self.owners[ask.owner] = [now + OWNER_TTL, wanted, count, max(spans, default=0), grain]
+        if ask.history:
+            self._preload(now, ask.history)
+        for token, ago, sent in ask.answers:
+            entry = self.held.pop(token, None)
+            if entry is not None and sent:
+                self._answered(max(now + 1 - ago, entry[1]), entry[0])
+        self._settle(now)
+        if ask.leave:
+            del self.owners[ask.owner]
+            return Grant((), 0)
+        return self._take(now, ask)
+
+    def _take(self, now: int, ask: Ask) -> Grant:
+        others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
+        held_mine = sum(1 for e in self.held.values() if e[0] == ask.owner)
+        limits = []  # (room, [(time, n) of its answers in the span], span)
+        for count, span in ask.caps:
+            recent = [e for e in self.done if e[0] > now - span]
+            limits.append((count - _total(recent) - len(self.held), recent, span))
+            if others:
+                share = -(-count // (others + 1))
+                own = [e for e in recent if e[1] == ask.owner]
+                limits.append((share - _total(own) - held_mine, own, span))
+        grant = max(0, min([ask.want, *(room for room, _, _ in limits)]))
+        tokens = []
+        for _ in range(grant):
+            self.seq += 1
+            tokens.append(f"{ask.owner}#{self.seq}")
+            self.held[tokens[-1]] = [ask.owner, now, now + ask.lease]
+        if grant >= ask.want:
+            self.owners[ask.owner][1] = 0
+            return Grant(tuple(tokens), 0)
+        self.owners[ask.owner][1] = now + WANT_TTL
+        wait = 0
+        for room, recent, span in limits:
+            if room <= grant:  # enough answers must leave the span for one more
+                wait = max(wait, _until_drops(recent, grant + 1 - room, span, now))
+        return Grant(tuple(tokens), wait)
+
+    def _settle(self, now: int) -> None:
+        """Slots that outlived their lease count as answered at its end; those of runs
+        whose lease lapsed, now; answers no live run's spec needs are dropped."""
+        lapsed = []
+        for token, (owner, _granted, lease_end) in list(self.held.items()):
+            if lease_end < now or owner not in self.owners or self.owners[owner][0] < now:
+                del self.held[token]
+                lapsed.append((min(lease_end, now + 1), owner))
+        for when, owner in sorted(lapsed):
+            self._answered(when, owner)
+        self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
+        keep_span = max((e[3] for e in self.owners.values()), default=0)
+        self.done = [e for e in self.done if e[0] > now - keep_span]
+        extra = _total(self.done) - max((e[2] for e in self.owners.values()), default=0)
+        while extra > 0:  # only the newest ``count`` answers can matter to any spec
+            drop = min(extra, self.done[0][2])
+            extra, self.done[0][2] = extra - drop, self.done[0][2] - drop
+            if not self.done[0][2]:
+                del self.done[0]
+
+    def _answered(self, when: int, owner: str) -> None:
+        """One more answer at ``when``, rounded up to its grain, after equal times."""
+        grain = min((e[4] for e in self.owners.values()), default=1)
+        when = -(-when // grain) * grain
+        i = len(self.done)
+        while i > 0 and self.done[i - 1][0] > when:
+            i -= 1
+        j = i
+        while j > 0 and self.done[j - 1][0] == when:
+            j -= 1
+            if self.done[j][1] == owner:
+                self.done[j][2] += 1
+                return
+        self.done.insert(i, [when, owner, 1])
+
+    def _preload(self, now: int, ages: Sequence[int]) -> None:
+        """Earlier requests' answers that the book may not know, without counting one
+        request twice: rank by rank (newest first), the later of the two times."""
+        theirs = sorted((now - a for a in ages if a >= 0), reverse=True)
+        ours = [(e[0], e[1]) for e in reversed(self.done) for _ in range(e[2])]
+        merged = [ours[r] if r < len(ours) and ours[r][0] >= t else (t, HISTORY)
+                  for r, t in enumerate(theirs)] + ours[len(theirs) :]  # fmt: skip
+        self.done = []
+        for when, owner in sorted(merged):
+            self._answered(when, owner)
+
+    def clamp(self, now: int, lease: int) -> int:
+        """Times beyond what is possible (the clock was set back) are pulled back to now;
+        returns how many were. Slots then stay taken a full window from now: the safe side."""
+        fixed = 0
+        for entry in self.done:
+            if entry[0] > now + 1:
+                entry[0], fixed = now + 1, fixed + entry[2]
+        for entry in self.held.values():
+            if entry[1] > now or entry[2] > now + lease:
+                entry[1], entry[2], fixed = min(entry[1], now), now + lease, fixed + 1
+        for entry in self.owners.values():
+            entry[0], entry[1] = min(entry[0], now + OWNER_TTL), min(entry[1], now + WANT_TTL)
+        return fixed
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"held": self.held, "done": self.done, "owners": self.owners, "seq": self.seq}
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> SlotBook:
+        """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
+        try:
+            held = {str(t): [str(e[0]), _ms(e[1]), _ms(e[2])] for t, e in doc["held"].items()}
+            done: list[list[Any]] = [[_ms(e[0]), str(e[1]), _ms(e[2], 1)] for e in doc["done"]]
+            owners = {str(o): [_ms(x) for x in e] for o, e in doc["owners"].items()}
+            if any(len(e) != 5 or e[4] < 1 for e in owners.values()):
+                raise ValueError("an owner of the wrong shape")
+            return cls(held, sorted(done, key=lambda e: int(e[0])), owners, _ms(doc["seq"]))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
+
+
+def _ms(value: Any, least: int = -(1 << 62)) -> int:
+    """A whole number from JSON (a float, a string or a bool is not one)."""
+    if type(value) is not int or not least <= value <= 1 << 62:
+        raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
+    return int(value)
+
+
+def _total(entries: list[list[Any]]) -> int:
+    return sum(int(e[2]) for e in entries)
+
+
+def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
+    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span; when answers
+    of requests still in flight are needed too, one span from now."""
+    for when, _owner, n in recent:
+        drops -= n
+        if drops <= 0:
+            return max(0, int(when) + span - now)
+    return span
+
+
+def to_ms(seconds: float) -> int:
+    """A duration for the book: whole ms, rounded up (a slot is never held shorter)."""
+    return math.ceil(seconds * 1000 - 1e-6)
