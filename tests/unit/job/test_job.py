@@ -23,7 +23,7 @@ from bulkops.job import (
 from bulkops.job.idfile import read_ids_file
 from bulkops.model import DEFAULT_RATES, Job, RateSpec, RestoreDefaults, RunSettings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "jobs"
 SECRET = "S3CRET-value-that-must-never-show"
 TOKEN = "eyJ-TOKEN-value-that-must-never-show"
 ENV = {

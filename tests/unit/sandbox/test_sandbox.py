@@ -30,7 +30,7 @@ from bulkops.sandbox.state import RollingWindows, SandboxState
 
 CFG = SandboxConfig()
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again later"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def token(**overrides: Any) -> str:
