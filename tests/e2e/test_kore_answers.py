@@ -276,3 +276,27 @@ def test_a_self_signed_certificate_aborts_until_ssl_cert_file_trusts_it(tmp_path
         trusted = bulkops("run", job, "--yes", cwd=tmp_path, SSL_CERT_FILE=str(cert))
         assert trusted.code == 0, trusted.stderr
         assert sorted(tls.stats_snapshot()["deleted_ids"]) == sorted(ids)
+
+
+RAW = ("\x1b", "\x07", "\u202e", "\x9b", "\x85")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_control_and_bidi_characters_of_an_abort_message_never_reach_the_terminal_raw(
+    tmp_path: Path, sandbox: SandboxThread, log_format: str
+) -> None:
+    ids = sandbox.add_campaigns(count=2)
+    message = "denied\x1b[2J\x07 by \u202epolicy\x9b1m\x85"
+    sandbox.configure(auth_status=401, auth_message=message)
+    job = write_job(tmp_path, sandbox, ids)
+    result = bulkops("run", job, "--yes", "--log-format", log_format, cwd=tmp_path)
+    assert result.code == 3, result.stderr
+    said = result.stderr
+    if log_format == "json":
+        said = "\n".join(json.loads(line)["message"] for line in said.splitlines())
+    assert "denied\\x1b[2J\\x07 by \\u202epolicy" in said
+    for char in RAW:
+        assert char not in result.stderr and char not in result.stdout
+    listed = bulkops("list", job, cwd=tmp_path)
+    assert listed.code == 3 and "\\u202epolicy" in listed.stderr
+    assert not any(char in listed.stderr + listed.stdout for char in RAW)

@@ -115,3 +115,36 @@ def test_report_shows_the_achieved_rate_next_to_the_limit(
     assert line.strip().endswith("against the limit 20/s, 600/min (10.00/s)")
     started = next(r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "run_started")
     assert started["rate"] == ["20/s", "600/min"]
+
+
+def most_in_any_second(arrivals: list[float]) -> int:
+    """The most requests the server admitted within any one second."""
+    times = sorted(arrivals)
+    return max((sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)),
+               default=0)  # fmt: skip
+
+
+def test_stop_then_delete_at_one_a_second_never_holds_a_slot_while_waiting(
+    tmp_path: Path,
+) -> None:
+    """Each Stop call takes a slot of its own and is answered before its DELETE is sent: four
+    Active campaigns at 1/s, concurrency 2, against a server that refuses a second request
+    within a second, take 9 requests in 9 slots, none refused."""
+    active = [f"cd-live-{i}" for i in range(4)]
+    with SandboxThread(campaigns=0, seed=7, rates=("1/s",)) as sandbox:
+        sandbox.add_campaigns([{"_id": i, "status": "Active"} for i in active])
+        run = {"rate": "1/s", "concurrency": 2, "stop_before_delete": True}
+        job = write_job(tmp_path, sandbox, active, run=run)
+        result = bulkops("run", job, "--yes", cwd=tmp_path, timeout=60)
+        stats = sandbox.stats_snapshot()
+    assert result.code == 0, result.stderr
+    assert sorted(stats["stopped_ids"]) == active and sorted(stats["deleted_ids"]) == active
+    assert stats["rate_limited"] == 0
+    assert most_in_any_second(stats["arrivals"]) == 1
+    assert stats["total_requests"] == 9  # one list call, then a Stop and a DELETE each
+    # nine requests at 1/s: eight seconds from the first to the last, not a stall per pair
+    took = stats["last_request_at"] - stats["first_request_at"]
+    assert took < 12, f"the requests took {took:.1f}s"
+    assert all(line["campaign"]["status"] == "Stopped" for line in result.campaigns())
+    finished = result.finished()
+    assert (finished["requests"], finished["error"], finished["exit_code"]) == (9, None, 0)
