@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from concurrent.futures import Future
+from typing import Protocol, TypeVar
 
 from tenacity import (
     AsyncRetrying,
-    RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
     wait_random_exponential,
@@ -24,6 +24,17 @@ from bulkops.errors import RateLimited, RetryableError
 from bulkops.model import RunSettings
 
 T = TypeVar("T")
+
+
+class Attempted(Protocol):
+    """What a wait reads of the state tenacity passes it: how the last try ended."""
+
+    @property
+    def outcome(self) -> Future[object] | None: ...
+
+
+# the state tenacity passes: whatever the fallback wait takes, as long as it has an outcome
+S = TypeVar("S", bound=Attempted)
 
 
 FALLBACK_WINDOW = 60.0  # seconds: Kore.ai's documented per-minute window, when no rate is set
@@ -41,23 +52,22 @@ def refusal_wait(settings: RunSettings) -> float:
     return min(tightest.window if tightest else FALLBACK_WINDOW, settings.max_retry_after)
 
 
-class wait_retry_after(wait_base):  # noqa: N801 - named like tenacity's own waits
-    """The server's Retry-After (capped at ``cap``) when it sent one; for a rate-limit
-    refusal without one ``refused``; else ``fallback``."""
+def wait_retry_after(
+    fallback: Callable[[S], float], cap: float, refused: float | None = None
+) -> Callable[[S], float]:
+    """A wait for ``AsyncRetrying``: the server's Retry-After (capped at ``cap``) when it
+    sent one; for a rate-limit refusal without one ``refused``; else ``fallback``."""
 
-    def __init__(self, fallback: wait_base, cap: float, refused: float | None = None) -> None:
-        self._fallback = fallback
-        self._cap = cap
-        self._refused = refused
-
-    def __call__(self, retry_state: RetryCallState) -> float:
+    def wait(retry_state: S) -> float:
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, RetryableError) and exc.retry_after is not None:
-            return min(exc.retry_after, self._cap)
-        if isinstance(exc, RateLimited) and self._refused is not None:
-            return self._refused
-        return self._fallback(retry_state)
+            return min(exc.retry_after, cap)
+        if isinstance(exc, RateLimited) and refused is not None:
+            return refused
+        return fallback(retry_state)
+
+    return wait
 
 
 def backoff(settings: RunSettings) -> wait_base:

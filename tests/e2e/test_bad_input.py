@@ -67,3 +67,14 @@ def test_validate_prints_what_the_job_would_do(tmp_path: Path, sandbox: SandboxT
     assert result.code == 0
     assert sandbox.url in result.stdout and "3 ids" in result.stdout
     assert sandbox.stats_snapshot()["total_requests"] == 0
+
+
+def test_report_on_a_job_file_says_so_and_fails(tmp_path: Path, sandbox: SandboxThread) -> None:
+    job = write_job(tmp_path, sandbox, ["cd-1"])
+    result = bulkops("report", job, cwd=tmp_path)
+    assert result.code == 2 and result.stdout == ""
+    log = tmp_path / "audit.jsonl"
+    assert (
+        f"is not an audit log (one JSON object a line): it is a job file; its audit log is {log}"
+        in (result.stderr)
+    )

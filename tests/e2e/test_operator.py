@@ -147,3 +147,38 @@ def test_an_aborted_preview_shows_no_table_and_names_the_fields_to_check(
     assert result.code == 3 and result.stdout == ""
     assert result.finished()["counts"] == {**result.finished()["counts"], "failed": 1, "pending": 4}
     assert "4 campaigns not attempted stay pending: rerun once fixed" in result.stderr
+
+
+@pytest.mark.parametrize("selects", [True, False])
+def test_list_of_a_v2_job_is_sent_on_v2_paths(
+    tmp_path: Path, sandbox: SandboxThread, selects: bool
+) -> None:
+    ids = sandbox.add_campaigns([{"_id": f"cd-v2-{i}", "status": "Stopped"} for i in range(3)])
+    target = {"host": sandbox.url, "app_id": "st-sandbox-app", "account_id": "acc-sandbox",
+              "api": "v2"}  # fmt: skip
+    if selects:
+        job = write_job(tmp_path, sandbox, select={"status": ["Stopped"]}, target=target)
+    else:
+        job = write_job(tmp_path, sandbox, ids, target=target)
+    result = bulkops("list", job, "--output", "ids", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert sorted(result.stdout.split()) == ids
+    stats = sandbox.stats_snapshot()
+    assert stats["total_requests"] > 0 and stats["by_api"] == {"v2": stats["total_requests"]}
+
+
+def test_the_jobs_warnings_are_kept_under_campaigns_file(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=3)
+    job = write_job(tmp_path, sandbox, ids, exclude=["cd-typo"])
+    job.write_text(job.read_text().replace("name: e2e\n", "name: e2e #2\n"))
+    (tmp_path / "retry.txt").write_text(f"{ids[0]}\n{ids[1]}\n{ids[0]}\n")
+    result = bulkops("run", job, "--dry-run", "--campaigns-file", "retry.txt", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "'#2' after a space starts a YAML comment" in result.stderr
+    assert "1 exclude ids match none of the campaigns of --campaigns-file (a typo?): 'cd-typo'" in (
+        result.stderr
+    )
+    assert "1 duplicate campaign ids removed (first: " in result.stderr
+    assert "2 campaigns would be deleted" in result.stdout

@@ -63,3 +63,21 @@ def test_an_id_job_in_a_big_account_gets_each_id_instead(
     assert methods[0] == "POST" and len(methods) <= 4 and methods.count("POST") == 1
     assert result.outcomes() == dict.fromkeys(ids, "would_delete")
     assert "GETs cost fewer requests than listing on (4 more pages)" in result.stderr
+
+
+def test_exclude_ids_that_match_nothing_are_named_and_the_preview_lists_the_excluded(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns([{"_id": f"cd-x-{i}", "status": "Stopped"} for i in range(4)])
+    job = write_job(tmp_path, sandbox, select={"status": ["Stopped"]},
+                    exclude=["cd-x-1", "cd-x-l"])  # fmt: skip
+    result = bulkops("run", job, "--dry-run", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert "1 exclude ids match none of the selected campaigns (a typo?): 'cd-x-l'" in (
+        result.stderr
+    )
+    assert "3 campaigns would be deleted" in result.stdout
+    assert "1 ids left out by exclude: cd-x-1" in result.stdout
+    id_job = write_job(tmp_path, sandbox, ids, exclude=["cd-x-9"])
+    warned = bulkops("validate", id_job, cwd=tmp_path)
+    assert "1 exclude ids match none of the campaigns (a typo?): 'cd-x-9'" in warned.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -77,10 +76,11 @@ def test_second_ctrl_c_exits_at_once_leaving_the_log_parseable(
     proc.send_signal(signal.SIGINT)
     assert proc.stderr is not None
     wait_for_line(proc.stderr, "interrupted (SIGINT): letting requests in flight finish")
-    started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=10)
-    assert proc.returncode == 130 and time.monotonic() - started < 2
+    assert proc.returncode == 130
+    # at once: the server still holds the slow requests the run no longer waits for
+    assert sandbox.stats_snapshot()["in_flight"] > 0
     for line in (tmp_path / "audit.jsonl").read_text().splitlines():
         json.loads(line)
 

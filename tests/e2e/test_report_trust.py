@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bulkops.cli.main import main
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import bulkops, write_job
 
@@ -78,3 +81,23 @@ def test_totals_count_each_campaign_once_by_its_latest_outcome(
     table = bulkops("report", tmp_path / "audit.jsonl", cwd=tmp_path).stdout
     assert gone[0] not in table
     assert "  1 campaign that failed here had a later outcome" in table.splitlines()
+
+
+def test_the_report_keeps_dry_runs_out_of_the_totals(
+    tmp_path: Path, sandbox: SandboxThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = sandbox.add_campaigns([{"_id": f"cd-r-{i}", "status": "Stopped"} for i in range(3)])
+    job = write_job(tmp_path, sandbox, ids)
+    assert bulkops("run", job, "--dry-run", cwd=tmp_path).code == 0
+    assert bulkops("run", job, "--yes", cwd=tmp_path).code == 0
+    log = str(tmp_path / "audit.jsonl")
+    assert main(["report", log, "--format", "json"]) == 0  # in this process: no start-up
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["totals"]["deleted"] == 3 and doc["totals"]["would_delete"] == 0
+    assert doc["dry_run_totals"]["would_delete"] == 3 and doc["dry_run_totals"]["deleted"] == 0
+    assert main(["report", log]) == 0
+    table = capsys.readouterr().out
+    assert "totals (1 real run): deleted 3" in table
+    assert (
+        "dry runs (1, nothing deleted): deleted 0  not_found 0  failed 0  would_delete 3" in table
+    )

@@ -168,3 +168,16 @@ def test_the_sent_record_costs_one_short_line_per_delete(
     dry = bulkops("run", write_job(tmp_path, sandbox, ids), "--dry-run", "--fresh", cwd=tmp_path)
     assert dry.code == 0
     assert len([x for x in read_audit(tmp_path / "audit.jsonl") if x["event"] == "sent"]) == 5
+
+
+def test_sigterm_is_not_told_to_press_ctrl_c_and_the_summary_says_how_to_resume(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=40)
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["20/s"], "concurrency": 2})
+    proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
+    code, _, err = interrupt_after(proc, sandbox, 3, sig=signal.SIGTERM)
+    assert code == 143
+    assert "interrupted (SIGTERM): letting requests in flight finish" in err
+    assert "Ctrl-C" not in err and "a second SIGTERM quits at once" in err
+    assert "rerun the same command to resume: campaigns already done are skipped" in err

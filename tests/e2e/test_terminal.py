@@ -75,3 +75,17 @@ def test_yes_at_the_prompt_deletes_with_a_live_progress_line(
     assert term.wait() == 0
     assert "\r" in screen and "30/30" in screen and "/s" in screen  # the redrawn progress line
     assert sorted(sandbox.stats_snapshot()["deleted_ids"]) == sorted(ids)
+
+
+def test_the_eta_counts_the_wait_for_the_next_rate_window(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=8)
+    job = write_job(tmp_path, sandbox, ids, run={"rate": ["6/2s"], "concurrency": 6})
+    term = Terminal("run", job, "--yes", cwd=tmp_path)
+    screen = term.read_until("completed: deleted 8")
+    assert term.wait() == 0
+    waiting = [line for line in screen.split("\r") if " 6/8 " in line]
+    assert waiting, screen  # drawn while the last 2 wait for the window to let them go
+    assert all("ETA 0:00:00" not in line for line in waiting), waiting
+    assert any("ETA 0:00:01" in line or "ETA 0:00:02" in line for line in waiting), waiting

@@ -14,8 +14,17 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bulkops import __version__
+from bulkops.records.audit_log import AuditLock
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import REPO, bulkops, interrupt_after, start_bulkops, write_job
+from tests.e2e.harness import (
+    REPO,
+    bulkops,
+    interrupt_after,
+    read_audit,
+    run_losing_a_directory,
+    start_bulkops,
+    write_job,
+)
 from tests.skips import NOT_RUN_HERE
 
 MONITORING = ("--summary-json", "summary.json", "--metrics-file", "metrics/bulkops.prom")
@@ -130,3 +139,37 @@ def test_the_built_wheel_installs_and_reports_its_version(tmp_path: Path) -> Non
         [tmp_path / "venv/bin/bulkops", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"bulkops {__version__}"
+
+
+def test_a_run_refused_by_the_lock_leaves_the_monitoring_files_alone(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    """What docs/scheduling.md says: those files belong to the run that holds the lock."""
+    job = write_job(tmp_path, sandbox, ["cd-1"])
+    lock = AuditLock(tmp_path / "audit.jsonl")
+    lock.acquire()  # another run holds the log
+    try:
+        summary = tmp_path / "summary.json"
+        result = bulkops("run", job, "--yes", "--summary-json", summary, cwd=tmp_path)
+    finally:
+        lock.release()
+    assert result.code == 2 and "in use by another bulkops run" in result.stderr
+    assert not summary.exists() and sandbox.stats_snapshot()["total_requests"] == 0
+    doc = (Path(__file__).parents[2] / "docs" / "scheduling.md").read_text()
+    assert "refused because another run holds the audit log's lock writes neither" in doc
+
+
+def test_a_metrics_file_that_cannot_be_written_gives_one_exit_code_everywhere(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    out, summary = tmp_path / "out", tmp_path / "summary.json"
+    code, err = run_losing_a_directory(
+        sandbox, tmp_path, out, "--summary-json", summary, "--metrics-file", out / "m.prom"
+    )
+    finished = [r for r in read_audit(tmp_path / "audit.jsonl") if r["event"] == "run_finished"]
+    assert code == 3, err
+    assert finished[-1]["exit_code"] == 3
+    assert f"could not write {out / 'm.prom'}" in finished[-1]["error"]
+    assert json.loads(summary.read_text())["exit_code"] == 3
+    assert f"could not write {out / 'm.prom'}" in err and "exit 3" in err
+    assert err.count("could not write") == 1 and "Traceback" not in err

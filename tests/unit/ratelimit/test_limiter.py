@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from bulkops.model import RateSpec
+from bulkops.ratelimit.budget import answer_ages
 from bulkops.ratelimit.limiter import NO_SLOT, SlotLimiter
 from tests.fake_clock import FakeClock
 
@@ -167,3 +168,16 @@ async def test_preloaded_starts_count_against_the_window() -> None:
     await take(lim)
     await take(lim)
     assert clock.now - 1000.0 == ms(0.5)
+
+
+async def test_answer_times_in_the_future_are_left_out_and_never_stall() -> None:
+    """A clock set back (or a hand edit) puts audit-log answers ahead of now; counted, they
+    would hold the window until then. They are left out of the preload, and told."""
+    clock, wall_now = FakeClock(), 1_700_000_000.0
+    ages, ahead = answer_ages([wall_now + 600.0] * 5 + [wall_now - 0.5], wall_now)
+    assert ages == [0.5] and ahead == [600.0] * 5
+    lim = limiter(clock, RateSpec(5, 60.0))
+    lim.preload(ages)
+    for _ in range(4):
+        await take(lim)
+    assert clock.now == 1000.0  # four more of 5/min after one recent answer: no wait at all

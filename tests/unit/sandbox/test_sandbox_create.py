@@ -10,8 +10,8 @@ import pytest
 
 from bulkops.sandbox import Sandbox, SandboxConfig
 from bulkops.sandbox.cli import build_parser
-from tests.test_sandbox import CFG, headers
-from tests.test_sandbox_dialect import call
+from tests.unit.sandbox.test_sandbox import CFG, headers
+from tests.unit.sandbox.test_sandbox_dialect import call
 
 V1 = f"/agentassist/api/v1/public/{CFG.app_id}/campaign"
 V2 = f"/campaign/api/v2/public/{CFG.app_id}/campaign"

@@ -11,7 +11,7 @@ from yarl import URL
 
 from bulkops.sandbox import Sandbox, SandboxConfig
 from bulkops.sandbox.dialect import KORE_RATE_LIMIT_MESSAGE
-from tests.test_sandbox import CFG, campaign_url, headers
+from tests.unit.sandbox.test_sandbox import CFG, campaign_url, headers
 
 V2 = f"/campaign/api/v2/public/{CFG.app_id}/campaign"
 

@@ -23,6 +23,7 @@ from bulkops.errors import (
 from bulkops.model import Answer, Outcome, RateSpec, RunSettings
 from bulkops.ratelimit.limiter import SlotLimiter
 from tests.fake_clock import FakeClock
+from tests.unit.ratelimit.timing import VirtualTime
 
 FAST = RunSettings(
     concurrency=4, rates=(), max_attempts=3, backoff_initial=0.001, backoff_max=0.002, timeout=1
@@ -265,3 +266,35 @@ async def test_a_stop_first_delete_as_the_very_first_request_does_not_deadlock_t
     assert sent.index("STOP c1") < sent.index("DELETE c1")
     assert sorted(o.outcome for o in outcomes) == ["deleted", "deleted"]
     assert pool.stats.requests == 3
+
+
+async def test_stop_then_delete_at_one_a_second_takes_one_slot_a_request_and_no_more() -> None:
+    """Four Stop-first campaigns at 1/s, two in flight: eight requests, one each second of
+    virtual time, each Stop answered before its DELETE; no slot held while waiting."""
+    clock, spec = VirtualTime(), RateSpec(1, 1.0)
+    api = ScriptedApi(clock=clock)
+    sent: list[tuple[float, str]] = []
+
+    async def stop(campaign_id: str, request: Request) -> None:
+        await request(lambda: api.get(campaign_id))
+        sent.append((clock.now, f"STOP {campaign_id}"))
+
+    async def delete(campaign_id: str) -> Answer:
+        sent.append((clock.now, f"DELETE {campaign_id}"))
+        return await api.delete(campaign_id)
+
+    ids = [f"c{i}" for i in range(4)]
+    pool = WorkerPool(
+        settings=replace(FAST, rates=(spec,), concurrency=2), ending=RunEnding(), clock=clock,
+        limiter=SlotLimiter([spec], clock=clock, sleep=clock.sleep),
+    )  # fmt: skip
+    stop_first = Action(delete, "deleted", write_ahead=True, first=stop, first_for=frozenset(ids))
+    work = asyncio.ensure_future(pool.settle_all(ids, stop_first))
+    await clock.run(work)
+    await work
+    starts = sorted(t for times in api.sent_at.values() for t in times)
+    assert [t for t in starts] == pytest.approx(list(range(8)), abs=0.01)
+    for campaign_id in ids:
+        order = [what for _, what in sent if what.endswith(f" {campaign_id}")]
+        assert order == [f"STOP {campaign_id}", f"DELETE {campaign_id}"]
+    assert pool.stats.requests == 8

@@ -31,7 +31,7 @@ from bulkops.records.report import (
     summarize,
 )
 
-FIXTURE = Path(__file__).parent / "fixtures" / "audit" / "three_runs.jsonl"
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "audit" / "three_runs.jsonl"
 R1, R2, R3 = "20250101T020000Z-aaaaaa", "20250102T020000Z-bbbbbb", "20250103T100000Z-cccccc"
 
 

@@ -30,7 +30,7 @@ from bulkops.sandbox.state import RollingWindows, SandboxState
 
 CFG = SandboxConfig()
 RATE_MESSAGE = "Rate limit for this API has been reached. Please try again later"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def token(**overrides: Any) -> str:
@@ -437,13 +437,14 @@ async def test_latency_and_max_in_flight(session: Any) -> None:
     async with Sandbox(campaigns=6, latency=0.1) as sb:
         started = time.monotonic()
         answers = await asyncio.gather(*(delete(session, sb, cid) for cid in sb.campaign_ids()[:5]))
-        elapsed = time.monotonic() - started
-        assert [a[0] for a in answers] == [200] * 5 and 0.1 <= elapsed < 0.5
+        elapsed = time.monotonic() - started  # a floor: load only adds to it
+        assert [a[0] for a in answers] == [200] * 5 and elapsed >= 0.1
+        # all five held at once, not one after another
         assert sb.stats.max_in_flight == 5 and sb.stats.in_flight == 0
-        sb.configure(latency=0.0)
-        started = time.monotonic()
-        await delete(session, sb, sb.campaign_ids()[0])
-        assert time.monotonic() - started < 0.1
+        sb.configure(latency=60.0)
+        sb.configure(latency=0.0)  # no longer held: answered well inside a 10 s timeout
+        timeout = aiohttp.ClientTimeout(total=10)
+        assert (await delete(session, sb, sb.campaign_ids()[0], timeout=timeout))[0] == 200
 
 
 def test_invalid_settings_are_refused() -> None:

@@ -14,7 +14,7 @@ from bulkops.model import RestoreOutcome, Target
 from bulkops.records.history import iter_records
 from bulkops.records.restore_log import RestoreLog, restore_log_path
 from bulkops.records.restore_reader import Restored, read_deleted, read_restore_state
-from tests.test_audit import APP, HOST, started, write_log
+from tests.unit.records.test_audit import APP, HOST, started, write_log
 
 TARGET = Target(HOST, APP, "acc")
 

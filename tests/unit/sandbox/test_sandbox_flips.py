@@ -12,7 +12,7 @@ import pytest
 from bulkops.sandbox import Sandbox, SandboxConfig, main
 from bulkops.sandbox.flips import FlipClock, flips
 from bulkops.sandbox.state import SandboxState
-from tests.test_sandbox import call, campaign_url, delete
+from tests.unit.sandbox.test_sandbox import call, campaign_url, delete
 
 
 @pytest.fixture

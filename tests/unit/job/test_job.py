@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from bulkops.job import (
 from bulkops.job.idfile import read_ids_file
 from bulkops.model import DEFAULT_RATES, Job, RateSpec, RestoreDefaults, RunSettings
 
-FIXTURES = Path(__file__).parent / "fixtures" / "jobs"
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "jobs"
 SECRET = "S3CRET-value-that-must-never-show"
 TOKEN = "eyJ-TOKEN-value-that-must-never-show"
 ENV = {
@@ -433,12 +432,11 @@ def test_missing_ids_file_names_the_field(tmp_path: Path) -> None:
 
 
 def test_large_ids_file(tmp_path: Path) -> None:
+    """Every id of a 200,000-line file, in order; how long it takes is bench/job_input.py's."""
     path = tmp_path / "ids.txt"
     path.write_text("".join(f"cd-{i:08d}\n" for i in range(200_000)), encoding="utf-8")
-    started = time.monotonic()
     ids = read_ids_file(path)
     assert len(ids) == 200_000 and ids[-1] == "cd-00199999"
-    assert time.monotonic() - started < 5
 
 
 # --- rate specs -----------------------------------------------------------------------------
@@ -551,9 +549,8 @@ def test_describe(tmp_path: Path) -> None:
 
 
 def hostile(tmp_path: Path, data: bytes) -> str:
-    started = time.monotonic()
+    """The short message a hostile job file is refused with (bench/job_input.py times it)."""
     message = error(tmp_path, data)
-    assert time.monotonic() - started < 2
     assert len(message) < 400
     return message
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "scheduling.md"
 DEPLOY = ROOT / "deploy"
 JOB = ROOT / "jobs" / "nightly-cleanup.yaml"
