@@ -124,6 +124,14 @@ class CreatedBefore:
         return now - self.age
 
 
+# The campaign statuses Kore.ai documents (README, "Statuses"): the only ones a job may name,
+# and the only ones bulkops reads from an answer; any other status is one it cannot classify
+STATUSES = (
+    *("Active", "Completed", "Ready", "Paused"),
+    *("Preparing", "Stopped", "Scheduled", "Rescheduled"),
+)
+
+
 @dataclass(frozen=True)
 class Selection:
     status: tuple[str, ...] = ()

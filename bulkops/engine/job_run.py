@@ -23,7 +23,7 @@ from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.prepare import Prepared
 from bulkops.engine.recorder import RunRecorder
-from bulkops.engine.selection import resolve
+from bulkops.engine.selection import Unfiltered, resolve
 from bulkops.errors import (
     AbortError,
     ApiError,
@@ -277,14 +277,17 @@ class JobRun:
         if self.job.select is None:
             return list(self.job.campaign_ids)
         started = time.monotonic()
+        unfiltered = Unfiltered(self._observer.warn)
         listed, pages = await resolve(
             self._fetch_page,
             self.job.select,
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
+            on_unfiltered=unfiltered.add,
             cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
         )
+        unfiltered.say()
         ids = [c.id for c in listed]
         # over run.max_deletes: the listing stopped there (the run will be refused), so an
         # exclude id matching none listed may match one never listed

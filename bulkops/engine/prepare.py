@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkops.engine.guards import guarded_statuses, known_outcome, status_of
+from bulkops.engine.guards import guarded_statuses, known_outcome, protects, status_of
 from bulkops.engine.selection import MAX_PAGES, candidate, list_body
 from bulkops.errors import ApiError, NotFound
 from bulkops.model import Job, Outcome, Selection
@@ -154,11 +154,12 @@ async def prepare_delete(
     if listed is None:
         what = f"checking statuses ({', '.join(statuses)})"
         listed = await lookup(job, todo, statuses, fetch_page, get_one, say, what)
-    protected = [i for i in todo if status_of(listed.get(i)) in job.run.protect_status]
+    protect = job.run.protect_status
+    protected = [i for i in todo if i in listed and protects(listed[i], protect)]
     shielded = set(protected)
     return Prepared(
         [i for i in todo if i not in shielded],
-        [known_outcome(i, listed[i], job.run.protect_status) for i in protected],
+        [known_outcome(i, listed[i], protect) for i in protected],
         _to_stop(job, todo, listed),
     )
 

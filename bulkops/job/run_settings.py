@@ -6,9 +6,9 @@ import dataclasses
 from collections.abc import Callable, Mapping
 
 from bulkops.job.rates import RATE_STORE_ENV, parse_rate_store, read_rates
-from bulkops.job.select_section import STATUSES, read_choices
+from bulkops.job.select_section import read_choices
 from bulkops.job.yamlsafe import Section, Seq, Value
-from bulkops.model import RunSettings
+from bulkops.model import STATUSES, RunSettings
 
 RUN_KEYS = [f.name for f in dataclasses.fields(RunSettings) if f.name != "rates"] + ["rate"]
 
