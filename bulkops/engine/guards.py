@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bulkops.errors import ApiError, AuthError, NotFound, PermanentError
+from bulkops.errors import ApiError, AuthError, PermanentError
 from bulkops.kore.client import KoreClient
 from bulkops.model import STATUSES, Answer, Outcome, RunSettings
 
@@ -70,13 +70,15 @@ def protect_answered(outcome: Outcome, protect: tuple[str, ...]) -> Outcome:
 def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
     """The Stop call sent before a campaign's DELETE: a request of its own, through the
     pool's ``request`` (its own rate slot, its own retries), answered before the DELETE is
-    sent. What ends the campaign is raised: AuthError (the run aborts), NotFound (already
-    gone), PermanentError (any other failure: not deleted, and not retried again)."""
+    sent. What ends the campaign is raised: AuthError (the run aborts), PermanentError (any
+    other answer that is not a success: not deleted, ``failed``, so the next run tries again).
+    A Stop answered "not found" is such a failure too: only a DELETE's not-found answer means
+    the campaign is gone (a gateway without the Stop route answers 404 for every campaign)."""
 
     async def stop(campaign_id: str, request: Request) -> None:
         try:
             await request(lambda: client.stop(campaign_id))
-        except (AuthError, NotFound):
+        except AuthError:
             raise
         except ApiError as exc:
             raise PermanentError(
