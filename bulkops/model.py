@@ -161,6 +161,7 @@ class RunSettings:
     dry_run: bool = False
     protect_status: tuple[str, ...] = ("Active",)  # campaigns in these statuses are never deleted
     stop_before_delete: bool = False  # stop an Active campaign (Kore.ai's Stop call) first
+    status_max_age: float = 300.0  # seconds: no protection decision rests on an older status
 
 
 @dataclass(frozen=True)
