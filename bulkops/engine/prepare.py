@@ -148,7 +148,7 @@ async def prepare_delete(
     fetch_page: FetchPage,
     get_one: GetOne,
     say: Say,
-    listed_at: float,
+    listed_at: float = 0.0,
 ) -> Prepared:
     """A real run's work: the campaigns whose status ``run.protect_status`` protects are set
     aside (``protected``), learning only the statuses the guards need; the rest are sent,
