@@ -124,6 +124,14 @@ class CreatedBefore:
         return now - self.age
 
 
+# The campaign statuses Kore.ai documents (README, "Statuses"): the only ones a job may name,
+# and the only ones bulkops reads from an answer; any other status is one it cannot classify
+STATUSES = (
+    *("Active", "Completed", "Ready", "Paused"),
+    *("Preparing", "Stopped", "Scheduled", "Rescheduled"),
+)
+
+
 @dataclass(frozen=True)
 class Selection:
     status: tuple[str, ...] = ()
@@ -153,6 +161,7 @@ class RunSettings:
     dry_run: bool = False
     protect_status: tuple[str, ...] = ("Active",)  # campaigns in these statuses are never deleted
     stop_before_delete: bool = False  # stop an Active campaign (Kore.ai's Stop call) first
+    status_max_age: float = 300.0  # seconds: no protection decision rests on an older status
 
 
 @dataclass(frozen=True)

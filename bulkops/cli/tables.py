@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,7 +13,12 @@ CELL_MAX = 60
 
 
 def _cell(value: Any) -> str:
-    text = printable("" if value is None else " ".join(str(value).split()))
+    """One line of text; a value whose spaces that would lose (``"Active "``) is shown quoted,
+    so a status that is not exactly what it seems does not look like one that is."""
+    text = "" if value is None else str(value)
+    if text != " ".join(text.split()):
+        text = json.dumps(text, ensure_ascii=False)
+    text = printable(text)
     return text if len(text) <= CELL_MAX else text[: CELL_MAX - 1] + "…"
 
 

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bulkops.engine.guards import protect_answered, stop_call
+from bulkops.engine.guards import Request, protect_answered, stop_call
 from bulkops.engine.pool import Action
 from bulkops.engine.prepare import FetchPage, GetOne, Prepared, Say, prepare_delete, prepare_preview
+from bulkops.engine.watch import StatusWatch
 from bulkops.kore.client import KoreClient
 from bulkops.model import Job, Outcome
 
@@ -26,14 +27,19 @@ class Flow:
     verb: str  # "are" / "would be", for what the run says it does
     learning: str  # what the run learns first, for a message when that fails
 
-    def action(self, client: KoreClient, stop_first: set[str]) -> Action:
-        """What the pool sends for each campaign."""
+    def action(self, client: KoreClient, job: Job, watch: StatusWatch | None) -> Action:
+        """What the pool sends for each campaign; a real run's ``watch`` decides right before
+        each DELETE whether it goes (protected, or stopped first) on statuses fresh enough."""
         if not self.deletes:
             return Action(client.get, "would_delete", write_ahead=False)
-        return Action(
-            client.delete, "deleted", write_ahead=True,
-            first=stop_call(client), first_for=frozenset(stop_first),
-        )  # fmt: skip
+        if watch is None:
+            return Action(client.delete, "deleted", write_ahead=True)
+        stop = stop_call(client) if job.run.stop_before_delete else None
+
+        async def first(campaign_id: str, request: Request) -> Outcome | None:
+            return await watch.decide(campaign_id, request, stop)
+
+        return Action(client.delete, "deleted", write_ahead=True, first=first, stale=watch.stale)
 
     async def prepare(
         self,
@@ -44,12 +50,14 @@ class Flow:
         fetch_page: FetchPage,
         get_one: GetOne,
         say: Say,
+        listed_at: float,
     ) -> Prepared:
         if not self.deletes:
             return await prepare_preview(job, todo, listed, fetch_page=fetch_page, say=say)
         return await prepare_delete(
-            job, todo, listed, fetch_page=fetch_page, get_one=get_one, say=say
-        )
+            job, todo, listed, fetch_page=fetch_page, get_one=get_one, say=say,
+            listed_at=listed_at,
+        )  # fmt: skip
 
     def outcome(self, outcome: Outcome, job: Job) -> Outcome:
         """A preview GET whose answer shows a protected status ends ``protected``."""

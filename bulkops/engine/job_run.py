@@ -23,7 +23,8 @@ from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.prepare import Prepared
 from bulkops.engine.recorder import RunRecorder
-from bulkops.engine.selection import resolve
+from bulkops.engine.selection import Unfiltered, resolve
+from bulkops.engine.watch import StatusWatch
 from bulkops.errors import (
     AbortError,
     ApiError,
@@ -64,6 +65,7 @@ class _Record:
     not_found: list[str] = field(default_factory=list)
     excluded: tuple[str, ...] = ()
     listed: dict[str, dict[str, object]] | None = None  # a select job's list items
+    listed_at: float = 0.0  # when the listing that found them began (monotonic)
 
 
 class JobRun:
@@ -91,6 +93,7 @@ class JobRun:
         self._publish = publish
         self._ending = RunEnding()
         self._machine: Machinery | None = None
+        self._watch: StatusWatch | None = None  # a real run's statuses, kept fresh
         self._recorder: RunRecorder | None = None
         self._record = _Record(excluded=job.removed_by_exclude)
 
@@ -166,7 +169,8 @@ class JobRun:
             self._observer.work_started(len(work.send), self._recorder.counts)
             try:
                 assert self._machine is not None
-                action = flow_of(self.job).action(self._machine.client, work.stop_first)
+                self._watch = work.watch
+                action = flow_of(self.job).action(self._machine.client, self.job, work.watch)
                 await pool.settle_all(work.send, action)
             finally:
                 await self._observer.work_ended()
@@ -183,6 +187,7 @@ class JobRun:
             self.job, todo, self._record.listed, fetch_page=self._fetch_page,
             get_one=lambda campaign_id: pool.request(lambda: client.get(campaign_id)),
             say=lambda text: self._observer.info("requests", text),
+            listed_at=self._record.listed_at,
         )  # fmt: skip
         if kept := sum(1 for o in work.settled if o.outcome == "protected"):
             statuses = ", ".join(self.job.run.protect_status)
@@ -276,15 +281,18 @@ class JobRun:
             return list(campaign_set(self.plan_ids, self.job.exclude, among="").ids)
         if self.job.select is None:
             return list(self.job.campaign_ids)
-        started = time.monotonic()
+        started = self._record.listed_at = time.monotonic()
+        unfiltered = Unfiltered(self._observer.warn)
         listed, pages = await resolve(
             self._fetch_page,
             self.job.select,
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
+            on_unfiltered=unfiltered.add,
             cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
         )
+        unfiltered.say()
         ids = [c.id for c in listed]
         # over run.max_deletes: the listing stopped there (the run will be refused), so an
         # exclude id matching none listed may match one never listed
@@ -315,6 +323,8 @@ class JobRun:
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
         outcome = flow_of(self.job).outcome(outcome, self.job)
+        if self._watch is not None:
+            self._watch.settled(outcome.campaign_id)
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
             self._recorder.campaign(outcome)
         rows = {"would_delete": self._record.previews, "protected": self._record.protected}

@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bulkops.engine.ending import RunEnding
+from bulkops.engine.guards import protects
 from bulkops.engine.machinery import history_of, machinery
 from bulkops.engine.prepare import lookup
-from bulkops.engine.selection import resolve
+from bulkops.engine.selection import Unfiltered, resolve
 from bulkops.ids import shown
 from bulkops.job.campaign_set import campaign_set
 from bulkops.model import Answer, Job
@@ -44,11 +45,14 @@ async def list_campaigns(
             return pool.request(lambda: client.list_page(body))
 
         if job.select is not None:
+            unfiltered = Unfiltered(warn)
             listed, _ = await resolve(
                 fetch_page, job.select, campaign_type=job.target.campaign_type,
                 now=datetime.now(timezone.utc),
                 on_invalid=lambda i, problem: say(f"skipped id {shown(i)}: it {problem}"),
+                on_unfiltered=unfiltered.add,
             )  # fmt: skip
+            unfiltered.say()
             items = {c.id: c.data for c in listed}
             chosen = campaign_set(
                 list(items), job.exclude, among="the selected campaigns", empty_warning=False
@@ -73,5 +77,5 @@ def _row(campaign_id: str, item: dict[str, Any], job: Job) -> dict[str, Any]:
         "name": item.get("name"),
         "status": status,
         "createdAt": item.get("createdAt"),
-        "protected": status in job.run.protect_status,
+        "protected": protects(item, job.run.protect_status),
     }

@@ -59,10 +59,13 @@ class Action:
     send: Callable[[str], Awaitable[Answer]]  # the campaign's own call (DELETE, or GET)
     success: str  # its outcome on a 2xx answer: deleted, or would_delete
     write_ahead: bool  # each request is recorded before it is sent (a DELETE is)
-    # for the campaigns in ``first_for``: called with the pool's ``request`` before ``send``,
-    # once; it sends its own request(s) and raises what ends the campaign (the Stop call)
-    first: Callable[[str, Request], Awaitable[None]] | None = None
-    first_for: frozenset[str] = frozenset()
+    # called with the pool's ``request`` right before ``send``: an outcome that settles the
+    # campaign without its own call (protected), or None to go on; it may send requests of
+    # its own (a fresh look at statuses, the Stop call) and raises what ends the campaign
+    first: Callable[[str, Request], Awaitable[Outcome | None]] | None = None
+    # True when what ``first`` decided is too old by the time the request has its rate slot:
+    # the slot is given back unused and ``first`` decides again
+    stale: Callable[[], bool] | None = None
 
 
 @dataclass
@@ -75,6 +78,10 @@ class RunStats:
 
 class _Stopped(Exception):
     """The run stopped while this campaign waited (for the limiter or a retry)."""
+
+
+class _Stale(Exception):
+    """What the action decided before the request went stale while it waited for its slot."""
 
 
 class WorkerPool:
@@ -136,12 +143,12 @@ class WorkerPool:
         ahead = campaign_id if action.write_ahead else None
 
         async def try_once() -> Answer:
-            return await self._send(lambda: action.send(campaign_id), attempt, ahead)
+            return await self._send(lambda: action.send(campaign_id), attempt, ahead, action.stale)
 
         try:
-            if action.first is not None and campaign_id in action.first_for:
-                await action.first(campaign_id, self.request)  # answered before ours is sent
-            answer = await self._retry.call(try_once)
+            answer = await self._decided(campaign_id, action, try_once)
+            if isinstance(answer, Outcome):
+                return answer
         except _Stopped:
             if attempt.tries == 0 or self._contact.unreachable is not None:
                 return None
@@ -170,6 +177,18 @@ class WorkerPool:
             action.success, answer.status, message=answer.message, campaign=answer.data
         )
 
+    async def _decided(self, campaign_id: str, action: Action, try_once: Call) -> Answer | Outcome:
+        """The campaign's own call once ``action.first`` lets it go (its outcome if it does
+        not), decided again if the decision went stale while the call waited for its slot."""
+        while True:
+            first = action.first
+            if first is not None and (settled := await first(campaign_id, self.request)):
+                return settled
+            try:
+                return await self._retry.call(try_once)
+            except _Stale:
+                continue
+
     async def request(self, call: Call) -> Answer:
         """Any other call (the list calls of a selection) under the same rules as a
         campaign's: admitted by the limiter, counted, retried, and a 429 slows everyone."""
@@ -184,22 +203,29 @@ class WorkerPool:
         call: Callable[[], Awaitable[Answer]],
         attempt: Attempt | None = None,
         campaign_id: str | None = None,
+        stale: Callable[[], bool] | None = None,
     ) -> Answer:
         """One request, sent once the first contact with the target allows it (the first
         requests wait for it one by one; after that this is a plain call)."""
         if self._contact.reached:  # the usual case: no detour through the gate
-            return await self._send_admitted(call, attempt, campaign_id)
-        return await self._contact.send(lambda: self._send_admitted(call, attempt, campaign_id))
+            return await self._send_admitted(call, attempt, campaign_id, stale)
+        return await self._contact.send(
+            lambda: self._send_admitted(call, attempt, campaign_id, stale)
+        )
 
     async def _send_admitted(
         self,
         call: Callable[[], Awaitable[Answer]],
         attempt: Attempt | None,
         campaign_id: str | None,
+        stale: Callable[[], bool] | None = None,
     ) -> Answer:
         """Takes a rate slot right before the request leaves and gives it back when the
-        answer or the error is in."""
+        answer or the error is in (unused, if what allowed the request went ``stale``)."""
         ticket = await self._admit()
+        if stale is not None and stale():
+            self._limiter.release(ticket, sent=False)
+            raise _Stale
         sent = False
         try:
             if campaign_id is not None:

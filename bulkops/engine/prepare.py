@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bulkops.engine.guards import guarded_statuses, known_outcome, status_of
+from bulkops.engine.guards import guarded_statuses, known_outcome, protects, status_of
 from bulkops.engine.selection import MAX_PAGES, candidate, list_body
+from bulkops.engine.watch import StatusWatch
 from bulkops.errors import ApiError, NotFound
 from bulkops.model import Job, Outcome, Selection
 
@@ -47,6 +49,7 @@ class Prepared:
     send: list[str]  # ids for the worker pool: a GET each in a dry run, a DELETE in a real one
     settled: list[Outcome]  # outcomes known without a request of their own
     stop_first: set[str] = field(default_factory=set)  # Active campaigns to stop before deleting
+    watch: StatusWatch | None = None  # a real run's statuses, kept fresh before each DELETE
 
 
 async def learn(
@@ -145,21 +148,33 @@ async def prepare_delete(
     fetch_page: FetchPage,
     get_one: GetOne,
     say: Say,
+    listed_at: float = 0.0,
 ) -> Prepared:
     """A real run's work: the campaigns whose status ``run.protect_status`` protects are set
-    aside (``protected``), learning only the statuses the guards need; the rest are sent."""
+    aside (``protected``), learning only the statuses the guards need; the rest are sent,
+    each decided on again before its DELETE by a ``StatusWatch`` (``listed`` was seen at the
+    monotonic time ``listed_at``)."""
     statuses = guarded_statuses(job.run)
     if not statuses or not todo:
         return Prepared(list(todo), [])
     if listed is None:
         what = f"checking statuses ({', '.join(statuses)})"
+        listed_at = time.monotonic()
         listed = await lookup(job, todo, statuses, fetch_page, get_one, say, what)
-    protected = [i for i in todo if status_of(listed.get(i)) in job.run.protect_status]
+    protect = job.run.protect_status
+    protected = [i for i in todo if i in listed and protects(listed[i], protect)]
     shielded = set(protected)
+    send = [i for i in todo if i not in shielded]
+
+    async def look(ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return await lookup(job, ids, statuses, fetch_page, get_one, lambda text: None, "")
+
+    watch = StatusWatch(job.run, send, dict(listed), seen_at=listed_at, look=look, say=say)
     return Prepared(
-        [i for i in todo if i not in shielded],
-        [known_outcome(i, listed[i], job.run.protect_status) for i in protected],
+        send,
+        [known_outcome(i, listed[i], protect) for i in protected],
         _to_stop(job, todo, listed),
+        watch,
     )
 
 

@@ -1,7 +1,9 @@
 """Choosing campaigns through the list API: the request bodies, paging, and the local filters.
 
 Server-side filters (status, dialing mode, priority) go in the list call's
-body; the name glob and the age cut-off are applied here. The whole selection
+body, and are checked again here on every listed campaign: one they do not
+match (a server or gateway that ignored them) is left alone and reported. The
+name glob and the age cut-off are applied here only. The whole selection
 is resolved before anything is deleted: deleting while paging shifts pages.
 """
 
@@ -14,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bulkops.engine.guards import status_of
 from bulkops.errors import AbortError, ApiError
-from bulkops.ids import id_problem
+from bulkops.ids import id_problem, shown
 from bulkops.model import Answer, Selection
 from bulkops.utc import parse_utc
 
@@ -51,6 +54,54 @@ def list_body(selection: Selection, campaign_type: str, page: int) -> dict[str, 
         "sortBy": {"createdAt": "asc"},
         "filters": filters,
     }
+
+
+class ServerFilter:
+    """The list call's filters checked again on a listed item: the first one it fails."""
+
+    def __init__(self, selection: Selection) -> None:
+        self._checks: list[tuple[str, Callable[[dict[str, Any]], bool]]] = []
+        if selection.status:
+            self._checks.append(("select.status", lambda item: status_of(item) in selection.status))
+        if selection.dialing_mode:
+            modes = {mode.lower() for mode in selection.dialing_mode}
+            self._checks.append(
+                ("select.dialing_mode", lambda item: _word(item, "dialingMode") in modes)
+            )
+        if selection.priority:
+            levels = {str(level) for level in selection.priority}
+            self._checks.append(("select.priority", lambda item: _word(item, "priority") in levels))
+
+    def missed(self, item: dict[str, Any]) -> str | None:
+        """The field whose filter the item does not match (the server ignored it), or None."""
+        return next((name for name, ok in self._checks if not ok(item)), None)
+
+
+class Unfiltered:
+    """Listed campaigns a list filter should have left out: left alone, and said once."""
+
+    def __init__(self, warn: Callable[[str, str], None]) -> None:
+        self._warn = warn
+        self._by_field: dict[str, list[str]] = {}
+
+    def add(self, campaign_id: str, field: str) -> None:
+        self._by_field.setdefault(field, []).append(campaign_id)
+
+    def say(self) -> None:
+        for name, ids in self._by_field.items():
+            self._warn(
+                "server_ignored_filter",
+                f"the server ignored the list call's filter {name}: {len(ids)} listed "
+                f"campaign{'s' * (len(ids) != 1)} it does not match (e.g. {shown(ids[0])}) "
+                f"{'are' if len(ids) != 1 else 'is'} left alone, not touched",
+            )
+
+
+def _word(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    return str(value).strip().lower()
 
 
 class LocalFilter:
@@ -96,17 +147,19 @@ async def resolve(
     now: datetime,
     exclude: frozenset[str] = frozenset(),
     on_invalid: Callable[[str, str], None] = lambda campaign_id, problem: None,
+    on_unfiltered: Callable[[str, str], None] = lambda campaign_id, field: None,
     cap: int | None = None,
 ) -> tuple[list[Candidate], int]:
     """Every matching campaign (de-duplicated, exclude applied), and the list calls made.
 
     An id the server returns passes the same checks as a job's ids: one that fails
-    them is handed to ``on_invalid`` (id, problem) and never chosen. Paging goes on
+    them is handed to ``on_invalid`` (id, problem) and never chosen; one the server's
+    filters should have left out goes to ``on_unfiltered`` (id, field). Paging goes on
     only while ``hasMore`` is the JSON value true, and must progress: a page that
     brings no new id, or more pages than ``totalResults`` allows, raises AbortError.
     With ``cap``, listing stops as soon as more than ``cap`` campaigns are chosen:
     the list returned then holds ``cap + 1`` of them."""
-    keep = LocalFilter(selection, now)
+    keep, server = LocalFilter(selection, now), ServerFilter(selection)
     chosen: dict[str, Candidate] = {}
     paging = _Paging()
     while True:
@@ -118,6 +171,9 @@ async def resolve(
         for item in results:
             found = candidate(item) if isinstance(item, dict) else None
             if found is not None and found.id not in exclude and keep(item):
+                if field := server.missed(item):
+                    on_unfiltered(found.id, field)
+                    continue
                 if problem := id_problem(found.id):
                     on_invalid(found.id, problem)
                     continue

@@ -114,7 +114,7 @@ def load_job(
             NO_RESTORE_DEFAULTS,
         )
     assert target is not None and auth is not None  # else collecting() raised
-    warnings = _protected_selection(select, run)
+    warnings = (*_nothing_protected(run), *_protected_selection(select, run))
     return Job(
         version=1,
         name=name,
@@ -132,6 +132,17 @@ def load_job(
         removed_by_exclude=excluded,
         answers=answers,
         restore=restore,
+    )
+
+
+def _nothing_protected(run: RunSettings) -> tuple[str, ...]:
+    """``protect_status: []`` is allowed, but never silently: live campaigns will be deleted."""
+    if run.protect_status:
+        return ()
+    how = " (stopped first: run.stop_before_delete)" if run.stop_before_delete else ""
+    return (
+        "run.protect_status is []: no status is protected, so live (Active) campaigns are "
+        f"deleted{how}; protect them with run.protect_status: [Active]",
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 
-from bulkops.job.rates import RATE_STORE_ENV, parse_rate_store, read_rates
-from bulkops.job.select_section import STATUSES, read_choices
+from bulkops.job.rates import RATE_STORE_ENV, parse_age, parse_rate_store, read_rates
+from bulkops.job.select_section import read_choices
 from bulkops.job.yamlsafe import Section, Seq, Value
-from bulkops.model import RunSettings
+from bulkops.model import STATUSES, RunSettings
+from bulkops.text import excerpt
 
 RUN_KEYS = [f.name for f in dataclasses.fields(RunSettings) if f.name != "rates"] + ["rate"]
 
@@ -38,6 +39,7 @@ def read_run_settings(run: Section | None, environ: Mapping[str, str] | None = N
         dry_run=run.read("dry_run", Value.boolean, d.dry_run),
         protect_status=run.read("protect_status", _statuses, d.protect_status),
         stop_before_delete=run.read("stop_before_delete", Value.boolean, False),
+        status_max_age=run.read("status_max_age", _age_seconds, d.status_max_age),
     )
     if settings.stop_before_delete and "Active" in settings.protect_status:
         run.need("stop_before_delete").fail(
@@ -59,6 +61,15 @@ def _statuses(value: Value) -> tuple[str, ...]:
     if isinstance(value.node, Seq) and not value.node.items:
         return ()
     return read_choices(value, STATUSES)
+
+
+def _age_seconds(value: Value) -> float:
+    """An age like 30s, 5m or 1h, at least a second and at most a day."""
+    text = value.string(max_len=20)
+    age = parse_age(text)
+    if age is None or not 1 <= age.total_seconds() <= 86400:
+        value.fail(f"{excerpt(text)}: expected an age from 1s to 24h, like 30s, 5m or 1h")
+    return age.total_seconds()
 
 
 def _seconds(most: float) -> Callable[[Value], float]:

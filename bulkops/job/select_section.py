@@ -7,13 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 
 from bulkops.job.rates import parse_age
 from bulkops.job.yamlsafe import Scalar, Section, Value, suggest
-from bulkops.model import CreatedBefore, Selection
+from bulkops.model import STATUSES, CreatedBefore, Selection
 from bulkops.text import excerpt
 
-STATUSES = (
-    *("Active", "Completed", "Ready", "Paused"),
-    *("Preparing", "Stopped", "Scheduled", "Rescheduled"),
-)
 DIALING_MODES = ("Agentless", "Preview", "Progressive")
 SELECT_KEYS = ("status", "dialing_mode", "priority", "name", "created_before")
 _MAX_AGE = timedelta(days=100 * 366)

@@ -30,6 +30,8 @@ FAST_RUN = {
     "concurrency": 8, "rate": [], "max_attempts": 4, "backoff_initial": 0.02,
     "backoff_max": 0.1, "timeout": 2, "max_retry_after": 2, "protect_status": [],
 }  # fmt: skip
+# FAST_RUN protects nothing (no status check to slow a test down): every run warns so
+NOTHING_KEPT = "warning: run.protect_status is []"
 
 
 # Runs a test against the sandbox in both dialects: its own, and the documented platform's

@@ -16,6 +16,7 @@ from aiohttp import web
 Script = Callable[[int], tuple[int, bytes]]
 
 BASE = "/agentassist/api/v1/public/{app}/campaign"
+STOP = "/campaign/api/v1/public/{app}/campaign"
 
 
 def as_json(doc: Any, status: int = 200) -> tuple[int, bytes]:
@@ -34,7 +35,8 @@ def _not_found(n: int) -> tuple[int, bytes]:
 class HostileServer:
     """``with HostileServer(list=..., delete=...) as srv``: ``srv.url``, ``srv.calls[kind]``.
 
-    Kinds: ``list`` (the list call), ``delete``, ``get``; unscripted ones answer 404."""
+    Kinds: ``list`` (the list call), ``delete``, ``get``, ``stop`` (the Stop call); unscripted
+    ones answer a JSON 404 "no route"."""
 
     def __init__(self, **scripts: Script) -> None:
         self.scripts = scripts
@@ -59,6 +61,7 @@ class HostileServer:
             ("POST", f"{base}/getAllCampaignDetails", "list"),
             ("DELETE", f"{base}/{{id}}", "delete"),
             ("GET", f"{base}/{{id}}", "get"),
+            ("POST", STOP.format(app="{app}") + "/{id}", "stop"),
         ):
             app.router.add_route(method, path, self._handler(kind))
         self._runner = web.AppRunner(app)

@@ -120,3 +120,15 @@ def test_the_prompt_counts_only_what_will_be_deleted_and_says_what_is_kept(
     term.type("no\n")
     assert term.wait() == 2
     assert "DELETE" not in sandbox.stats_snapshot()["by_method"]
+
+
+def test_protecting_nothing_is_said_by_validate_the_preview_and_the_run(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    active, stopped = mix(sandbox)
+    job = write_job(tmp_path, sandbox, [*active, *stopped], run={"protect_status": []})
+    words = "run.protect_status is []: no status is protected, so live (Active) campaigns are"
+    for args in (("validate", job), ("run", job, "--dry-run"), ("run", job, "--yes")):
+        result = bulkops(*args, cwd=tmp_path)
+        assert result.code == 0, result.stderr
+        assert words in result.stderr, (args, result.stderr)

@@ -17,6 +17,7 @@ from bulkops import __version__
 from bulkops.records.audit_log import AuditLock
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import (
+    NOTHING_KEPT,
     REPO,
     bulkops,
     interrupt_after,
@@ -59,7 +60,8 @@ def test_quiet_keeps_only_the_summary(tmp_path: Path, sandbox: SandboxThread) ->
     ids = sandbox.add_campaigns(count=3)
     result = bulkops("run", write_job(tmp_path, sandbox, ids), "--yes", "--quiet", cwd=tmp_path)
     assert result.code == 0
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("completed: deleted 3")
+    said = [line for line in result.stderr.splitlines() if not line.startswith(NOTHING_KEPT)]
+    assert len(said) == 1 and said[0].startswith("completed: deleted 3")
 
 
 def test_summary_and_metrics_after_success(tmp_path: Path, sandbox: SandboxThread) -> None:

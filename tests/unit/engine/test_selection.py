@@ -102,7 +102,8 @@ class Pages:
 
 
 def page(*ids: str, more: bool) -> dict[str, Any]:
-    return {"results": [{"_id": i, "name": f"N {i}"} for i in ids], "hasMore": more}
+    return {"results": [{"_id": i, "name": f"N {i}", "status": "Completed"} for i in ids],
+            "hasMore": more}  # fmt: skip
 
 
 async def test_resolve_pages_until_has_more_is_false() -> None:

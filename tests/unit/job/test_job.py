@@ -632,7 +632,12 @@ def test_a_select_of_protected_statuses_is_warned_about(tmp_path: Path) -> None:
         "those campaigns are listed, never deleted",
     )
     quiet = load(tmp_path, MINIMAL + "select: {status: [Active]}\nrun: {protect_status: []}\n")
-    assert quiet.warnings == () and quiet.run.protect_status == ()
+    assert quiet.run.protect_status == ()
+    assert not any("select.status" in warning for warning in quiet.warnings)
+    assert quiet.warnings == (
+        "run.protect_status is []: no status is protected, so live (Active) campaigns are "
+        "deleted; protect them with run.protect_status: [Active]",
+    )
 
 
 def test_api_family_campaign_type_and_answers_are_read(tmp_path: Path) -> None:
