@@ -14,6 +14,7 @@ same number.
 from __future__ import annotations
 
 import asyncio
+import signal
 from dataclasses import dataclass
 
 from bulkops.errors import EXIT_ABORTED
@@ -43,6 +44,7 @@ class RunEnding:
         self._signum: int | None = None
         self._error: RunEnd | None = None  # the error, the field and the campaign id told first
         self._unwritten: str | None = None  # what the run was asked to write down and could not
+        self._halt: str | None = None  # the halt_after_failures limit reached, in words
 
     def stop(self, reason: str) -> None:
         """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
@@ -52,6 +54,17 @@ class RunEnding:
     def interrupt(self, signum: int) -> None:
         self._signum = signum
         self.stop("interrupted")
+
+    def halt(self, limit: int, failed: int, in_flight: int) -> None:
+        """``halt_after_failures`` (``limit``) is reached at ``failed`` failed campaigns, with
+        ``in_flight`` more still settling (their failures count too)."""
+        if self._halt is None:
+            self._halt = (
+                f"halt_after_failures ({limit}) reached at {failed} failed campaigns; "
+                f"{in_flight} {_plural(in_flight, 'request')} still in flight settled "
+                "(a failure among them counts too)"
+            )
+        self.stop("halted")
 
     def abort(
         self, error: str, *, field: str | None = None, campaign_id: str | None = None
@@ -80,6 +93,23 @@ class RunEnding:
         error = told.error or self._unwritten
         return RunEnd(self.reason, self._signum, error, told.field, told.campaign_id)
 
+    def words(self) -> str | None:
+        """What stopped the run, in words (``run_finished.error``); None when it completed."""
+        end = self.end()
+        if end.reason == "interrupted" and end.signum is not None:
+            name = signal.Signals(end.signum).name
+            said = f"interrupted by {name}: requests in flight settled; rerun to resume"
+            return said if end.error is None else f"{said}; {end.error}"
+        if end.reason == "halted" and end.error is None:
+            return self._halt
+        if end.error is not None and end.field is not None:
+            return f"{end.error} (check {end.field})"
+        return end.error
+
     def exit_code(self, failed: int) -> int:
         code = exit_code_for(self.reason, failed, self._signum)
         return EXIT_ABORTED if self._unwritten is not None and code in (0, 1) else code
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{noun}s"

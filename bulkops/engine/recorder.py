@@ -109,7 +109,7 @@ class RunRecorder:
                 duration_s=self.duration_s,
                 exit_code=self.exit_code,
                 reason=end.reason,
-                error=end.error,
+                error=self._ending.words(),
                 requests=requests,
             )
         try:
