@@ -17,7 +17,7 @@ import asyncio
 import signal
 from dataclasses import dataclass
 
-from bulkops.errors import EXIT_ABORTED
+from bulkops.errors import EXIT_ABORTED, EXIT_USAGE
 from bulkops.model import exit_code_for
 
 # Why a run stopped; when several apply the first listed wins.
@@ -45,6 +45,7 @@ class RunEnding:
         self._error: RunEnd | None = None  # the error, the field and the campaign id told first
         self._unwritten: str | None = None  # what the run was asked to write down and could not
         self._halt: str | None = None  # the halt_after_failures limit reached, in words
+        self._refused = False  # a guard refused the run before it sent anything that deletes
 
     def stop(self, reason: str) -> None:
         """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
@@ -73,6 +74,12 @@ class RunEnding:
         if self._error is None:
             self._error = RunEnd("aborted", error=error, field=field, campaign_id=campaign_id)
         self.stop("aborted")
+
+    def refuse(self, error: str) -> None:
+        """The run must not start deleting (``run.max_deletes``): it ends aborted, exit 2 as a
+        refused run does, with its lines in the audit log like any other run."""
+        self._refused = True
+        self.abort(error)
 
     def log_failed(self, error: str) -> None:
         """The audit log cannot be written: nothing more is sent, and this is why."""
@@ -108,6 +115,8 @@ class RunEnding:
 
     def exit_code(self, failed: int) -> int:
         code = exit_code_for(self.reason, failed, self._signum)
+        if self._refused and self.reason == "aborted":
+            code = EXIT_USAGE
         return EXIT_ABORTED if self._unwritten is not None and code in (0, 1) else code
 
 

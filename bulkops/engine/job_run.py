@@ -34,7 +34,7 @@ from bulkops.errors import (
     field_to_check,
 )
 from bulkops.ids import shown
-from bulkops.job import check_max_deletes
+from bulkops.job import max_deletes_refusal
 from bulkops.job.campaign_set import campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.records.audit_log import AuditLock, AuditWriter
@@ -64,6 +64,7 @@ class _Record:
     not_found: list[str] = field(default_factory=list)
     excluded: tuple[str, ...] = ()
     listed: dict[str, dict[str, object]] | None = None  # a select job's list items
+    listing_stopped: bool = False  # over run.max_deletes: the listing stopped there
 
 
 class JobRun:
@@ -136,14 +137,13 @@ class JobRun:
 
     async def _run(self, pool: WorkerPool, history: History) -> RunResult:
         self._record.started_at = utc_now()
+        done = set() if self._fresh else history.done
         try:
-            ids = await self._campaign_ids()
+            ids = await self._campaign_ids(len(done))
         except ApiError as exc:
             with self._recording(history, total=0, skipped=0):
                 self._abort(f"could not resolve the selection: {exc.explanation}", exc)
             return self._result()
-        self._check_count(len(ids))
-        done = set() if self._fresh else history.done
         todo = [i for i in ids if i not in done]
         try:
             work = await self._prepare(pool, todo)
@@ -151,8 +151,10 @@ class JobRun:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
                 self._abort(f"could not {flow_of(self.job).learning}: {exc.explanation}", exc)
             return self._result()
-        deletes = flow_of(self.job).deletes
-        if deletes and work.send and not self._observer.confirm(len(work.send)):
+        flow = flow_of(self.job)
+        refusal = self._refusal(len(work.send)) if flow.deletes else None
+        confirm = refusal is None and flow.deletes and work.send
+        if confirm and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")
         with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
             if skipped := len(ids) - len(todo):
@@ -162,15 +164,22 @@ class JobRun:
                 )  # fmt: skip
             for outcome in work.settled:
                 self._settled(outcome)
-            assert self._recorder is not None
-            self._observer.work_started(len(work.send), self._recorder.counts)
-            try:
-                assert self._machine is not None
-                action = flow_of(self.job).action(self._machine.client, work.stop_first)
-                await pool.settle_all(work.send, action)
-            finally:
-                await self._observer.work_ended()
+            if refusal is not None:
+                self._ending.refuse(refusal)
+            else:
+                await self._send(pool, work)
+        if not flow.deletes:
+            self._warn_over_max_deletes()
         return self._result()
+
+    async def _send(self, pool: WorkerPool, work: Prepared) -> None:
+        assert self._recorder is not None and self._machine is not None
+        self._observer.work_started(len(work.send), self._recorder.counts)
+        try:
+            action = flow_of(self.job).action(self._machine.client, work.stop_first)
+            await pool.settle_all(work.send, action)
+        finally:
+            await self._observer.work_ended()
 
     def _abort(self, error: str, exc: ApiError) -> None:
         self._ending.abort(error, field=field_to_check(exc))
@@ -226,13 +235,19 @@ class JobRun:
         if (failed := self._publish(self._result())) is not None:
             self._ending.unwritten(failed)
 
-    def _check_count(self, count: int) -> None:
-        if flow_of(self.job).deletes:
-            check_max_deletes(self.job, count)
-        elif count > self.job.run.max_deletes:
+    def _refusal(self, count: int) -> str | None:
+        """Why this real run, which would delete ``count`` campaigns (not those resume skips,
+        protected or known gone), must not start; None when ``run.max_deletes`` allows it."""
+        return max_deletes_refusal(self.job, count, at_least=self._record.listing_stopped)
+
+    def _warn_over_max_deletes(self) -> None:
+        """A preview counts as the real run would: the campaigns it would delete."""
+        assert self._recorder is not None
+        count, cap = self._recorder.counts["would_delete"], self.job.run.max_deletes
+        if count > cap or self._record.listing_stopped:
             self._observer.warn(
                 "max_deletes", f"{count} campaigns selected: a real run would be refused "
-                f"(run.max_deletes is {self.job.run.max_deletes})",
+                f"(run.max_deletes is {cap})",
             )  # fmt: skip
 
     def _read_history(self) -> History:
@@ -271,25 +286,29 @@ class JobRun:
                 f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})", count=refused,
             )  # fmt: skip
 
-    async def _campaign_ids(self) -> list[str]:
+    async def _campaign_ids(self, done: int) -> list[str]:
+        """The campaigns of this run; ``done``: how many earlier runs settled (resume skips
+        them, so they do not count towards ``run.max_deletes``)."""
         if self.plan_ids is not None:  # the plan was made with exclude applied
             return list(campaign_set(self.plan_ids, self.job.exclude, among="").ids)
         if self.job.select is None:
             return list(self.job.campaign_ids)
         started = time.monotonic()
+        deletes = flow_of(self.job).deletes
+        cap = self.job.run.max_deletes + len(self.job.exclude) + done
         listed, pages = await resolve(
             self._fetch_page,
             self.job.select,
             campaign_type=self.job.target.campaign_type,
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
-            cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
+            cap=cap if deletes else None,
         )
         ids = [c.id for c in listed]
-        # over run.max_deletes: the listing stopped there (the run will be refused), so an
+        # over the cap: the listing stopped there (the run will be refused), so an
         # exclude id matching none listed may match one never listed
-        run = self.job.run
-        over = not run.dry_run and len(set(ids) - self.job.exclude) > run.max_deletes
+        over = deletes and len(ids) > cap
+        self._record.listing_stopped = over
         chosen = campaign_set(
             ids, self.job.exclude, among="the selected campaigns",
             empty_warning=False, complete=not over,

@@ -10,12 +10,24 @@ from bulkops.model import Job
 
 def check_max_deletes(job: Job, count: int) -> None:
     """JobError when a real run would delete more than ``run.max_deletes`` campaigns."""
+    if not job.run.dry_run and (refusal := max_deletes_refusal(job, count)) is not None:
+        raise JobError(refusal)
+
+
+def max_deletes_refusal(job: Job, count: int, *, at_least: bool = False) -> str | None:
+    """Why a real run that would delete ``count`` campaigns (``at_least``: the listing
+    stopped there) must not start, or None when ``run.max_deletes`` allows it."""
     cap = job.run.max_deletes
-    if not job.run.dry_run and count > cap:
-        raise JobError(
-            f"{count:,} campaigns are selected, more than run.max_deletes ({cap:,}); nothing "
-            f"was deleted. Raise run.max_deletes in {job.path} or narrow the selection."
-        )
+    if count <= cap and not at_least:
+        return None
+    many = (
+        f"the selection holds more than run.max_deletes ({cap:,}) campaigns (listing stopped there)"
+        if at_least
+        else f"{count:,} campaigns would be deleted, more than run.max_deletes ({cap:,})"
+    )
+    return (
+        f"{many}; nothing was deleted. Raise run.max_deletes in {job.path} or narrow the selection."
+    )
 
 
 def describe(job: Job) -> list[str]:
