@@ -536,7 +536,7 @@ def test_describe(tmp_path: Path) -> None:
     lines = describe(load_job(FIXTURES / "valid" / "full.yaml", environ=ENV))
     text = "\n".join(lines)
     for part in ("billing-cleanup.v2_test", "https://platform.kore.ai:8443", "cs-from-env",
-                 "environment variable KOREAI_CLIENT_SECRET", "6 ids", "exclude: 1 ids",
+                 "environment variable KOREAI_CLIENT_SECRET", "6 ids", "exclude: 1 id",
                  "concurrency: 16", "10/s, 600/min, 5/2s (+0.25 s margin)", "7 attempts",
                  "max deletes: 50", "after 3 failed", "dry run: yes", "cleanup.jsonl"):  # fmt: skip
         assert part in text

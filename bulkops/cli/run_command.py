@@ -30,6 +30,7 @@ from bulkops.model import Job, RunResult
 from bulkops.records.files import check_output_path
 from bulkops.records.plans import load_plan, write_plan
 from bulkops.records.summary_files import write_metrics, write_summary_json
+from bulkops.text import plural
 from bulkops.utc import utc_now
 
 
@@ -237,7 +238,9 @@ def _next_step(summary: RunResult) -> str:
     if summary.reason == "interrupted":
         return "; rerun the same command to resume: campaigns already done are skipped"
     if summary.reason in ("aborted", "halted") and pending:
-        return f"; {pending} campaigns not attempted stay pending: rerun once fixed to resume"
+        stay = "stays" if pending == 1 else "stay"
+        left = f"{plural(pending, 'campaign')} not attempted {stay} pending"
+        return f"; {left}: rerun once fixed to resume"
     return ""
 
 

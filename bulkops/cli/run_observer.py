@@ -12,6 +12,7 @@ from bulkops.cli.console import Console
 from bulkops.cli.progress import Progress
 from bulkops.cli.signals import SignalGuard
 from bulkops.model import EXIT_BY_SIGNAL, Job, Outcome
+from bulkops.text import plural
 
 
 class ConsoleObserver:
@@ -43,7 +44,7 @@ class ConsoleObserver:
             return True
         t = self._job.target
         sys.stderr.write(
-            f"About to DELETE {count} campaigns from {t.host} "
+            f"About to DELETE {plural(count, 'campaign')} from {t.host} "
             f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
         )
         sys.stderr.flush()

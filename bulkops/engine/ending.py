@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from bulkops.errors import EXIT_ABORTED, EXIT_USAGE
 from bulkops.model import exit_code_for
+from bulkops.text import plural
 
 # Why a run stopped; when several apply the first listed wins.
 STOP_PRIORITY = ("interrupted", "aborted", "halted")
@@ -62,7 +63,7 @@ class RunEnding:
         if self._halt is None:
             self._halt = (
                 f"halt_after_failures ({limit}) reached at {failed} failed campaigns; "
-                f"{in_flight} {_plural(in_flight, 'request')} still in flight settled "
+                f"{plural(in_flight, 'request')} still in flight settled "
                 "(a failure among them counts too)"
             )
         self.stop("halted")
@@ -118,7 +119,3 @@ class RunEnding:
         if self._refused and self.reason == "aborted":
             code = EXIT_USAGE
         return EXIT_ABORTED if self._unwritten is not None and code in (0, 1) else code
-
-
-def _plural(count: int, noun: str) -> str:
-    return noun if count == 1 else f"{noun}s"

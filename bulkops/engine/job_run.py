@@ -39,6 +39,7 @@ from bulkops.job.campaign_set import campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History
+from bulkops.text import plural
 from bulkops.utc import utc_now
 
 Publish = Callable[[RunResult], "str | None"]  # writes the monitoring files; what failed, or None
@@ -159,8 +160,9 @@ class JobRun:
         with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
             if skipped := len(ids) - len(todo):
                 self._observer.info(
-                    "resume", f"skipping {skipped} campaigns already done in earlier runs "
-                    f"recorded in {self.job.audit_log} (--fresh ignores them)", skipped=skipped,
+                    "resume", f"skipping {plural(skipped, 'campaign')} already done in earlier "
+                    f"runs recorded in {self.job.audit_log} (--fresh ignores them)",
+                    skipped=skipped,
                 )  # fmt: skip
             for outcome in work.settled:
                 self._settled(outcome)
@@ -196,14 +198,15 @@ class JobRun:
         if kept := sum(1 for o in work.settled if o.outcome == "protected"):
             statuses = ", ".join(self.job.run.protect_status)
             self._observer.info(
-                "protected", f"{kept} campaigns are protected (status {statuses}: "
-                "run.protect_status): they are kept, not deleted", protected=kept,
+                "protected", f"{plural(kept, 'campaign')} {_are(kept)} protected (status "
+                f"{statuses}: run.protect_status): they are kept, not deleted", protected=kept,
             )  # fmt: skip
-        if work.stop_first:
-            verb = flow_of(self.job).verb
+        if count := len(work.stop_first):
+            verb, their = (flow_of(self.job).verb, "their") if count > 1 else (None, "its")
             self._observer.info(
-                "stop_first", f"{len(work.stop_first)} Active campaigns {verb} stopped "
-                "(Kore.ai's Stop call) before their delete (run.stop_before_delete)",
+                "stop_first", f"{plural(count, 'Active campaign')} "
+                f"{verb or _singular(flow_of(self.job).verb)} stopped "
+                f"(Kore.ai's Stop call) before {their} delete (run.stop_before_delete)",
             )  # fmt: skip
         return work
 
@@ -246,7 +249,7 @@ class JobRun:
         count, cap = self._recorder.counts["would_delete"], self.job.run.max_deletes
         if count > cap or self._record.listing_stopped:
             self._observer.warn(
-                "max_deletes", f"{count} campaigns selected: a real run would be refused "
+                "max_deletes", f"{plural(count, 'campaign')} selected: a real run would be refused "
                 f"(run.max_deletes is {cap})",
             )  # fmt: skip
 
@@ -263,7 +266,8 @@ class JobRun:
             )
         if history.in_flight and not self._fresh:
             self._observer.warn(
-                "in_flight_at_crash", f"{len(history.in_flight)} campaigns were sent a DELETE by "
+                "in_flight_at_crash", f"{plural(len(history.in_flight), 'campaign')} "
+                f"{'were' if len(history.in_flight) > 1 else 'was'} sent a DELETE by "
                 "an earlier run that stopped before recording the answer (killed?), e.g. "
                 f"{shown(history.in_flight[0])}: they are tried again, and not_found for them "
                 "most likely means that run deleted them", campaigns=len(history.in_flight),
@@ -319,8 +323,8 @@ class JobRun:
         items = {c.id: c.data for c in listed}
         self._record.listed = {i: items[i] for i in chosen.ids}
         self._observer.info(
-            "selected", f"selected {'at least ' * over}{len(chosen.ids)} campaigns with {pages} "
-            f"list calls{' (listing stopped: over run.max_deletes)' * over} "
+            "selected", f"selected {'at least ' * over}{plural(len(chosen.ids), 'campaign')} with "
+            f"{plural(pages, 'list call')}{' (listing stopped: over run.max_deletes)' * over} "
             f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
         )  # fmt: skip
         return list(chosen.ids)
@@ -388,3 +392,12 @@ async def _list_call(pool: WorkerPool, call: Callable[[], Awaitable[Answer]]) ->
         raise
     except ApiError as exc:
         raise ApiError(f"list call failed: {exc.explanation}", status=exc.status) from exc
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def _singular(verb: str) -> str:
+    """ "are" / "would be" (a flow's verb) for one campaign."""
+    return "is" if verb == "are" else verb

@@ -47,7 +47,7 @@ def describe(job: Job) -> list[str]:
         f"auth: client id {a.client_id or '(none)'}; {a.secret_source}; subject {a.subject}; "
         f"token ttl {a.token_ttl:g} s",
         _describe_selection(job),
-        f"exclude: {len(job.exclude):,} ids",
+        f"exclude: {_ids(len(job.exclude))}",
         f"concurrency: {run.concurrency}",
         f"rate: {rate} (+{run.rate_margin:g} s margin), the account's budget kept "
         f"{_budget_place(run.rate_store)}"
@@ -86,7 +86,7 @@ def _budget_place(store: str) -> str:
 def _describe_selection(job: Job) -> str:
     s = job.select
     if s is None:
-        return f"campaigns: {len(job.campaign_ids):,} ids (de-duplicated, exclude applied)"
+        return f"campaigns: {_ids(len(job.campaign_ids))} (de-duplicated, exclude applied)"
     filters = [
         f"{label} {', '.join(map(str, values))}"
         for label, values in (
@@ -99,3 +99,7 @@ def _describe_selection(job: Job) -> str:
     filters += [f"name {s.name!r}"] if s.name else []
     filters += [f"created before {s.created_before.text}"] if s.created_before else []
     return f"select: {'; '.join(filters)}"
+
+
+def _ids(count: int) -> str:
+    return f"{count:,} id{'s' * (count != 1)}"

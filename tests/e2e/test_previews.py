@@ -48,7 +48,7 @@ def test_an_id_job_lists_when_that_is_cheaper_and_says_what_it_costs(
         "requests than 31 GETs"
     )
     assert "1 list call in all, instead of 31 GETs" in result.stderr
-    assert "1 ids were not found (nothing to delete): cd-gone" in result.stdout
+    assert "1 id was not found (nothing to delete): cd-gone" in result.stdout
 
 
 def test_an_id_job_in_a_big_account_gets_each_id_instead(

@@ -27,7 +27,7 @@ def test_exclude_ids_that_match_nothing_are_named_and_the_preview_lists_the_excl
         result.stderr
     )
     assert "3 campaigns would be deleted" in result.stdout
-    assert "1 ids left out by exclude: cd-x-1" in result.stdout
+    assert "1 id left out by exclude: cd-x-1" in result.stdout
     id_job = write_job(tmp_path, sandbox, ids, exclude=["cd-x-9"])
     warned = bulkops("validate", id_job, cwd=tmp_path)
     assert "1 exclude ids match none of the campaigns (a typo?): 'cd-x-9'" in warned.stderr
