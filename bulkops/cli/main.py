@@ -35,8 +35,7 @@ MAIN_EPILOG = """examples:
   bulkops run jobs/example.yaml --dry-run
   bulkops run jobs/example.yaml --yes
   bulkops list jobs/example.yaml --output ids
-  bulkops report audit/example.jsonl --failed-ids |
-      bulkops run jobs/example.yaml --campaigns-file - --yes
+  bulkops run jobs/example.yaml --retry-failed --yes
   bulkops sandbox --campaigns 200
 """
 
@@ -45,8 +44,7 @@ RUN_EPILOG = """examples:
   bulkops run jobs/example.yaml --dry-run --plan-out plan.json  preview and save the exact set
   bulkops run jobs/example.yaml --plan plan.json --yes          delete exactly that set
   bulkops run jobs/nightly.yaml --yes --log-format json --quiet  unattended (cron)
-  bulkops report audit/x.jsonl --failed-ids | bulkops run jobs/x.yaml --campaigns-file - --yes
-                                                               retry exactly what failed
+  bulkops run jobs/x.yaml --retry-failed --yes                 retry exactly what failed
 
 exit codes: 0 all done, 1 some failed, 2 bad usage/job (nothing sent),
             3 aborted (401/403, audit log not writable) or halted,
@@ -118,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--fresh", action="store_true", help="ignore earlier runs in the audit log (no resume)"
+    )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="only the campaigns whose latest outcome in the audit log is failed",
     )
     run.add_argument(
         "--plan-out",
