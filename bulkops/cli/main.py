@@ -272,13 +272,16 @@ def _dispatch(args_list: list[str]) -> int:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from bulkops.job import check_max_deletes, describe, load_job
+    from bulkops.engine.flows import flow_of
+    from bulkops.job import describe, load_job, max_deletes_refusal
 
     job = load_job(args.job)
     for warning in job.warnings:
         console.warn("job", warning)
-    if job.select is None:  # a dry run is never refused for its count
-        check_max_deletes(job, len(job.campaign_ids))
+    # a dry run is never refused for its count; a select job is counted when it runs
+    counted = flow_of(job).deletes and job.select is None
+    if counted and (refusal := max_deletes_refusal(job, len(job.campaign_ids))) is not None:
+        raise JobError(refusal)
     print(f"{job.path}: valid")
     for line in describe(job):
         print(f"  {line}")

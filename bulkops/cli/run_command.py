@@ -16,6 +16,7 @@ from bulkops.cli.console import Console
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, INTERRUPTED_EARLY, interrupted_exit_code
+from bulkops.engine.flows import flow_of
 from bulkops.engine.job_run import JobRun, new_run_id
 from bulkops.errors import (
     EXIT_ABORTED,
@@ -176,7 +177,7 @@ class Outputs:
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     """Usage checks that need the job; returns the plan's ids when --plan is given."""
-    dry_run = job.run.dry_run
+    dry_run = not flow_of(job).deletes
     if args.plan_out and not dry_run:
         raise JobError("--plan-out needs --dry-run: a plan is made by previewing")
     if args.plan and dry_run:
@@ -211,7 +212,7 @@ def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
                    exit_code=0)  # fmt: skip
     now = utc_now()
     finished = RunResult(
-        new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
+        new_run_id(), job.name, not flow_of(job).deletes, str(job.audit_log),
         started_at=now, finished_at=now,
     )  # fmt: skip
     outputs = Outputs(args, console)

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from bulkops.errors import JobError
 from bulkops.model import Job
-
-
-def check_max_deletes(job: Job, count: int) -> None:
-    """JobError when a real run would delete more than ``run.max_deletes`` campaigns."""
-    if not job.run.dry_run and (refusal := max_deletes_refusal(job, count)) is not None:
-        raise JobError(refusal)
 
 
 def max_deletes_refusal(job: Job, count: int, *, at_least: bool = False) -> str | None:

@@ -74,3 +74,5 @@ def test_a_refused_run_is_a_run_in_the_audit_log(tmp_path: Path, sandbox: Sandbo
     assert "more than run.max_deletes (2)" in finished["error"]
     validated = bulkops("validate", job, cwd=tmp_path)
     assert validated.code == 2 and "max_deletes" in validated.stderr
+    preview_job = write_job(tmp_path, sandbox, ids, run={"max_deletes": 2, "dry_run": True})
+    assert bulkops("validate", preview_job, cwd=tmp_path).code == 0  # a preview is never refused
