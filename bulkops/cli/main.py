@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         type=given,
         help="take the campaign ids from this file ('-' for stdin), one a line, instead of the "
-        "job's campaigns, campaigns_file or select; empty: nothing to do",
+        "job's campaigns or campaigns_file (a select job touches only those it matches); "
+        "empty: nothing to do",
     )
     run.add_argument(
         "--output",

@@ -35,7 +35,7 @@ from bulkops.errors import (
 )
 from bulkops.ids import shown
 from bulkops.job import max_deletes_refusal
-from bulkops.job.campaign_set import campaign_set
+from bulkops.job.campaign_set import CampaignSet, campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History
@@ -298,7 +298,9 @@ class JobRun:
         if self.job.select is None:
             return list(self.job.campaign_ids)
         started = time.monotonic()
-        deletes = flow_of(self.job).deletes
+        # --campaigns-file on a select job: the given ids (bounded) narrowed by the listing,
+        # which must be whole to tell which of them the filters match
+        deletes = flow_of(self.job).deletes and not self.job.campaign_ids
         cap = self.job.run.max_deletes + len(self.job.exclude) + done
         listed, pages = await resolve(
             self._fetch_page,
@@ -313,13 +315,7 @@ class JobRun:
         # exclude id matching none listed may match one never listed
         over = deletes and len(ids) > cap
         self._record.listing_stopped = over
-        chosen = campaign_set(
-            ids, self.job.exclude, among="the selected campaigns",
-            empty_warning=False, complete=not over,
-        )  # fmt: skip
-        for warning in chosen.warnings:
-            self._observer.warn("exclude", warning)
-        self._record.excluded = chosen.excluded
+        chosen = self._chosen(ids, over)
         items = {c.id: c.data for c in listed}
         self._record.listed = {i: items[i] for i in chosen.ids}
         self._observer.info(
@@ -328,6 +324,26 @@ class JobRun:
             f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
         )  # fmt: skip
         return list(chosen.ids)
+
+    def _chosen(self, listed: list[str], over: bool) -> CampaignSet:
+        """The campaigns of a select job: those listed, or the given ids (``--campaigns-file``,
+        exclude already applied) that the listing matched."""
+        if given := self.job.campaign_ids:
+            chosen = campaign_set(
+                given, frozenset(), among="--campaigns-file",
+                empty_warning=False, matching=frozenset(listed),
+            )  # fmt: skip
+            for warning in chosen.warnings:
+                self._observer.warn("select", warning)
+            return chosen
+        chosen = campaign_set(
+            listed, self.job.exclude, among="the selected campaigns",
+            empty_warning=False, complete=not over,
+        )  # fmt: skip
+        for warning in chosen.warnings:
+            self._observer.warn("exclude", warning)
+        self._record.excluded = chosen.excluded
+        return chosen
 
     def _invalid_listed_id(self, campaign_id: str, problem: str) -> None:
         self._observer.warn(
