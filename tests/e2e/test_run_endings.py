@@ -6,7 +6,15 @@ import signal
 from pathlib import Path
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, interrupt_after, read_audit, start_bulkops, write_job
+from tests.e2e.harness import (
+    bulkops,
+    interrupt_after,
+    read_audit,
+    start_bulkops,
+    wait_for_line,
+    wait_until,
+    write_job,
+)
 
 
 def test_a_halted_run_names_halt_after_failures_and_what_was_in_flight(
@@ -37,3 +45,19 @@ def test_an_interrupted_run_names_the_signal(tmp_path: Path, sandbox: SandboxThr
     assert finished["event"] == "run_finished" and finished["reason"] == "interrupted"
     assert finished["error"].startswith("interrupted by SIGTERM")
     assert finished["requests"] == sum(1 for r in audit if r["event"] == "sent") > 0
+
+
+def test_a_second_ctrl_c_quits_with_a_closing_line(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=20)
+    sandbox.configure(latency=0.3)
+    job = write_job(tmp_path, sandbox, ids, run={"concurrency": 2, "timeout": 10})
+    proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
+    wait_until("a first delete", lambda: bool(sandbox.stats_snapshot()["deleted_ids"]), proc)
+    sandbox.configure(latency=5)  # what is in flight now hangs: the first signal cannot end it
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    wait_for_line(proc.stderr, "interrupted (SIGINT): letting requests in flight finish")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130
+    assert "quitting at once (SIGINT again): requests in flight were not waited for" in err
