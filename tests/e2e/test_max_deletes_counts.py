@@ -25,14 +25,20 @@ def test_a_resume_counts_only_what_is_left(tmp_path: Path, sandbox: SandboxThrea
     assert again.finished()["counts"]["skipped"] == 3
 
 
+def _job_with_protected(
+    tmp_path: Path, sandbox: SandboxThread, active: int, completed: int
+) -> tuple[Path, list[str]]:
+    """A job of ``active`` protected and ``completed`` deletable campaigns, max_deletes 2."""
+    live = sandbox.add_campaigns(_rows("live", "Active", active))
+    done = sandbox.add_campaigns(_rows("done", "Completed", completed))
+    run = {"max_deletes": 2, "protect_status": ["Active"]}
+    return write_job(tmp_path, sandbox, live + done, run=run), done
+
+
 def test_protected_campaigns_do_not_count_in_a_run_or_a_dry_run(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    live = sandbox.add_campaigns(_rows("live", "Active", 3))
-    done = sandbox.add_campaigns(_rows("done", "Completed", 2))
-    job = write_job(
-        tmp_path, sandbox, live + done, run={"max_deletes": 2, "protect_status": ["Active"]}
-    )
+    job, done = _job_with_protected(tmp_path, sandbox, active=3, completed=2)
     preview = bulkops("run", job, "--dry-run", cwd=tmp_path)
     assert preview.code == 0, preview.stderr
     assert "a real run would be refused" not in preview.stderr
@@ -45,11 +51,7 @@ def test_protected_campaigns_do_not_count_in_a_run_or_a_dry_run(
 def test_a_dry_run_warns_with_the_count_the_real_run_refuses(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
-    sandbox.add_campaigns(_rows("live", "Active", 1))
-    done = sandbox.add_campaigns(_rows("done", "Completed", 3))
-    job = write_job(
-        tmp_path, sandbox, ["live-0", *done], run={"max_deletes": 2, "protect_status": ["Active"]}
-    )
+    job, _ = _job_with_protected(tmp_path, sandbox, active=1, completed=3)
     preview = bulkops("run", job, "--dry-run", cwd=tmp_path)
     assert preview.code == 0, preview.stderr
     assert "3 campaigns selected: a real run would be refused (run.max_deletes is 2)" in (
