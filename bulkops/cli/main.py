@@ -35,8 +35,7 @@ MAIN_EPILOG = """examples:
   bulkops run jobs/example.yaml --dry-run
   bulkops run jobs/example.yaml --yes
   bulkops list jobs/example.yaml --output ids
-  bulkops report audit/example.jsonl --failed-ids |
-      bulkops run jobs/example.yaml --campaigns-file - --yes
+  bulkops run jobs/example.yaml --retry-failed --yes
   bulkops sandbox --campaigns 200
 """
 
@@ -45,8 +44,7 @@ RUN_EPILOG = """examples:
   bulkops run jobs/example.yaml --dry-run --plan-out plan.json  preview and save the exact set
   bulkops run jobs/example.yaml --plan plan.json --yes          delete exactly that set
   bulkops run jobs/nightly.yaml --yes --log-format json --quiet  unattended (cron)
-  bulkops report audit/x.jsonl --failed-ids | bulkops run jobs/x.yaml --campaigns-file - --yes
-                                                               retry exactly what failed
+  bulkops run jobs/x.yaml --retry-failed --yes                 retry exactly what failed
 
 exit codes: 0 all done, 1 some failed, 2 bad usage/job (nothing sent),
             3 aborted (401/403, audit log not writable) or halted,
@@ -120,6 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--fresh", action="store_true", help="ignore earlier runs in the audit log (no resume)"
     )
     run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="only the campaigns whose latest outcome in the audit log is failed",
+    )
+    run.add_argument(
         "--plan-out",
         metavar="PATH",
         type=given,
@@ -140,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         type=given,
         help="take the campaign ids from this file ('-' for stdin), one a line, instead of the "
-        "job's campaigns, campaigns_file or select; empty: nothing to do",
+        "job's campaigns or campaigns_file (a select job touches only those it matches); "
+        "empty: nothing to do",
     )
     run.add_argument(
         "--output",
@@ -269,13 +273,16 @@ def _dispatch(args_list: list[str]) -> int:
 
 
 def _validate(args: argparse.Namespace, console: Console) -> int:
-    from bulkops.job import check_max_deletes, describe, load_job
+    from bulkops.engine.flows import flow_of
+    from bulkops.job import describe, load_job, max_deletes_refusal
 
     job = load_job(args.job)
     for warning in job.warnings:
         console.warn("job", warning)
-    if job.select is None:  # a dry run is never refused for its count
-        check_max_deletes(job, len(job.campaign_ids))
+    # a dry run is never refused for its count; a select job is counted when it runs
+    counted = flow_of(job).deletes and job.select is None
+    if counted and (refusal := max_deletes_refusal(job, len(job.campaign_ids))) is not None:
+        raise JobError(refusal)
     print(f"{job.path}: valid")
     for line in describe(job):
         print(f"  {line}")

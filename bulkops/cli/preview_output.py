@@ -6,6 +6,7 @@ import json
 
 from bulkops.cli.tables import id_lines, preview, short_list
 from bulkops.model import Job, RunResult
+from bulkops.text import plural
 
 
 def preview_text(output: str, job: Job, result: RunResult) -> str:
@@ -26,22 +27,30 @@ def preview_text(output: str, job: Job, result: RunResult) -> str:
 def _table(job: Job, result: RunResult) -> str:
     parts = [
         *([preview(result.previews)] if result.previews else []),
-        f"{len(result.previews)} campaigns would be deleted from {job.target.host}",
+        f"{plural(len(result.previews), 'campaign')} would be deleted from {job.target.host}",
     ]
     if result.protected:
         statuses = ", ".join(job.run.protect_status)
         parts += [
             "",
-            f"{len(result.protected)} campaigns are protected and would not be deleted "
+            f"{plural(len(result.protected), 'campaign')} "
+            f"{'is' if len(result.protected) == 1 else 'are'} protected and would not be deleted "
             f"(status {statuses}: run.protect_status):",
             preview(result.protected),
         ]
     if result.not_found:
         found = list(result.not_found)
-        parts += ["", f"{len(found)} ids were not found (nothing to delete): {short_list(found)}"]
+        parts += [
+            "",
+            f"{plural(len(found), 'id')} {'was' if len(found) == 1 else 'were'} not found "
+            f"(nothing to delete): {short_list(found)}",
+        ]
     if result.excluded:
         excluded = list(result.excluded)
-        parts += ["", f"{len(excluded)} ids left out by exclude: {short_list(excluded)}"]
+        parts += ["", f"{plural(len(excluded), 'id')} left out by exclude: {short_list(excluded)}"]
     if failed := result.counts.get("failed", 0):
-        parts += ["", f"{failed} campaigns could not be previewed (failed): see the audit log"]
+        parts += [
+            "",
+            f"{plural(failed, 'campaign')} could not be previewed (failed): see the audit log",
+        ]
     return "\n".join(parts)

@@ -16,13 +16,15 @@ from bulkops.text import plural
 EPILOG = """examples:
   bulkops report audit/billing-cleanup.jsonl                    every run, as a table
   bulkops report audit/billing-cleanup.jsonl --run 20250101T020000Z-a1b2c3 --format json
-  bulkops report audit/billing-cleanup.jsonl --failed-ids |
-      bulkops run jobs/billing-cleanup.yaml --campaigns-file - --yes     retry what failed
+  set -o pipefail; bulkops report audit/billing-cleanup.jsonl --failed-ids |
+      bulkops run jobs/other.yaml --campaigns-file - --yes     feed what failed to a job
+  (the same job retries its own failures with: bulkops run JOB --retry-failed --yes)
 
 requests/s: a run's requests over its duration plus one window of its tightest rate limit
   (the server counts a request that long): a run that kept its limit never shows more.
 
-exit codes: 0 report printed, 2 unreadable log, not an audit log (a job file?) or unknown --run id
+exit codes: 0 report printed, 2 unreadable log, not an audit log (a job file?), unknown --run id,
+  or --failed-ids on a log that records no runs
 """
 
 
@@ -76,6 +78,9 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
     if unlisted:
         _say(f"{args.audit_log}: … and {plural(unlisted, 'more bad line')} ignored")
     if args.failed_ids:
+        if not report.runs:  # a wrong file: printing nothing would read as "nothing failed"
+            _say(f"{prog}: {args.audit_log} records no runs; run a job first, or check the path")
+            return EXIT_USAGE
         if len(report.targets) > 1:
             _say(
                 f"{prog}: warning: these failures come from {len(report.targets)} targets; "

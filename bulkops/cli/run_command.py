@@ -16,6 +16,7 @@ from bulkops.cli.console import Console
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, INTERRUPTED_EARLY, interrupted_exit_code
+from bulkops.engine.flows import flow_of
 from bulkops.engine.job_run import JobRun, new_run_id
 from bulkops.errors import (
     EXIT_ABORTED,
@@ -28,8 +29,10 @@ from bulkops.job import load_job, parse_age, with_overrides
 from bulkops.job.idfile import read_ids_file, read_ids_stream
 from bulkops.model import Job, RunResult
 from bulkops.records.files import check_output_path
+from bulkops.records.history import read_history
 from bulkops.records.plans import load_plan, write_plan
 from bulkops.records.summary_files import write_metrics, write_summary_json
+from bulkops.text import plural
 from bulkops.utc import utc_now
 
 
@@ -37,7 +40,9 @@ def load(args: argparse.Namespace) -> Job:
     """The job file with the command line's overrides applied."""
     job = load_job(args.job)
     given = args.campaigns_file
-    return with_overrides(
+    if args.retry_failed and (given is not None or args.plan):
+        raise JobError("--retry-failed names the campaigns itself: drop --campaigns-file/--plan")
+    job = with_overrides(
         job,
         dry_run=args.dry_run,
         concurrency=args.concurrency,
@@ -45,6 +50,14 @@ def load(args: argparse.Namespace) -> Job:
         audit_log=args.audit_log,
         campaign_ids=None if given is None else _ids_given(given, job.run.max_deletes),
     )
+    if not args.retry_failed:
+        return job
+    target = job.target
+    try:
+        failed = read_history(job.audit_log, target.host, target.app_id).failed
+    except OSError as exc:
+        raise JobError(f"--retry-failed: cannot read {job.audit_log}: {exc.strerror}") from None
+    return with_overrides(job, campaign_ids=list(failed))
 
 
 def _ids_given(source: str, max_ids: int) -> list[str]:
@@ -76,7 +89,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
         raise
     for warning in job.warnings:
         console.warn("job", warning)
-    if args.campaigns_file is not None and not job.campaign_ids:
+    if (args.campaigns_file is not None or args.retry_failed) and not job.campaign_ids:
         return _nothing_to_do(args, console, job)
     observer = ConsoleObserver(console, job, assume_yes=args.yes, signals=GUARD)
     outputs = Outputs(args, console, job)
@@ -164,7 +177,7 @@ class Outputs:
 
 def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
     """Usage checks that need the job; returns the plan's ids when --plan is given."""
-    dry_run = job.run.dry_run
+    dry_run = not flow_of(job).deletes
     if args.plan_out and not dry_run:
         raise JobError("--plan-out needs --dry-run: a plan is made by previewing")
     if args.plan and dry_run:
@@ -184,14 +197,22 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
 
 
 def _nothing_to_do(args: argparse.Namespace, console: Console, job: Job) -> int:
-    """An empty --campaigns-file (nothing failed last time) is no error: there is nothing to do."""
-    source = "stdin" if args.campaigns_file == "-" else args.campaigns_file
-    why = "every id is in exclude" if job.removed_by_exclude else "it holds no campaign ids"
-    console.result("nothing_to_do", f"nothing to do: --campaigns-file {source}: {why}; "
-                   "nothing was sent", exit_code=0)  # fmt: skip
+    """An empty --campaigns-file, or --retry-failed when nothing failed last time, is no
+    error: there is nothing to do."""
+    if args.retry_failed:
+        source = f"--retry-failed: {job.audit_log}"
+        none = "no campaign's latest outcome there is failed"
+    else:
+        source = (
+            f"--campaigns-file {'stdin' if args.campaigns_file == '-' else args.campaigns_file}"
+        )
+        none = "it holds no campaign ids"
+    why = "every id is in exclude" if job.removed_by_exclude else none
+    console.result("nothing_to_do", f"nothing to do: {source}: {why}; nothing was sent",
+                   exit_code=0)  # fmt: skip
     now = utc_now()
     finished = RunResult(
-        new_run_id(), job.name, job.run.dry_run, str(job.audit_log),
+        new_run_id(), job.name, not flow_of(job).deletes, str(job.audit_log),
         started_at=now, finished_at=now,
     )  # fmt: skip
     outputs = Outputs(args, console)
@@ -237,7 +258,9 @@ def _next_step(summary: RunResult) -> str:
     if summary.reason == "interrupted":
         return "; rerun the same command to resume: campaigns already done are skipped"
     if summary.reason in ("aborted", "halted") and pending:
-        return f"; {pending} campaigns not attempted stay pending: rerun once fixed to resume"
+        stay = "stays" if pending == 1 else "stay"
+        left = f"{plural(pending, 'campaign')} not attempted {stay} pending"
+        return f"; {left}: rerun once fixed to resume"
     return ""
 
 

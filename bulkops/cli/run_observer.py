@@ -12,6 +12,7 @@ from bulkops.cli.console import Console
 from bulkops.cli.progress import Progress
 from bulkops.cli.signals import SignalGuard
 from bulkops.model import EXIT_BY_SIGNAL, Job, Outcome
+from bulkops.text import plural
 
 
 class ConsoleObserver:
@@ -31,6 +32,7 @@ class ConsoleObserver:
         self._progress: Progress | None = None
         self._signals = signals
         signals.say = self._say_interrupted
+        signals.say_quit = self._say_quit
 
     def info(self, event: str, message: str, **fields: Any) -> None:
         self._console.info(event, message, **fields)
@@ -43,7 +45,7 @@ class ConsoleObserver:
             return True
         t = self._job.target
         sys.stderr.write(
-            f"About to DELETE {count} campaigns from {t.host} "
+            f"About to DELETE {plural(count, 'campaign')} from {t.host} "
             f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
         )
         sys.stderr.flush()
@@ -67,6 +69,14 @@ class ConsoleObserver:
         self._signals.install()  # removing the loop's left the default action
         if self._progress is not None:
             await self._progress.stop()
+
+    def _say_quit(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        self._console.error(
+            "interrupted", f"quitting at once ({name} again): requests in flight were not "
+            "waited for; the audit log's sent lines name them, and a rerun resumes and checks "
+            "them", signal=name,
+        )  # fmt: skip
 
     def _say_interrupted(self, signum: int) -> None:
         name = signal.Signals(signum).name

@@ -40,6 +40,7 @@ class SignalGuard:
         # what a first signal does: raise Interrupted (before a run) or stop the run
         self.on_signal: Callable[[int], None] = _leave
         self.say: Callable[[int], None] = lambda signum: None  # tells the person
+        self.say_quit: Callable[[int], None] = lambda signum: None  # the closing line, at once
 
     def install(self) -> None:
         """Python-level handlers (again, after the event loop's were removed)."""
@@ -51,6 +52,8 @@ class SignalGuard:
 
     def handle(self, signum: int) -> None:
         if self.received is not None:
+            with contextlib.suppress(Exception):  # nothing may stop the quitting
+                self.say_quit(signum)
             os._exit(EXIT_BY_SIGNAL.get(signal.Signals(signum), 130))
         self.received = signum
         self.on_signal(signum)  # raises Interrupted when no run has started

@@ -14,10 +14,12 @@ same number.
 from __future__ import annotations
 
 import asyncio
+import signal
 from dataclasses import dataclass
 
-from bulkops.errors import EXIT_ABORTED
+from bulkops.errors import EXIT_ABORTED, EXIT_USAGE
 from bulkops.model import exit_code_for
+from bulkops.text import plural
 
 # Why a run stopped; when several apply the first listed wins.
 STOP_PRIORITY = ("interrupted", "aborted", "halted")
@@ -43,6 +45,8 @@ class RunEnding:
         self._signum: int | None = None
         self._error: RunEnd | None = None  # the error, the field and the campaign id told first
         self._unwritten: str | None = None  # what the run was asked to write down and could not
+        self._halt: str | None = None  # the halt_after_failures limit reached, in words
+        self._refused = False  # a guard refused the run before it sent anything that deletes
 
     def stop(self, reason: str) -> None:
         """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
@@ -53,6 +57,17 @@ class RunEnding:
         self._signum = signum
         self.stop("interrupted")
 
+    def halt(self, limit: int, failed: int, in_flight: int) -> None:
+        """``halt_after_failures`` (``limit``) is reached at ``failed`` failed campaigns, with
+        ``in_flight`` more still settling (their failures count too)."""
+        if self._halt is None:
+            self._halt = (
+                f"halt_after_failures ({limit}) reached at {failed} failed campaigns; "
+                f"{plural(in_flight, 'request')} still in flight settled "
+                "(a failure among them counts too)"
+            )
+        self.stop("halted")
+
     def abort(
         self, error: str, *, field: str | None = None, campaign_id: str | None = None
     ) -> None:
@@ -60,6 +75,12 @@ class RunEnding:
         if self._error is None:
             self._error = RunEnd("aborted", error=error, field=field, campaign_id=campaign_id)
         self.stop("aborted")
+
+    def refuse(self, error: str) -> None:
+        """The run must not start deleting (``run.max_deletes``): it ends aborted, exit 2 as a
+        refused run does, with its lines in the audit log like any other run."""
+        self._refused = True
+        self.abort(error)
 
     def log_failed(self, error: str) -> None:
         """The audit log cannot be written: nothing more is sent, and this is why."""
@@ -80,6 +101,21 @@ class RunEnding:
         error = told.error or self._unwritten
         return RunEnd(self.reason, self._signum, error, told.field, told.campaign_id)
 
+    def words(self) -> str | None:
+        """What stopped the run, in words (``run_finished.error``); None when it completed."""
+        end = self.end()
+        if end.reason == "interrupted" and end.signum is not None:
+            name = signal.Signals(end.signum).name
+            said = f"interrupted by {name}: requests in flight settled; rerun to resume"
+            return said if end.error is None else f"{said}; {end.error}"
+        if end.reason == "halted" and end.error is None:
+            return self._halt
+        if end.error is not None and end.field is not None:
+            return f"{end.error} (check {end.field})"
+        return end.error
+
     def exit_code(self, failed: int) -> int:
         code = exit_code_for(self.reason, failed, self._signum)
+        if self._refused and self.reason == "aborted":
+            code = EXIT_USAGE
         return EXIT_ABORTED if self._unwritten is not None and code in (0, 1) else code

@@ -35,11 +35,12 @@ from bulkops.errors import (
     field_to_check,
 )
 from bulkops.ids import shown
-from bulkops.job import check_max_deletes
-from bulkops.job.campaign_set import campaign_set
+from bulkops.job import max_deletes_refusal
+from bulkops.job.campaign_set import CampaignSet, campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History
+from bulkops.text import plural
 from bulkops.utc import utc_now
 
 Publish = Callable[[RunResult], "str | None"]  # writes the monitoring files; what failed, or None
@@ -66,6 +67,7 @@ class _Record:
     excluded: tuple[str, ...] = ()
     listed: dict[str, dict[str, object]] | None = None  # a select job's list items
     listed_at: float = 0.0  # when the listing that found them began (monotonic)
+    listing_stopped: bool = False  # over run.max_deletes: the listing stopped there
 
 
 class JobRun:
@@ -139,14 +141,13 @@ class JobRun:
 
     async def _run(self, pool: WorkerPool, history: History) -> RunResult:
         self._record.started_at = utc_now()
+        done = set() if self._fresh else history.done
         try:
-            ids = await self._campaign_ids()
+            ids = await self._campaign_ids(len(done))
         except ApiError as exc:
             with self._recording(history, total=0, skipped=0):
                 self._abort(f"could not resolve the selection: {exc.explanation}", exc)
             return self._result()
-        self._check_count(len(ids))
-        done = set() if self._fresh else history.done
         todo = [i for i in ids if i not in done]
         try:
             work = await self._prepare(pool, todo)
@@ -154,27 +155,37 @@ class JobRun:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
                 self._abort(f"could not {flow_of(self.job).learning}: {exc.explanation}", exc)
             return self._result()
-        deletes = flow_of(self.job).deletes
-        if deletes and work.send and not self._observer.confirm(len(work.send)):
+        flow = flow_of(self.job)
+        refusal = self._refusal(len(work.send)) if flow.deletes else None
+        confirm = refusal is None and flow.deletes and work.send
+        if confirm and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")
         with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
             if skipped := len(ids) - len(todo):
                 self._observer.info(
-                    "resume", f"skipping {skipped} campaigns already done in earlier runs "
-                    f"recorded in {self.job.audit_log} (--fresh ignores them)", skipped=skipped,
+                    "resume", f"skipping {plural(skipped, 'campaign')} already done in earlier "
+                    f"runs recorded in {self.job.audit_log} (--fresh ignores them)",
+                    skipped=skipped,
                 )  # fmt: skip
             for outcome in work.settled:
                 self._settled(outcome)
-            assert self._recorder is not None
-            self._observer.work_started(len(work.send), self._recorder.counts)
-            try:
-                assert self._machine is not None
-                self._watch = work.watch
-                action = flow_of(self.job).action(self._machine.client, self.job, work.watch)
-                await pool.settle_all(work.send, action)
-            finally:
-                await self._observer.work_ended()
+            if refusal is not None:
+                self._ending.refuse(refusal)
+            else:
+                await self._send(pool, work)
+        if not flow.deletes:
+            self._warn_over_max_deletes()
         return self._result()
+
+    async def _send(self, pool: WorkerPool, work: Prepared) -> None:
+        assert self._recorder is not None and self._machine is not None
+        self._observer.work_started(len(work.send), self._recorder.counts)
+        try:
+            self._watch = work.watch
+            action = flow_of(self.job).action(self._machine.client, self.job, work.watch)
+            await pool.settle_all(work.send, action)
+        finally:
+            await self._observer.work_ended()
 
     def _abort(self, error: str, exc: ApiError) -> None:
         self._ending.abort(error, field=field_to_check(exc))
@@ -192,14 +203,15 @@ class JobRun:
         if kept := sum(1 for o in work.settled if o.outcome == "protected"):
             statuses = ", ".join(self.job.run.protect_status)
             self._observer.info(
-                "protected", f"{kept} campaigns are protected (status {statuses}: "
-                "run.protect_status): they are kept, not deleted", protected=kept,
+                "protected", f"{plural(kept, 'campaign')} {_are(kept)} protected (status "
+                f"{statuses}: run.protect_status): they are kept, not deleted", protected=kept,
             )  # fmt: skip
-        if work.stop_first:
-            verb = flow_of(self.job).verb
+        if count := len(work.stop_first):
+            verb, their = (flow_of(self.job).verb, "their") if count > 1 else (None, "its")
             self._observer.info(
-                "stop_first", f"{len(work.stop_first)} Active campaigns {verb} stopped "
-                "(Kore.ai's Stop call) before their delete (run.stop_before_delete)",
+                "stop_first", f"{plural(count, 'Active campaign')} "
+                f"{verb or _singular(flow_of(self.job).verb)} stopped "
+                f"(Kore.ai's Stop call) before {their} delete (run.stop_before_delete)",
             )  # fmt: skip
         return work
 
@@ -231,13 +243,19 @@ class JobRun:
         if (failed := self._publish(self._result())) is not None:
             self._ending.unwritten(failed)
 
-    def _check_count(self, count: int) -> None:
-        if flow_of(self.job).deletes:
-            check_max_deletes(self.job, count)
-        elif count > self.job.run.max_deletes:
+    def _refusal(self, count: int) -> str | None:
+        """Why this real run, which would delete ``count`` campaigns (not those resume skips,
+        protected or known gone), must not start; None when ``run.max_deletes`` allows it."""
+        return max_deletes_refusal(self.job, count, at_least=self._record.listing_stopped)
+
+    def _warn_over_max_deletes(self) -> None:
+        """A preview counts as the real run would: the campaigns it would delete."""
+        assert self._recorder is not None
+        count, cap = self._recorder.counts["would_delete"], self.job.run.max_deletes
+        if count > cap or self._record.listing_stopped:
             self._observer.warn(
-                "max_deletes", f"{count} campaigns selected: a real run would be refused "
-                f"(run.max_deletes is {self.job.run.max_deletes})",
+                "max_deletes", f"{plural(count, 'campaign')} selected: a real run would be refused "
+                f"(run.max_deletes is {cap})",
             )  # fmt: skip
 
     def _read_history(self) -> History:
@@ -253,7 +271,8 @@ class JobRun:
             )
         if history.in_flight and not self._fresh:
             self._observer.warn(
-                "in_flight_at_crash", f"{len(history.in_flight)} campaigns were sent a DELETE by "
+                "in_flight_at_crash", f"{plural(len(history.in_flight), 'campaign')} "
+                f"{'were' if len(history.in_flight) > 1 else 'was'} sent a DELETE by "
                 "an earlier run that stopped before recording the answer (killed?), e.g. "
                 f"{shown(history.in_flight[0])}: they are tried again, and not_found for them "
                 "most likely means that run deleted them", campaigns=len(history.in_flight),
@@ -276,13 +295,19 @@ class JobRun:
                 f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})", count=refused,
             )  # fmt: skip
 
-    async def _campaign_ids(self) -> list[str]:
+    async def _campaign_ids(self, done: int) -> list[str]:
+        """The campaigns of this run; ``done``: how many earlier runs settled (resume skips
+        them, so they do not count towards ``run.max_deletes``)."""
         if self.plan_ids is not None:  # the plan was made with exclude applied
             return list(campaign_set(self.plan_ids, self.job.exclude, among="").ids)
         if self.job.select is None:
             return list(self.job.campaign_ids)
         started = self._record.listed_at = time.monotonic()
         unfiltered = Unfiltered(self._observer.warn)
+        # --campaigns-file on a select job: the given ids (bounded) narrowed by the listing,
+        # which must be whole to tell which of them the filters match
+        deletes = flow_of(self.job).deletes and not self.job.campaign_ids
+        cap = self.job.run.max_deletes + len(self.job.exclude) + done
         listed, pages = await resolve(
             self._fetch_page,
             self.job.select,
@@ -290,29 +315,43 @@ class JobRun:
             now=datetime.now(timezone.utc),
             on_invalid=self._invalid_listed_id,
             on_unfiltered=unfiltered.add,
-            cap=None if self.job.run.dry_run else self.job.run.max_deletes + len(self.job.exclude),
+            cap=cap if deletes else None,
         )
         unfiltered.say()
         ids = [c.id for c in listed]
-        # over run.max_deletes: the listing stopped there (the run will be refused), so an
+        # over the cap: the listing stopped there (the run will be refused), so an
         # exclude id matching none listed may match one never listed
-        run = self.job.run
-        over = not run.dry_run and len(set(ids) - self.job.exclude) > run.max_deletes
+        over = deletes and len(ids) > cap
+        self._record.listing_stopped = over
+        chosen = self._chosen(ids, over)
+        items = {c.id: c.data for c in listed}
+        self._record.listed = {i: items[i] for i in chosen.ids}
+        self._observer.info(
+            "selected", f"selected {'at least ' * over}{plural(len(chosen.ids), 'campaign')} with "
+            f"{plural(pages, 'list call')}{' (listing stopped: over run.max_deletes)' * over} "
+            f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
+        )  # fmt: skip
+        return list(chosen.ids)
+
+    def _chosen(self, listed: list[str], over: bool) -> CampaignSet:
+        """The campaigns of a select job: those listed, or the given ids (``--campaigns-file``,
+        exclude already applied) that the listing matched."""
+        if given := self.job.campaign_ids:
+            chosen = campaign_set(
+                given, frozenset(), among="--campaigns-file",
+                empty_warning=False, matching=frozenset(listed),
+            )  # fmt: skip
+            for warning in chosen.warnings:
+                self._observer.warn("select", warning)
+            return chosen
         chosen = campaign_set(
-            ids, self.job.exclude, among="the selected campaigns",
+            listed, self.job.exclude, among="the selected campaigns",
             empty_warning=False, complete=not over,
         )  # fmt: skip
         for warning in chosen.warnings:
             self._observer.warn("exclude", warning)
         self._record.excluded = chosen.excluded
-        items = {c.id: c.data for c in listed}
-        self._record.listed = {i: items[i] for i in chosen.ids}
-        self._observer.info(
-            "selected", f"selected {'at least ' * over}{len(chosen.ids)} campaigns with {pages} "
-            f"list calls{' (listing stopped: over run.max_deletes)' * over} "
-            f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
-        )  # fmt: skip
-        return list(chosen.ids)
+        return chosen
 
     def _invalid_listed_id(self, campaign_id: str, problem: str) -> None:
         self._observer.warn(
@@ -379,3 +418,12 @@ async def _list_call(pool: WorkerPool, call: Callable[[], Awaitable[Answer]]) ->
         raise
     except ApiError as exc:
         raise ApiError(f"list call failed: {exc.explanation}", status=exc.status) from exc
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def _singular(verb: str) -> str:
+    """ "are" / "would be" (a flow's verb) for one campaign."""
+    return "is" if verb == "are" else verb

@@ -108,6 +108,7 @@ class WorkerPool:
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
         self.stats = RunStats()
+        self._settling = 0  # campaigns whose requests are under way
 
     async def settle_all(self, campaign_ids: Iterable[str], action: Action) -> None:
         """Settles campaigns with ``action`` until done or the run stops."""
@@ -128,7 +129,11 @@ class WorkerPool:
             campaign_id = next(ids, None)
             if campaign_id is None:
                 return
-            outcome = await self._settle(campaign_id, action)
+            self._settling += 1
+            try:
+                outcome = await self._settle(campaign_id, action)
+            finally:
+                self._settling -= 1
             if outcome is None:
                 return  # stopped before its first attempt: pending
             self._on_outcome(outcome)
@@ -136,7 +141,7 @@ class WorkerPool:
                 self.stats.failed += 1
                 halt_after = self._settings.halt_after_failures
                 if halt_after and self.stats.failed >= halt_after:
-                    self._ending.stop("halted")
+                    self._ending.halt(halt_after, self.stats.failed, self._settling)
 
     async def _settle(self, campaign_id: str, action: Action) -> Outcome | None:
         attempt = Attempt(campaign_id, self._clock)

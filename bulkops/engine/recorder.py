@@ -22,6 +22,7 @@ from typing import Any
 
 from bulkops import __version__
 from bulkops.engine.ending import RunEnding
+from bulkops.engine.flows import flow_of
 from bulkops.errors import AuditWriteError
 from bulkops.model import COUNT_KEYS, Job, Outcome, zero_counts
 from bulkops.records.audit_log import AuditWriter
@@ -63,7 +64,7 @@ class RunRecorder:
         target = self._job.target
         self._write(
             "run_started",
-            dry_run=self._job.run.dry_run,
+            dry_run=not flow_of(self._job).deletes,
             total=total,
             target={"host": target.host, "app_id": target.app_id, "account_id": target.account_id},
             version=__version__,
@@ -109,7 +110,7 @@ class RunRecorder:
                 duration_s=self.duration_s,
                 exit_code=self.exit_code,
                 reason=end.reason,
-                error=end.error,
+                error=self._ending.words(),
                 requests=requests,
             )
         try:

@@ -9,7 +9,7 @@ protects nothing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from bulkops.text import excerpt
@@ -20,6 +20,7 @@ class CampaignSet:
     ids: tuple[str, ...]  # the campaigns to act on, in the order given
     excluded: tuple[str, ...]  # ids that ``exclude`` took out
     warnings: tuple[str, ...]
+    unmatched: tuple[str, ...] = ()  # given ids the job's select does not match: left alone
 
 
 def campaign_set(
@@ -29,12 +30,15 @@ def campaign_set(
     among: str,
     empty_warning: bool = True,
     complete: bool = True,
+    matching: Collection[str] | None = None,
 ) -> CampaignSet:
     """``given`` de-duplicated with ``exclude`` applied; ``among`` names them in warnings
     ("the campaigns", "the selected campaigns"). ``empty_warning``: warn when exclude
     removes every campaign (a listing that found nothing is no such case). ``complete``:
     False when ``given`` is only the start of the campaigns (a listing stopped early), so
-    an exclude id matching none of them may yet match one not listed: no warning."""
+    an exclude id matching none of them may yet match one not listed: no warning.
+    ``matching``: the ids a ``select`` job's filters match; a given id outside them is
+    left alone (``unmatched``) and named in a warning."""
     unique = tuple(dict.fromkeys(given))
     warnings = []
     if len(unique) < len(given):
@@ -47,7 +51,20 @@ def campaign_set(
         shown = ", ".join(excerpt(i) for i in unknown[:5]) + (" …" if len(unknown) > 5 else "")
         warnings.append(f"{len(unknown)} exclude ids match none of {among} (a typo?): {shown}")
     kept = tuple(i for i in unique if i not in exclude)
+    unmatched: tuple[str, ...] = ()
+    if matching is not None:
+        unmatched = tuple(i for i in kept if i not in matching)
+        kept = tuple(i for i in kept if i in matching)
+        if unmatched:
+            warnings.append(_unmatched_warning(unmatched, among))
     if unique and not kept and empty_warning:
         warnings.append("exclude removes every campaign: there is nothing to do")
     excluded = tuple(i for i in unique if i in exclude)
-    return CampaignSet(kept, excluded, tuple(warnings))
+    return CampaignSet(kept, excluded, tuple(warnings), unmatched)
+
+
+def _unmatched_warning(unmatched: Sequence[str], among: str) -> str:
+    shown = ", ".join(excerpt(i) for i in unmatched[:5]) + (" …" if len(unmatched) > 5 else "")
+    count = f"{len(unmatched)} id{'s' * (len(unmatched) != 1)}"
+    are = "is" if len(unmatched) == 1 else "are"
+    return f"{count} of {among} {are} not matched by the job's select, left alone: {shown}"

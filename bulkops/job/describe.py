@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from bulkops.errors import JobError
 from bulkops.model import Job
 
 
-def check_max_deletes(job: Job, count: int) -> None:
-    """JobError when a real run would delete more than ``run.max_deletes`` campaigns."""
+def max_deletes_refusal(job: Job, count: int, *, at_least: bool = False) -> str | None:
+    """Why a real run that would delete ``count`` campaigns (``at_least``: the listing
+    stopped there) must not start, or None when ``run.max_deletes`` allows it."""
     cap = job.run.max_deletes
-    if not job.run.dry_run and count > cap:
-        raise JobError(
-            f"{count:,} campaigns are selected, more than run.max_deletes ({cap:,}); nothing "
-            f"was deleted. Raise run.max_deletes in {job.path} or narrow the selection."
-        )
+    if count <= cap and not at_least:
+        return None
+    many = (
+        f"the selection holds more than run.max_deletes ({cap:,}) campaigns (listing stopped there)"
+        if at_least
+        else f"{count:,} campaigns would be deleted, more than run.max_deletes ({cap:,})"
+    )
+    return (
+        f"{many}; nothing was deleted. Raise run.max_deletes in {job.path} or narrow the selection."
+    )
 
 
 def describe(job: Job) -> list[str]:
@@ -35,7 +40,7 @@ def describe(job: Job) -> list[str]:
         f"auth: client id {a.client_id or '(none)'}; {a.secret_source}; subject {a.subject}; "
         f"token ttl {a.token_ttl:g} s",
         _describe_selection(job),
-        f"exclude: {len(job.exclude):,} ids",
+        f"exclude: {_ids(len(job.exclude))}",
         f"concurrency: {run.concurrency}",
         f"rate: {rate} (+{run.rate_margin:g} s margin), the account's budget kept "
         f"{_budget_place(run.rate_store)}"
@@ -74,7 +79,7 @@ def _budget_place(store: str) -> str:
 def _describe_selection(job: Job) -> str:
     s = job.select
     if s is None:
-        return f"campaigns: {len(job.campaign_ids):,} ids (de-duplicated, exclude applied)"
+        return f"campaigns: {_ids(len(job.campaign_ids))} (de-duplicated, exclude applied)"
     filters = [
         f"{label} {', '.join(map(str, values))}"
         for label, values in (
@@ -87,3 +92,7 @@ def _describe_selection(job: Job) -> str:
     filters += [f"name {s.name!r}"] if s.name else []
     filters += [f"created before {s.created_before.text}"] if s.created_before else []
     return f"select: {'; '.join(filters)}"
+
+
+def _ids(count: int) -> str:
+    return f"{count:,} id{'s' * (count != 1)}"

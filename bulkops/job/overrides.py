@@ -48,8 +48,9 @@ def with_overrides(
 
     ``rates`` replaces the job's whole list; ``["none"]`` turns limiting off.
     A relative ``audit_log`` is relative to ``cwd`` (default the current one).
-    ``campaign_ids`` (``--campaigns-file``) replace the job's ``campaigns``,
-    ``campaigns_file`` or ``select`` for this run; ``exclude`` still applies.
+    ``campaign_ids`` (``--campaigns-file``) replace the job's ``campaigns`` or
+    ``campaigns_file`` for this run; a ``select`` stays and narrows them (the run
+    touches only the given ids its filters also match); ``exclude`` still applies.
     """
     run = job.run
     if dry_run is not None:
@@ -85,6 +86,6 @@ def _with_ids(job: Job, ids: Sequence[str]) -> Job:
     chosen = campaign_set(ids, job.exclude, among="the campaigns of --campaigns-file")
     kept = [w for w in job.warnings if w not in job.campaign_warnings]
     return dataclasses.replace(
-        job, campaign_ids=chosen.ids, removed_by_exclude=chosen.excluded, select=None,
+        job, campaign_ids=chosen.ids, removed_by_exclude=chosen.excluded,
         warnings=(*kept, *chosen.warnings), campaign_warnings=chosen.warnings,
     )  # fmt: skip

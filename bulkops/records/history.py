@@ -76,6 +76,8 @@ class History:
     """What earlier runs against the same target settled (for resume)."""
 
     done: set[str] = field(default_factory=set)
+    # campaigns whose latest real outcome is failed, in the order they failed (--retry-failed)
+    failed: dict[str, None] = field(default_factory=dict)
     problems: list[BadLine] = field(default_factory=list)
     torn_tail: bool = False
     # wall-clock times (time.time()) the latest requests to it were answered, oldest first
@@ -160,10 +162,16 @@ class _Reader:
 
 
 def _settle(history: History, record: dict[str, Any], real: bool) -> None:
-    if real and record.get("outcome") in DONE_OUTCOMES:
-        history.done.add(record["campaign_id"])
-    elif real:
-        history.done.discard(record["campaign_id"])
+    if not real:
+        return
+    campaign_id, outcome = record["campaign_id"], record.get("outcome")
+    history.failed.pop(campaign_id, None)
+    if outcome in DONE_OUTCOMES:
+        history.done.add(campaign_id)
+        return
+    history.done.discard(campaign_id)
+    if outcome == "failed":
+        history.failed[campaign_id] = None
 
 
 def timing_problem(record: dict[str, Any]) -> str | None:

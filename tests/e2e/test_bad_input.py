@@ -34,7 +34,6 @@ CASES = {
     ),
     "unreadable ids": (lambda d: d.update(campaigns_file="nope.txt"), "nope.txt"),
     "select and campaigns": (lambda d: d.update(select={"status": ["Stopped"]}), "select"),
-    "too many": (lambda d: d["run"].update(max_deletes=2), "max_deletes"),
     "plain http elsewhere": (
         lambda d: d["target"].update(host="http://kore.example"),
         "target.host",

@@ -84,9 +84,7 @@ def test_stop_before_delete_stops_an_active_campaign_first(
     # the Stop call reached the server before the DELETE: the deleted snapshot says Stopped
     line = next(r for r in result.campaigns() if r["campaign_id"] == active[0])
     assert line["outcome"] == "deleted" and line["campaign"]["status"] == "Stopped"
-    assert "1 Active campaigns are stopped (Kore.ai's Stop call) before their delete" in (
-        result.stderr
-    )
+    assert "1 Active campaign is stopped (Kore.ai's Stop call) before its delete" in (result.stderr)
 
 
 def test_stop_before_delete_with_active_protected_is_refused(

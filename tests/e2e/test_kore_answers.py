@@ -95,7 +95,7 @@ def test_kore_errors_shape_is_read_and_a_400_not_found_is_not_found(
     assert lines[ids[0]]["outcome"] == "failed" and lines[ids[0]]["message"] == "Error 409"
     assert lines[ids[1]]["outcome"] == "deleted"
     again = bulkops("run", write_job(tmp_path, sandbox, ["cd-gone"]), "--yes", cwd=tmp_path)
-    assert again.code == 0 and "skipping 1 campaigns already done" in again.stderr
+    assert again.code == 0 and "skipping 1 campaign already done" in again.stderr
 
 
 @KORE_DIALECT

@@ -48,7 +48,7 @@ def test_an_id_job_lists_when_that_is_cheaper_and_says_what_it_costs(
         "requests than 31 GETs"
     )
     assert "1 list call in all, instead of 31 GETs" in result.stderr
-    assert "1 ids were not found (nothing to delete): cd-gone" in result.stdout
+    assert "1 id was not found (nothing to delete): cd-gone" in result.stdout
 
 
 def test_an_id_job_in_a_big_account_gets_each_id_instead(
@@ -77,7 +77,7 @@ def test_exclude_ids_that_match_nothing_are_named_and_the_preview_lists_the_excl
         result.stderr
     )
     assert "3 campaigns would be deleted" in result.stdout
-    assert "1 ids left out by exclude: cd-x-1" in result.stdout
+    assert "1 id left out by exclude: cd-x-1" in result.stdout
     id_job = write_job(tmp_path, sandbox, ids, exclude=["cd-x-9"])
     warned = bulkops("validate", id_job, cwd=tmp_path)
     assert "1 exclude ids match none of the campaigns (a typo?): 'cd-x-9'" in warned.stderr

@@ -97,7 +97,8 @@ def test_a_run_killed_mid_request_is_known_to_have_been_in_flight(
     sandbox.configure(latency=0)
     again = bulkops("run", job, "--yes", cwd=tmp_path)
     assert again.code == 0, again.stderr
-    assert f"{len(in_flight)} campaigns were sent a DELETE by an earlier run" in again.stderr
+    were = f"{len(in_flight)} campaigns were" if len(in_flight) > 1 else "1 campaign was"
+    assert f"{were} sent a DELETE by an earlier run" in again.stderr
     stats = sandbox.stats_snapshot()
     assert sorted(stats["deleted_ids"]) == sorted(ids)
     assert all(c["deletes"] == 1 for c in stats["campaigns"].values())

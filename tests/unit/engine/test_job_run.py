@@ -17,7 +17,6 @@ import pytest
 from job_factory import SECRET, make_job
 
 from bulkops.engine.job_run import Declined, JobRun
-from bulkops.errors import JobError
 from bulkops.model import COUNT_KEYS, Job, Outcome, RunResult, Selection
 from bulkops.records.audit_log import AuditLock
 from bulkops.sandbox import Sandbox
@@ -143,18 +142,18 @@ async def test_resume_skips_what_earlier_runs_deleted_unless_fresh(
     assert fresh.counts["skipped"] == 0 and fresh.counts["not_found"] == 3
 
 
-async def test_a_real_run_over_max_deletes_is_refused_before_anything_is_sent(
+async def test_a_real_run_over_max_deletes_is_refused_before_anything_is_deleted(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
     ids = sandbox.add_campaigns(count=3)
     job = make_job(tmp_path, host=sandbox.url, ids=tuple(ids), max_deletes=2)
     observer = Observer()
-    with pytest.raises(
-        JobError, match=r"3 campaigns are selected, more than run.max_deletes \(2\)"
-    ):
-        await run(job, observer)
-    assert stats(sandbox)["total_requests"] == 0
-    assert observer.calls == [] and audit(job) == []
+    result = await run(job, observer)
+    assert result.exit_code == 2 and result.error is not None
+    assert "3 campaigns would be deleted, more than run.max_deletes (2)" in result.error
+    assert "DELETE" not in stats(sandbox)["by_method"]
+    assert observer.asked() == []
+    assert [r["event"] for r in audit(job)] == ["run_started", "run_finished"]
 
 
 async def test_a_dry_run_over_max_deletes_warns_and_previews_them_all(

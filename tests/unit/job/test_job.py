@@ -13,9 +13,9 @@ from bulkops.errors import JobError
 from bulkops.ids import validate_campaign_id
 from bulkops.job import (
     CAMPAIGN_TYPES,
-    check_max_deletes,
     describe,
     load_job,
+    max_deletes_refusal,
     parse_rate_spec,
     with_overrides,
 )
@@ -519,22 +519,21 @@ def test_bad_overrides(tmp_path: Path, kwargs: dict[str, object], expected: str)
     assert str(info.value).startswith(expected)
 
 
-def test_check_max_deletes(tmp_path: Path) -> None:
+def test_max_deletes_refusal(tmp_path: Path) -> None:
     job = load(tmp_path, MINIMAL + "campaigns: [x]\nrun:\n  max_deletes: 10\n")
-    check_max_deletes(job, 10)
-    with pytest.raises(JobError) as info:
-        check_max_deletes(job, 11)
-    message = str(info.value)
+    assert max_deletes_refusal(job, 10) is None
+    message = max_deletes_refusal(job, 11)
+    assert message is not None
     assert "11 campaigns" in message and "(10)" in message
     assert "run.max_deletes" in message and "narrow the selection" in message
-    check_max_deletes(with_overrides(job, dry_run=True), 11)  # a dry run previews them all
+    # a dry run previews them all: the run and validate ask the flow before asking this
 
 
 def test_describe(tmp_path: Path) -> None:
     lines = describe(load_job(FIXTURES / "valid" / "full.yaml", environ=ENV))
     text = "\n".join(lines)
     for part in ("billing-cleanup.v2_test", "https://platform.kore.ai:8443", "cs-from-env",
-                 "environment variable KOREAI_CLIENT_SECRET", "6 ids", "exclude: 1 ids",
+                 "environment variable KOREAI_CLIENT_SECRET", "6 ids", "exclude: 1 id",
                  "concurrency: 16", "10/s, 600/min, 5/2s (+0.25 s margin)", "7 attempts",
                  "max deletes: 50", "after 3 failed", "dry run: yes", "cleanup.jsonl"):  # fmt: skip
         assert part in text
