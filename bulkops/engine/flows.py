@@ -9,7 +9,7 @@ whether ``max_deletes`` refuses. The rest of the engine asks the flow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,13 +26,18 @@ class Flow:
     verb: str  # "are" / "would be", for what the run says it does
     learning: str  # what the run learns first, for a message when that fails
 
-    def action(self, client: KoreClient, stop_first: set[str]) -> Action:
-        """What the pool sends for each campaign."""
+    def action(
+        self,
+        client: KoreClient,
+        stop_first: set[str],
+        on_stopped: Callable[[str], None] = lambda campaign_id: None,
+    ) -> Action:
+        """What the pool sends for each campaign; ``on_stopped`` hears of each Stop done."""
         if not self.deletes:
             return Action(client.get, "would_delete", write_ahead=False)
         return Action(
             client.delete, "deleted", write_ahead=True,
-            first=stop_call(client), first_for=frozenset(stop_first),
+            first=stop_call(client, on_stopped), first_for=frozenset(stop_first),
         )  # fmt: skip
 
     async def prepare(

@@ -51,11 +51,14 @@ def protect_answered(outcome: Outcome, protect: tuple[str, ...]) -> Outcome:
     return outcome
 
 
-def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
+def stop_call(
+    client: KoreClient, on_stopped: Callable[[str], None] = lambda campaign_id: None
+) -> Callable[[str, Request], Awaitable[None]]:
     """The Stop call sent before a campaign's DELETE: a request of its own, through the
     pool's ``request`` (its own rate slot, its own retries), answered before the DELETE is
-    sent. What ends the campaign is raised: AuthError (the run aborts), NotFound (already
-    gone), PermanentError (any other failure: not deleted, and not retried again)."""
+    sent; ``on_stopped`` hears of each campaign it stopped. What ends the campaign is
+    raised: AuthError (the run aborts), NotFound (already gone), PermanentError (any other
+    failure: not deleted, and not retried again)."""
 
     async def stop(campaign_id: str, request: Request) -> None:
         try:
@@ -67,5 +70,6 @@ def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
                 f"not deleted: the Stop call before it failed: {exc.explanation}",
                 status=exc.status, message=exc.message, data=exc.data,
             ) from exc  # fmt: skip
+        on_stopped(campaign_id)
 
     return stop

@@ -9,12 +9,14 @@ writes ``run_finished`` whatever happens once ``run_started`` is written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from bulkops.engine.ending import RunEnding
 from bulkops.engine.flows import flow_of
@@ -64,6 +66,8 @@ class _Record:
     not_found: list[str] = field(default_factory=list)
     excluded: tuple[str, ...] = ()
     listed: dict[str, dict[str, object]] | None = None  # a select job's list items
+    seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # for the lines' ``before``
+    stopped: set[str] = field(default_factory=set)  # campaigns the Stop call stopped
 
 
 class JobRun:
@@ -151,6 +155,7 @@ class JobRun:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
                 self._abort(f"could not {flow_of(self.job).learning}: {exc.explanation}", exc)
             return self._result()
+        self._record.seen = work.seen
         deletes = flow_of(self.job).deletes
         if deletes and work.send and not self._observer.confirm(len(work.send)):
             raise Declined("not confirmed: nothing was deleted")
@@ -166,7 +171,9 @@ class JobRun:
             self._observer.work_started(len(work.send), self._recorder.counts)
             try:
                 assert self._machine is not None
-                action = flow_of(self.job).action(self._machine.client, work.stop_first)
+                action = flow_of(self.job).action(
+                    self._machine.client, work.stop_first, self._record.stopped.add
+                )
                 await pool.settle_all(work.send, action)
             finally:
                 await self._observer.work_ended()
@@ -314,7 +321,7 @@ class JobRun:
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
-        outcome = flow_of(self.job).outcome(outcome, self.job)
+        outcome = self._witnessed(flow_of(self.job).outcome(outcome, self.job))
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
             self._recorder.campaign(outcome)
         rows = {"would_delete": self._record.previews, "protected": self._record.protected}
@@ -331,6 +338,15 @@ class JobRun:
         elif outcome.outcome == "not_found":
             self._record.not_found.append(outcome.campaign_id)
         self._observer.settled(outcome)
+
+    def _witnessed(self, outcome: Outcome) -> Outcome:
+        """The outcome with what bulkops saw of the campaign before (a preview's GET answer
+        is what it saw) and whether it stopped it."""
+        before = self._record.seen.get(outcome.campaign_id)
+        if before is None and not flow_of(self.job).deletes:
+            before = outcome.campaign
+        stopped = outcome.campaign_id in self._record.stopped
+        return dataclasses.replace(outcome, before=before, stopped=stopped)
 
     def _result(self) -> RunResult:
         rec, record, end = self._recorder, self._record, self._ending.end()

@@ -47,6 +47,8 @@ class Prepared:
     send: list[str]  # ids for the worker pool: a GET each in a dry run, a DELETE in a real one
     settled: list[Outcome]  # outcomes known without a request of their own
     stop_first: set[str] = field(default_factory=set)  # Active campaigns to stop before deleting
+    # each campaign as the list answers or a GET showed it, for the audit line's ``before``
+    seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def learn(
@@ -134,7 +136,7 @@ async def prepare_preview(
     protect = job.run.protect_status
     settled = [known_outcome(i, listed[i], protect) for i in todo if i in listed]
     settled += [known_outcome(i, None, protect) for i in missing]
-    return Prepared(send, settled, _to_stop(job, todo, listed))
+    return Prepared(send, settled, _to_stop(job, todo, listed), listed)
 
 
 async def prepare_delete(
@@ -150,7 +152,7 @@ async def prepare_delete(
     aside (``protected``), learning only the statuses the guards need; the rest are sent."""
     statuses = guarded_statuses(job.run)
     if not statuses or not todo:
-        return Prepared(list(todo), [])
+        return Prepared(list(todo), [], seen=listed or {})
     if listed is None:
         what = f"checking statuses ({', '.join(statuses)})"
         listed = await lookup(job, todo, statuses, fetch_page, get_one, say, what)
@@ -160,6 +162,7 @@ async def prepare_delete(
         [i for i in todo if i not in shielded],
         [known_outcome(i, listed[i], job.run.protect_status) for i in protected],
         _to_stop(job, todo, listed),
+        listed,
     )
 
 
