@@ -193,3 +193,18 @@ def test_creates_whose_answers_were_never_recorded_are_found_by_name_not_sent_ag
     lines = [line for line in restore_lines(tmp_path) if line["event"] == "campaign"]
     assert Counter(line["outcome"] for line in lines) == {"exists": 20}
     assert all(line["new_id"] for line in lines)
+
+
+def test_report_reads_the_restore_log_too(tmp_path: Path, sandbox: SandboxThread) -> None:
+    ids = sandbox.add_campaigns(count=3)
+    job = deleted_job(tmp_path, sandbox, ids)
+    assert bulkops("restore", job, "--yes", cwd=tmp_path).code == 0
+    restore_id = finished(tmp_path)["run_id"]
+    table = bulkops("report", tmp_path / "audit.jsonl", cwd=tmp_path)
+    assert table.code == 0, table.stderr
+    assert f"restore {restore_id} (real" in table.stdout and "restored 3" in table.stdout
+    as_json = bulkops("report", tmp_path / "audit.jsonl", "--format", "json", cwd=tmp_path)
+    restores = json.loads(as_json.stdout)["restores"]
+    assert [(r["run_id"], r["counts"]["restored"], r["sent"]) for r in restores] == [
+        (restore_id, 3, 3)
+    ]
