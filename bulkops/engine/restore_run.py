@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -104,7 +105,8 @@ class RestoreRun:
         self._started = False
         self._log: RestoreLog | None = None
         self._machine: Machinery | None = None
-        self._in_flight = False  # an earlier restore's Create has no recorded answer
+        # when an earlier restore last wrote, if one of its Creates has no recorded answer
+        self._lost_since: float | None = None
         self._names: dict[str, str | None] = {}  # campaign name -> id, as listed (or created)
         self._name_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._result = RestoreResult(
@@ -139,7 +141,8 @@ class RestoreRun:
                 torn_tail=state.torn_tail,
             )  # fmt: skip
             self._result.counts["skipped"] = len(done)
-            self._in_flight = bool(state.in_flight)
+            if state.in_flight:  # the log's last write is no earlier than their sent lines
+                self._lost_since = restore_log_path(self.job.audit_log).stat().st_mtime
             await self._restore(deleted, items)
         finally:
             lock.release()
@@ -231,10 +234,15 @@ class RestoreRun:
 
     async def _after_lost_creates(self) -> None:
         """A Create a killed restore sent may still be on its way to the platform: its name
-        is looked up once it would have timed out (``run.timeout``), not before."""
-        if self._in_flight:
+        is looked up once it would have timed out (``run.timeout`` after it was sent), not
+        before."""
+        if self._lost_since is None:
+            return
+        wait = self._lost_since + self.job.run.timeout - time.time()
+        if wait > 0:
+            self._observer.info("restore", f"waiting {wait:.1f}s for them to time out first")
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._ending.stopped.wait(), self.job.run.timeout)
+                await asyncio.wait_for(self._ending.stopped.wait(), wait)
 
     async def _learn_names(self) -> None:
         """Every campaign name of the account, by paging through the list API once."""
