@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulkops.cli.console import Console
+from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, SignalGuard
 from bulkops.errors import JobError
 from bulkops.model import EXIT_BY_SIGNAL, Job, RestoreOutcome
@@ -62,31 +63,17 @@ def add_restore_parser(commands: Any, given: Any, add_log_options: Any) -> None:
 
 
 class RestoreConsole:
-    """The person's side of a restore: console lines, the prompt, signals while it creates."""
+    """The person's side of a restore: what a run's console says and asks (the prompt says
+    CREATE), and signals handed to the run while the Creates go out."""
 
     def __init__(self, console: Console, job: Job, *, assume_yes: bool, signals: SignalGuard):
+        self._run = ConsoleObserver(
+            console, job, assume_yes=assume_yes, signals=signals, verb="CREATE"
+        )
         self._console = console
-        self._job = job
-        self._assume_yes = assume_yes
         self._signals = signals
         signals.say = self._say_interrupted
-
-    def info(self, event: str, message: str, **fields: Any) -> None:
-        self._console.info(event, message, **fields)
-
-    def warn(self, event: str, message: str, **fields: Any) -> None:
-        self._console.warn(event, message, **fields)
-
-    def confirm(self, count: int) -> bool:
-        if self._assume_yes:
-            return True
-        t = self._job.target
-        sys.stderr.write(
-            f"About to CREATE {count} campaigns on {t.host} "
-            f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
-        )
-        sys.stderr.flush()
-        return sys.stdin.readline().strip().lower() == "yes"
+        self.info, self.warn, self.confirm = self._run.info, self._run.warn, self._run.confirm
 
     def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
         loop = asyncio.get_running_loop()

@@ -14,11 +14,7 @@ import pytest
 from bulkops.sandbox import SandboxThread
 from bulkops.sandbox.create import change_contact_lists
 from tests.e2e.harness import bulkops, count_lines, read_audit, start_bulkops, wait_until, write_job
-
-RESTORE = {"queue_name": "Default Queue", "experience_flow_name": "Billing Flow"}
-COMPARED = (
-    "name", "description", "priority", "dialingMode", "dialingStrategy", "contactLists",
-)  # fmt: skip
+from tests.e2e.test_restore_parts import RESTORE, assert_restored_fields
 
 
 def restore_lines(tmp_path: Path) -> list[dict[str, Any]]:
@@ -67,16 +63,7 @@ def test_300_deleted_campaigns_come_back_once_each_field_by_field(
     assert Counter(c["name"] for c in created) == Counter(c["name"] for c in before.values())
     by_name = {c["name"]: c["body"] for c in created}
     for old in before.values():
-        body = by_name[old["name"]]
-        for key in COMPARED:
-            assert body[key] == old[key], key
-        assert body["schedule"] == {"isSchedulingEnabled": old["schedule"]["isSchedulingEnabled"]}
-        if old["dialingMode"] == "Agentless":
-            assert body["experienceFlowName"] == "Billing Flow"
-        else:
-            assert body["queue_name"] == "Default Queue"
-        if old["dialingMode"] == "Preview":
-            assert body["maxSkips"] == old["maxSkips"]
+        assert_restored_fields(by_name[old["name"]], old)
     lines = [line for line in restore_lines(tmp_path) if line["event"] == "campaign"]
     restored = {line["campaign_id"]: line for line in lines if line["outcome"] == "restored"}
     assert sorted(restored) == sorted(ids)
