@@ -43,6 +43,7 @@ from bulkops.records.audit_log import AuditLock
 from bulkops.records.create_body import build_create_body, merged_snapshot
 from bulkops.records.restore_log import RestoreLog, restore_log_path
 from bulkops.records.restore_reader import DeletedSet, read_deleted, read_restore_state
+from bulkops.utc import parse_utc
 
 
 class RestoreObserver(Protocol):
@@ -141,8 +142,8 @@ class RestoreRun:
                 torn_tail=state.torn_tail,
             )  # fmt: skip
             self._result.counts["skipped"] = len(done)
-            if state.in_flight:  # the log's last write is no earlier than their sent lines
-                self._lost_since = restore_log_path(self.job.audit_log).stat().st_mtime
+            if state.in_flight:
+                self._lost_since = _seconds_since_epoch(state.last_sent)
             await self._restore(deleted, items)
         finally:
             lock.release()
@@ -362,3 +363,9 @@ class RestoreRun:
         except AuditWriteError as exc:
             self._ending.log_failed(str(exc))
             self._result.exit_code = self._ending.exit_code(counts["failed"])
+
+
+def _seconds_since_epoch(ts: str | None) -> float:
+    """When the latest lost Create was sent; now when its line says no usable time."""
+    sent = parse_utc(ts)
+    return time.time() if sent is None else min(sent.timestamp(), time.time())
