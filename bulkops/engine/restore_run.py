@@ -43,6 +43,7 @@ from bulkops.records.audit_log import AuditLock
 from bulkops.records.create_body import build_create_body, merged_snapshot
 from bulkops.records.restore_log import RestoreLog, restore_log_path
 from bulkops.records.restore_reader import DeletedSet, read_deleted, read_restore_state
+from bulkops.text import plural
 from bulkops.utc import parse_utc
 
 
@@ -177,15 +178,16 @@ class RestoreRun:
         return _Item(campaign_id, made.body, made.error)
 
     def _say_plan(self, deleted: DeletedSet, done: int, items: list[_Item], in_flight: int) -> None:
-        runs = ", ".join(deleted.runs)
+        runs, total = ", ".join(deleted.runs), len(deleted.campaigns)
         self._observer.info(
-            "restore", f"{len(deleted.campaigns)} campaigns deleted by run {runs}; {done} "
-            f"already restored (skipped); {len(items)} to restore", total=len(deleted.campaigns),
+            "restore", f"{plural(total, 'campaign')} deleted by run {runs}; {done} already "
+            f"restored (skipped); {len(items)} to restore", total=total,
         )  # fmt: skip
         if in_flight:
             self._observer.warn(
-                "in_flight_at_crash", f"{in_flight} Creates of an earlier restore have no "
-                "recorded answer (killed?): they are looked up by name before anything is sent",
+                "in_flight_at_crash", f"{plural(in_flight, 'Create')} of an earlier restore "
+                "without a recorded answer (killed?): looked up by name before anything is "
+                "sent again", campaigns=in_flight,
             )  # fmt: skip
 
     async def _restore(self, deleted: DeletedSet, items: list[_Item]) -> None:
