@@ -216,6 +216,8 @@ class Outcome:
     message: str | None
     error: str | None
     campaign: dict[str, Any] | None
+    before: dict[str, Any] | None = None  # as bulkops last listed or fetched it, before the delete
+    stopped: bool = False  # bulkops stopped it through the Stop call before deleting it
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make demo: start the sandbox, preview the example job, run it, report, stop the sandbox.
+# make demo: start the sandbox, preview the example job, run it, report, undo it, stop the sandbox.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BULKOPS=${BULKOPS:-.venv/bin/bulkops}
@@ -13,7 +13,7 @@ for _ in $(seq 100); do [ -s "$ready" ] && break; sleep 0.1; done
 [ -s "$ready" ] || { echo "the sandbox did not start" >&2; exit 1; }
 
 export KOREAI_CLIENT_SECRET=sandbox-secret-not-for-production  # the sandbox's throwaway secret
-rm -f audit/example.jsonl   # a fresh sandbox: start a fresh audit log too
+rm -f audit/example.jsonl audit/example.restore.jsonl  # a fresh sandbox: fresh logs too
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "bulkops validate jobs/example.yaml"
@@ -26,3 +26,9 @@ step "bulkops run jobs/example.yaml --yes"
 "$BULKOPS" run jobs/example.yaml --yes
 step "bulkops report audit/example.jsonl"
 "$BULKOPS" report audit/example.jsonl
+step "bulkops restore jobs/example.yaml --dry-run   (the bodies it would send; nothing is sent)"
+"$BULKOPS" restore jobs/example.yaml --dry-run
+step "bulkops restore jobs/example.yaml --yes   (undo: what the run deleted, created again)"
+"$BULKOPS" restore jobs/example.yaml --yes
+step "bulkops report audit/example.jsonl   (the restore too)"
+"$BULKOPS" report audit/example.jsonl | tail -3

@@ -36,6 +36,7 @@ MAIN_EPILOG = """examples:
   bulkops run jobs/example.yaml --yes
   bulkops list jobs/example.yaml --output ids
   bulkops run jobs/example.yaml --retry-failed --yes
+  bulkops restore jobs/example.yaml --dry-run
   bulkops sandbox --campaigns 200
 """
 
@@ -166,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="write Prometheus textfile metrics (atomically)",
     )
 
+    from bulkops.cli.restore_command import add_restore_parser
+
+    add_restore_parser(commands, given, _add_log_options)
+
     validate = commands.add_parser(
         "validate", help="check a job file; sends nothing",
         epilog="example:\n  bulkops validate jobs/example.yaml",
@@ -242,7 +247,7 @@ def _dispatch(args_list: list[str]) -> int:
         from bulkops import sandbox
 
         return sandbox.main(args_list[1:])
-    if args_list and args_list[0] in ("run", "list"):
+    if args_list and args_list[0] in ("run", "list", "restore"):
         from bulkops.cli.signals import GUARD
 
         GUARD.install()  # before anything else: no signal may take its default action
@@ -255,6 +260,10 @@ def _dispatch(args_list: list[str]) -> int:
             from bulkops.cli.list_command import list_command
 
             return list_command(args, console)
+        if args.command == "restore":
+            from bulkops.cli.restore_command import restore_command
+
+            return restore_command(args, console)
         from bulkops.cli.run_command import run_command
 
         return run_command(args, console)

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from bulkops.cli.main import given
 from bulkops.cli.report_format import FORMATS
+from bulkops.cli.restore_report_format import with_restores
 from bulkops.errors import EXIT_USAGE
 from bulkops.records.report import UnknownRunError, summarize
+from bulkops.records.restore_report import restore_reports
 from bulkops.text import plural
 
 EPILOG = """examples:
@@ -91,7 +93,12 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         for campaign_id in report.failed_ids:
             print(campaign_id)
         return 0
-    print(FORMATS[args.format](report, args.audit_log))
+    try:
+        restores = restore_reports(Path(args.audit_log)) if args.run is None else []
+    except OSError as exc:
+        _say(f"{prog}: the restore log beside {args.audit_log} cannot be read: {exc.strerror}")
+        restores = []
+    print(with_restores(FORMATS[args.format](report, args.audit_log), args.format, restores))
     return 0
 
 

@@ -24,8 +24,16 @@ class ConsoleObserver:
     """
 
     def __init__(
-        self, console: Console, job: Job, *, assume_yes: bool, signals: SignalGuard
+        self,
+        console: Console,
+        job: Job,
+        *,
+        assume_yes: bool,
+        signals: SignalGuard,
+        verb: str = "DELETE",  # what the prompt says the run is about to do
     ) -> None:
+        self._verb = verb
+        self._where = "from" if verb == "DELETE" else "on"
         self._console = console
         self._job = job
         self._assume_yes = assume_yes
@@ -45,7 +53,7 @@ class ConsoleObserver:
             return True
         t = self._job.target
         sys.stderr.write(
-            f"About to DELETE {plural(count, 'campaign')} from {t.host} "
+            f"About to {self._verb} {plural(count, 'campaign')} {self._where} {t.host} "
             f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
         )
         sys.stderr.flush()

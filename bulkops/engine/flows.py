@@ -9,7 +9,7 @@ whether ``max_deletes`` refuses. The rest of the engine asks the flow.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,14 +27,21 @@ class Flow:
     verb: str  # "are" / "would be", for what the run says it does
     learning: str  # what the run learns first, for a message when that fails
 
-    def action(self, client: KoreClient, job: Job, watch: StatusWatch | None) -> Action:
+    def action(
+        self,
+        client: KoreClient,
+        job: Job,
+        watch: StatusWatch | None,
+        on_stopped: Callable[[str], None] = lambda campaign_id: None,
+    ) -> Action:
         """What the pool sends for each campaign; a real run's ``watch`` decides right before
-        each DELETE whether it goes (protected, or stopped first) on statuses fresh enough."""
+        each DELETE whether it goes (protected, or stopped first) on statuses fresh enough;
+        ``on_stopped`` hears of each Stop done."""
         if not self.deletes:
             return Action(client.get, "would_delete", write_ahead=False)
         if watch is None:
             return Action(client.delete, "deleted", write_ahead=True)
-        stop = stop_call(client) if job.run.stop_before_delete else None
+        stop = stop_call(client, on_stopped) if job.run.stop_before_delete else None
 
         async def first(campaign_id: str, request: Request) -> Outcome | None:
             return await watch.decide(campaign_id, request, stop)

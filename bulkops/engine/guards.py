@@ -67,13 +67,16 @@ def protect_answered(outcome: Outcome, protect: tuple[str, ...]) -> Outcome:
     return outcome
 
 
-def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
+def stop_call(
+    client: KoreClient, on_stopped: Callable[[str], None] = lambda campaign_id: None
+) -> Callable[[str, Request], Awaitable[None]]:
     """The Stop call sent before a campaign's DELETE: a request of its own, through the
     pool's ``request`` (its own rate slot, its own retries), answered before the DELETE is
-    sent. What ends the campaign is raised: AuthError (the run aborts), PermanentError (any
-    other answer that is not a success: not deleted, ``failed``, so the next run tries again).
-    A Stop answered "not found" is such a failure too: only a DELETE's not-found answer means
-    the campaign is gone (a gateway without the Stop route answers 404 for every campaign)."""
+    sent; ``on_stopped`` hears of each campaign it stopped. What ends the campaign is raised:
+    AuthError (the run aborts), PermanentError (any other answer that is not a success: not
+    deleted, ``failed``, so the next run tries again). A Stop answered "not found" is such a
+    failure too: only a DELETE's not-found answer means the campaign is gone (a gateway
+    without the Stop route answers 404 for every campaign)."""
 
     async def stop(campaign_id: str, request: Request) -> None:
         try:
@@ -85,5 +88,6 @@ def stop_call(client: KoreClient) -> Callable[[str, Request], Awaitable[None]]:
                 f"not deleted: the Stop call before it failed: {exc.explanation}",
                 status=exc.status, message=exc.message, data=exc.data,
             ) from exc  # fmt: skip
+        on_stopped(campaign_id)
 
     return stop

@@ -9,12 +9,14 @@ writes ``run_finished`` whatever happens once ``run_started`` is written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from bulkops.engine.ending import RunEnding
 from bulkops.engine.flows import flow_of
@@ -68,6 +70,8 @@ class _Record:
     listed: dict[str, dict[str, object]] | None = None  # a select job's list items
     listed_at: float = 0.0  # when the listing that found them began (monotonic)
     listing_stopped: bool = False  # over run.max_deletes: the listing stopped there
+    seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # for the lines' ``before``
+    stopped: set[str] = field(default_factory=set)  # campaigns the Stop call stopped
 
 
 class JobRun:
@@ -155,6 +159,7 @@ class JobRun:
             with self._recording(history, total=len(ids), skipped=len(ids) - len(todo)):
                 self._abort(f"could not {flow_of(self.job).learning}: {exc.explanation}", exc)
             return self._result()
+        self._record.seen = work.seen
         flow = flow_of(self.job)
         refusal = self._refusal(len(work.send)) if flow.deletes else None
         confirm = refusal is None and flow.deletes and work.send
@@ -182,7 +187,9 @@ class JobRun:
         self._observer.work_started(len(work.send), self._recorder.counts)
         try:
             self._watch = work.watch
-            action = flow_of(self.job).action(self._machine.client, self.job, work.watch)
+            action = flow_of(self.job).action(
+                self._machine.client, self.job, work.watch, self._record.stopped.add
+            )
             await pool.settle_all(work.send, action)
         finally:
             await self._observer.work_ended()
@@ -361,7 +368,7 @@ class JobRun:
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
-        outcome = flow_of(self.job).outcome(outcome, self.job)
+        outcome = self._witnessed(flow_of(self.job).outcome(outcome, self.job))
         if self._watch is not None:
             self._watch.settled(outcome.campaign_id)
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
@@ -380,6 +387,16 @@ class JobRun:
         elif outcome.outcome == "not_found":
             self._record.not_found.append(outcome.campaign_id)
         self._observer.settled(outcome)
+
+    def _witnessed(self, outcome: Outcome) -> Outcome:
+        """The outcome with what bulkops saw of the campaign before (a preview's GET answer
+        is what it saw) and whether it stopped it."""
+        fresher = self._watch.last_seen(outcome.campaign_id) if self._watch else None
+        before = fresher or self._record.seen.get(outcome.campaign_id)
+        if before is None and not flow_of(self.job).deletes:
+            before = outcome.campaign
+        stopped = outcome.campaign_id in self._record.stopped
+        return dataclasses.replace(outcome, before=before, stopped=stopped)
 
     def _result(self) -> RunResult:
         rec, record, end = self._recorder, self._record, self._ending.end()

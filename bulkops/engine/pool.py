@@ -203,6 +203,15 @@ class WorkerPool:
 
         return await self._retry.call(attempt)
 
+    async def send_once(self, call: Call) -> Answer | None:
+        """One request under the pool's rules (admitted by the limiter, counted, a 429 slows
+        everyone) but never retried: for a call that must not be repeated blind (a Create
+        whose answer was lost). None: the run stopped before it was sent."""
+        try:
+            return await self._send(call)
+        except _Stopped:
+            return None
+
     async def _send(
         self,
         call: Callable[[], Awaitable[Answer]],

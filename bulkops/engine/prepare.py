@@ -50,6 +50,8 @@ class Prepared:
     settled: list[Outcome]  # outcomes known without a request of their own
     stop_first: set[str] = field(default_factory=set)  # Active campaigns to stop before deleting
     watch: StatusWatch | None = None  # a real run's statuses, kept fresh before each DELETE
+    # each campaign as the list answers or a GET showed it, for the audit line's ``before``
+    seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)
 
 
 async def learn(
@@ -137,7 +139,7 @@ async def prepare_preview(
     protect = job.run.protect_status
     settled = [known_outcome(i, listed[i], protect) for i in todo if i in listed]
     settled += [known_outcome(i, None, protect) for i in missing]
-    return Prepared(send, settled, _to_stop(job, todo, listed))
+    return Prepared(send, settled, _to_stop(job, todo, listed), seen=listed)
 
 
 async def prepare_delete(
@@ -156,7 +158,7 @@ async def prepare_delete(
     monotonic time ``listed_at``)."""
     statuses = guarded_statuses(job.run)
     if not statuses or not todo:
-        return Prepared(list(todo), [])
+        return Prepared(list(todo), [], seen=listed or {})
     if listed is None:
         what = f"checking statuses ({', '.join(statuses)})"
         listed_at = time.monotonic()
@@ -175,6 +177,7 @@ async def prepare_delete(
         [known_outcome(i, listed[i], protect) for i in protected],
         _to_stop(job, todo, listed),
         watch,
+        listed,
     )
 
 

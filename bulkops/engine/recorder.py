@@ -95,6 +95,8 @@ class RunRecorder:
             message=outcome.message,
             error=outcome.error,
             campaign=outcome.campaign,
+            before=outcome.before,
+            stopped=outcome.stopped,
         )
 
     def _finish(self, publish: Callable[[], None], began: float, requests: int) -> None:

@@ -68,6 +68,10 @@ class StatusWatch:
             self._items[campaign_id] = {**(item or {}), "status": "Stopped"}
         return None
 
+    def last_seen(self, campaign_id: str) -> dict[str, Any] | None:
+        """The campaign as the latest look saw it (None when that look did not list it)."""
+        return self._items.get(campaign_id)
+
     def settled(self, campaign_id: str) -> None:
         """The campaign has its outcome: later looks need not ask about it."""
         self._open.pop(campaign_id, None)

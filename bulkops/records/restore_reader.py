@@ -63,6 +63,7 @@ class RestoreState:
 
     done: dict[str, Restored] = field(default_factory=dict)  # old id -> how it came back
     in_flight: dict[str, str | None] = field(default_factory=dict)  # old id -> name sent
+    last_sent: str | None = None  # ``ts`` of the latest sent line of a real restore
     problems: list[BadLine] = field(default_factory=list)
     torn_tail: bool = False
 
@@ -160,6 +161,7 @@ def read_restore_state(restore_log: Path, host: str, app_id: str) -> RestoreStat
 def _settle(state: RestoreState, event: Any, cid: str, item: dict[str, Any]) -> None:
     if event == "sent":
         state.in_flight[cid] = _text(item.get("name"))
+        state.last_sent = _text(item.get("ts")) or state.last_sent
     elif event == "campaign":
         state.in_flight.pop(cid, None)  # answered and recorded, whatever the outcome
         if item.get("outcome") in RESTORED_OUTCOMES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,21 @@ from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import SECRET, bulkops, env, write_job
 
 RESTORE = {"queue_name": "Default Queue", "experience_flow_name": "Billing Flow"}
+
+
+def assert_restored_fields(body: dict[str, Any], old: dict[str, Any]) -> None:
+    """The Create ``body`` holds, field by field, the settings of the ``old`` campaign (as
+    the sandbox held it) and what RESTORE fills in."""
+    for key in ("name", "description", "priority", "dialingMode", "dialingStrategy"):
+        assert body[key] == old[key], key
+    assert body["contactLists"] == old["contactLists"]
+    assert body["schedule"] == {"isSchedulingEnabled": old["schedule"]["isSchedulingEnabled"]}
+    if old["dialingMode"] == "Agentless":
+        assert body["experienceFlowName"] == "Billing Flow"
+    else:
+        assert body["queue_name"] == "Default Queue"
+    if old["dialingMode"] == "Preview":
+        assert body["maxSkips"] == old["maxSkips"]
 
 
 async def create_all(job: Job, bodies: list[dict[str, object]]) -> list[Created]:
@@ -72,15 +88,6 @@ def test_deleted_campaigns_of_every_mode_come_back_once_with_their_settings(
     for cid, old in before.items():
         body = by_name[old["name"]]  # each old name made exactly once, field by field:
         assert body == made[cid].body
-        for key in ("name", "description", "priority", "dialingMode", "dialingStrategy"):
-            assert body[key] == old[key], key
-        assert body["contactLists"] == old["contactLists"]
-        assert body["schedule"] == {"isSchedulingEnabled": old["schedule"]["isSchedulingEnabled"]}
-        if old["dialingMode"] == "Agentless":
-            assert body["experienceFlowName"] == "Billing Flow"
-        else:
-            assert body["queue_name"] == "Default Queue"
-        if old["dialingMode"] == "Preview":
-            assert body["maxSkips"] == old["maxSkips"]
+        assert_restored_fields(body, old)
         assert ("dncLists" in body) == (api == "v2")
     assert sorted(sandbox.campaign_ids()) == sorted(c.new_id for c in created if c.new_id)
