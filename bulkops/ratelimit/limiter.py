@@ -5,8 +5,10 @@ request holds a slot from its start until W + ``margin`` after its answer (``slo
 in a ``BudgetStore`` (``budget``). One task, the pump, asks the store for as many slots
 as there are waiters (first come, first served) in one step that also tells every
 answer since the last, then sleeps until a waiter comes, a slot is given back unsent,
-or one may be free. A 429 pauses every start and lowers every count, which recovers by
-a tenth each clean window; a run without any spec learns one from its first 429.
+or one may be free. A 429 pauses every start and lowers every count; one burst's 429s
+say how many of ours the server took (another client may use the rest). A count
+recovers a tenth each clean window up to just below that, and only then probes one
+higher, rarely; a run without any spec learns one from its first 429.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ RECENT_STARTS = 4096  # starts remembered to learn that limit from
 NO_SLOT = ""  # the ticket of a request under no limit
 RENEW = 3.0  # seconds between steps that keep the run's lease while it holds slots
 WANT_RENEW = WANT_TTL / 2000  # seconds between steps that keep a waiting run "wanting"
+PROBE_AFTER = 10  # clean windows after a refusal before a count goes past the level refused
 CLOSE_WITHIN = 0.5  # seconds the last step may take (a signal must end the run at once)
 
 
@@ -49,6 +52,7 @@ class SlotLimiter:
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
+        self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
@@ -173,25 +177,43 @@ class SlotLimiter:
         return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
 
     def _recover(self, now: float) -> None:
+        """A clean window gives back a tenth of a count, up to one below the level the
+        server last refused; past it one more a window, once ten have passed since the
+        last refusal (a probe: at most one request over what the server took)."""
         for i, spec in enumerate(self._specs):
-            if self._allowed[i] < spec.count and now - self._changed_at[i] >= spec.window:
-                self._allowed[i] = min(spec.count, self._allowed[i] + max(1, spec.count // 10))
-                self._changed_at[i] = now
+            allowed, top = self._allowed[i], min(spec.count, self._refused[i] - 1)
+            if allowed >= spec.count or now - self._changed_at[i] < spec.window:
+                continue
+            if allowed < top:
+                self._allowed[i] = min(top, allowed + max(1, spec.count // 10))
+            elif now - self._slowed_at >= PROBE_AFTER * spec.window:
+                self._allowed[i], self._refused[i] = allowed + 1, self._refused[i] + 1
+            else:
+                continue
+            self._changed_at[i] = now
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
-        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``.
-        429s for requests sent before the last slow-down answer the same burst: they
-        pause but do not lower the limits again."""
+        """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
+        ``sent_at`` (when the refused request left) tells one burst's refusals apart: the
+        first marks the count the server refused, each later one lowers that mark by one
+        (one more that did not fit) and the count stays below it."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         if sent_at is not None and sent_at < self._slowed_at:
+            self._refused = [max(2, r - 1) for r in self._refused]
+            self._allowed = [
+                min(a, r - 1) for a, r in zip(self._allowed, self._refused, strict=True)
+            ]
             return
         self._slowed_at = now
         self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
+        if sent_at is not None:
+            self._refused = list(self._allowed)
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
         if self._recent is not None:  # no spec: the last second's starts times factor
             recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
             count = max(1, math.floor(len(recent) * factor))
             self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
             self._allowed, self._changed_at, self._recent = [count], [now], None
+            self._refused = [count + 1]
             self.preload(now - t for t in recent[-count:])
