@@ -4,17 +4,13 @@ A request holds a slot of every rate spec from its grant until ``W + margin`` af
 its answer or error: the server saw it in between, so a request sent once the slot
 frees arrives more than ``W`` after it, whatever the network did. Times are whole ms
 on the store's clock, so ``slots.lua`` (the same rules, for Redis) grants the very
-same slots (a Hypothesis test runs both). The book holds:
-
-- ``held``: token -> [owner, granted, lease end] of requests in flight;
-- ``done``: [answered, owner, n], oldest first: an owner's answers in one grain of
-  time; above ``GRAINS`` a window, a grain is 1/``GRAINS`` of the shortest window
-  (times rounded up), so the book stays small however high the limit;
-- ``owners``: owner -> [alive until, wanting until, count, span, grain]: a run's
-  lease (every step renews it; once it lapses, its requests in flight count as
-  answered), its mark of being short of slots, its specs. Answers no live owner's
-  specs need are dropped.
-
+same slots (a Hypothesis test runs both). The book holds ``held`` (token -> [owner,
+granted, lease end] of requests in flight), ``done`` ([answered, owner, n], oldest
+first: an owner's answers in one grain of time, 1/``GRAINS`` of the shortest window
+above ``GRAINS`` a window, so the book stays small however high the limit) and
+``owners`` (owner -> [alive until, wanting until, count, span, grain]: a run's lease,
+renewed by every step, after which its requests in flight count as answered; its mark
+of being short of slots; its specs). Answers no live owner's specs need are dropped.
 While others want too, an owner holds at most ``ceil(count / n)`` of a spec (``n``
 the owners wanting, itself included): concurrent runs converge on equal shares.
 """
@@ -35,11 +31,8 @@ HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobo
 
 @dataclass(frozen=True)
 class Grant:
-    """What one ``step`` gave: tokens (one a request) and, if short, ms until it may be
-    worth asking again (a lower bound: another process may take that slot first)."""
-
-    tokens: tuple[str, ...]
-    wait: int
+    tokens: tuple[str, ...]  # one a request
+    wait: int  # if short: ms until it may be worth asking again (another may take it first)
 
 
 @dataclass(frozen=True)
@@ -197,8 +190,7 @@ def _total(entries: list[list[Any]]) -> int:
 
 
 def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
-    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span; when answers
-    of requests still in flight are needed too, one span from now."""
+    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span, else a span."""
     for when, _owner, n in recent:
         drops -= n
         if drops <= 0:
