@@ -1,25 +1,16 @@
 """Where an account's budget lives: ``MemoryStore`` (this process), ``FileStore`` (this
-machine) or ``RedisStore`` (every machine naming one Redis). Each keeps a ``SlotBook``
-on its own clock; one ``step`` is one transaction (one locked write, one Redis round
-trip), however many slots and answers it carries.
+machine: ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``) or ``RedisStore``
+(every machine naming one Redis: ``slots.lua`` on the key ``bulkops:{<account
+hash>}:book``, on Redis's own clock). Each keeps a ``SlotBook``; one ``step`` is one
+transaction (one locked write, one Redis round trip), however many slots and answers.
 
-**The file**, ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json`` (default
-``~/.local/state/bulkops/``), holds the book as one JSON line. Its directory is made
-0700; a link, or a directory or file another user owns or others may write, is
-refused. A step takes an exclusive ``flock`` without blocking (an async retry: a
-signal ends the run at once) and rewrites the line in place with one write (a rename
-costs ~200 µs on overlay file systems): a kill at any instant leaves the old line or
-the new one, and a stale tail after the newline is never read. A run killed with
-``kill -9`` keeps its slots until its lease lapses: a restart never bursts. A time in
-the future (the clock was set back) is pulled back to now: the safe side.
-
-**Redis** (``run.rate_store: redis://HOST:PORT/DB`` or ``$BULKOPS_RATE_STORE``; ``pip
-install 'bulkops[redis]'``) runs ``slots.lua``: one script call a step, atomic, on the
-Redis server's own clock (``TIME``), so hosts whose clocks disagree agree on the slots.
-The book is one key, ``bulkops:{<account hash>}:book``, expiring once no run has
-touched it for a while. Any Redis error, or a Redis refusing ``TIME`` in scripts (AWS
-ElastiCache Serverless), is a ``RateStoreError``: the run stops rather than use a
-budget nobody else sees.
+The file's lock is taken without blocking (an async retry: a signal ends the run at
+once) and its one line rewritten in place with one write: a kill at any instant leaves
+the old line or the new one. A run killed with ``kill -9`` keeps its slots until its
+lease lapses: a restart never bursts. Whatever cannot be trusted (a link, another
+user's file, a Redis error, a Redis refusing ``TIME`` in scripts as AWS ElastiCache
+Serverless does) is a ``RateStoreError``: the run stops rather than use a budget
+nobody else sees.
 """
 
 from __future__ import annotations
@@ -35,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -54,14 +45,6 @@ REDIS_TIMEOUT = 5.0  # seconds for Redis to connect or answer before the run sto
 SCRIPT = resources.files("bulkops.ratelimit").joinpath("slots.lua").read_text(encoding="utf-8")
 
 
-class BudgetStore(Protocol):
-    description: str  # for messages: where the budget is kept (never a password)
-
-    async def step(self, ask: Ask) -> Grant: ...  # as this run: its owner name and lease
-
-    async def close(self) -> None: ...
-
-
 def account_key(target: Target) -> str:
     """What names one account's budget in every store: its host and account id, hashed."""
     return hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
@@ -75,7 +58,7 @@ def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], lis
     return ages, ahead
 
 
-def open_store(settings: RunSettings, target: Target) -> BudgetStore:
+def open_store(settings: RunSettings, target: Target) -> MemoryStore:
     """The store ``run.rate_store`` names (``local`` or ``redis://...``) for ``target``'s
     account. Nothing is contacted yet: the first ``step`` does."""
     lease = settings.timeout + LEASE_SLACK
@@ -85,11 +68,10 @@ def open_store(settings: RunSettings, target: Target) -> BudgetStore:
 
 
 class MemoryStore:
-    """The budget of this process alone, on an injectable clock (seconds). The other
-    stores share its run's name in a book (random, since liveness is a lease in the
-    store, not a pid or a host name: containers share both) and its lease."""
+    """This process's budget, on an injectable clock (s); the base of every store: a step
+    as this run (its name, random: liveness is a lease, not a pid or host name)."""
 
-    description = "this process"
+    description = "this process"  # for messages: where the budget is kept (never a password)
 
     def __init__(self, *, lease: float = 300.0, clock: Callable[[], float] = time.monotonic):
         self.book = SlotBook()
@@ -107,15 +89,15 @@ class MemoryStore:
 
 
 def state_dir() -> Path:
-    """``$XDG_STATE_HOME/bulkops`` (a relative XDG_STATE_HOME is ignored, as the XDG
-    spec says), else ``~/.local/state/bulkops``."""
+    """``$XDG_STATE_HOME/bulkops`` (if absolute, as XDG says), else ``~/.local/state/bulkops``."""
     base = os.environ.get("XDG_STATE_HOME", "")
     root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
     return root / "bulkops"
 
 
 class FileStore(MemoryStore):
-    """A ``BudgetStore`` in one file; every step is one locked read-change-write."""
+    """A ``BudgetStore`` in one file, 0600 in a directory made 0700, the book as one JSON
+    line; a time in the future (the clock was set back) is pulled back to now."""
 
     def __init__(
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
@@ -234,8 +216,7 @@ def _check_owned(fd: int, path: Path) -> None:
 
 
 class RedisStore(MemoryStore):
-    """A ``BudgetStore`` in Redis, shared by every host naming it; ``clock`` (seconds)
-    replaces Redis's own, for tests only."""
+    """A ``BudgetStore`` in Redis; ``clock`` (seconds) replaces Redis's own, for tests."""
 
     def __init__(
         self, url: str, target: Target, *, lease: float, clock: Callable[[], float] | None = None

@@ -1,14 +1,10 @@
-"""Response-anchored rate slots: no server ever counts N+1 of our requests in a window W.
+"""Response-anchored rate slots (``slots``) in a budget store (``budget``): no server
+ever counts N+1 of our requests in a window W, wherever it counts their arrival.
 
-Kore.ai counts requests where they arrive, so pacing starts cannot promise that. A
-request holds a slot from its start until W + ``margin`` after its answer (``slots``),
-in a ``BudgetStore`` (``budget``). One task, the pump, asks the store for as many slots
-as there are waiters (first come, first served) in one step that also tells every
-answer since the last, then sleeps until a waiter comes, a slot is given back unsent,
-or one may be free. A 429 pauses every start and lowers every count; one burst's 429s
-say how many of ours the server took (another client may use the rest). A count
-recovers a tenth each clean window up to just below that, and only then probes one
-higher, rarely; a run without any spec learns one from its first 429.
+One task, the pump, asks the store for as many slots as there are waiters (first come,
+first served) in one step that also tells every answer since the last, then sleeps
+until a waiter comes, a slot is given back unsent, or one may be free. A 429 pauses
+every start and lowers every count; a run without any spec learns one from it.
 """
 
 from __future__ import annotations
@@ -22,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from bulkops.errors import RateStoreError
 from bulkops.model import RateSpec
-from bulkops.ratelimit.budget import BudgetStore, MemoryStore
+from bulkops.ratelimit.budget import MemoryStore
 from bulkops.ratelimit.slots import WANT_TTL, Ask, Cap, to_ms
 
 LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
@@ -40,14 +36,14 @@ class SlotLimiter:
     does it in ``finally``); ``slow_down()`` after a 429."""
 
     def __init__(
-        self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: BudgetStore | None = None,
+        self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: MemoryStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:  # fmt: skip
         self._specs = tuple(specs)
         self._margin = margin  # added to each window after the answer
         self._clock, self._sleep = clock, sleep
-        self.store: BudgetStore = store or MemoryStore(clock=clock)
+        self.store = store or MemoryStore(clock=clock)
         self._allowed = [s.count for s in self._specs]  # per spec: the count honoured now
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
@@ -177,9 +173,9 @@ class SlotLimiter:
         return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
 
     def _recover(self, now: float) -> None:
-        """A clean window gives back a tenth of a count, up to one below the level the
-        server last refused; past it one more a window, once ten have passed since the
-        last refusal (a probe: at most one request over what the server took)."""
+        """A clean window gives back a tenth of a count up to one below the count refused
+        (another client may use the rest); one more a window past it only ``PROBE_AFTER``
+        windows after the last 429: at most one request over what the server took."""
         for i, spec in enumerate(self._specs):
             allowed, top = self._allowed[i], min(spec.count, self._refused[i] - 1)
             if allowed >= spec.count or now - self._changed_at[i] < spec.window:

@@ -17,6 +17,7 @@ the owners wanting, itself included): concurrent runs converge on equal shares.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -125,14 +126,10 @@ class SlotBook:
         """One more answer at ``when``, rounded up to its grain, after equal times."""
         grain = min((e[4] for e in self.owners.values()), default=1)
         when = -(-when // grain) * grain
-        i = len(self.done)
-        while i > 0 and self.done[i - 1][0] > when:
-            i -= 1
-        j = i
-        while j > 0 and self.done[j - 1][0] == when:
-            j -= 1
-            if self.done[j][1] == owner:
-                self.done[j][2] += 1
+        i = bisect.bisect_right(self.done, when, key=_time)
+        for entry in self.done[bisect.bisect_left(self.done, when, key=_time) : i]:
+            if entry[1] == owner:
+                entry[2] += 1
                 return
         self.done.insert(i, [when, owner, 1])
 
@@ -173,7 +170,7 @@ class SlotBook:
             owners = {str(o): [_ms(x) for x in e] for o, e in doc["owners"].items()}
             if any(len(e) != 5 or e[4] < 1 for e in owners.values()):
                 raise ValueError("an owner of the wrong shape")
-            return cls(held, sorted(done, key=lambda e: int(e[0])), owners, _ms(doc["seq"]))
+            return cls(held, sorted(done, key=_time), owners, _ms(doc["seq"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
 
@@ -183,6 +180,10 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
     if type(value) is not int or not least <= value <= 1 << 62:
         raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
     return int(value)
+
+
+def _time(entry: list[Any]) -> int:
+    return int(entry[0])
 
 
 def _total(entries: list[list[Any]]) -> int:
