@@ -55,7 +55,7 @@ class SlotLimiter:
         self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
         self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
         self._answers: list[tuple[str, float, bool]] = []  # (ticket, clock time, sent) untold
-        self._history: tuple[float, list[float]] = (0.0, [])  # (clock time, s ago) untold
+        self._history: list[float] = []  # clock times of earlier runs' answers, untold
         self._held = 0  # tickets out: while any, the store hears from us every RENEW s
         self._stepped = False  # the store knows this run: it must hear it leave
 
@@ -67,7 +67,7 @@ class SlotLimiter:
     def preload(self, answered_ago: Iterable[float]) -> None:
         """Earlier requests (the audit log's), answered that many seconds ago: the server's
         windows still hold them. Told to the store with the next step."""
-        self._history = (self._clock(), list(answered_ago))
+        self._history = [self._clock() - ago for ago in answered_ago]
 
     async def acquire(self) -> str:
         """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
@@ -123,8 +123,7 @@ class SlotLimiter:
                 if (pause := self._paused_until - self._clock()) > 0:
                     await self._nap(self._sleep(pause))
                     continue
-                (then, ages), self._history = self._history, (0.0, [])
-                history = [to_ms(a + self._clock() - then) for a in ages]
+                history, self._history = [to_ms(self._clock() - t) for t in self._history], []
                 want = self._live_waiters()
                 grant = await self.store.step(Ask(want, self.caps(), self._untold(), history))
                 self._stepped = True
