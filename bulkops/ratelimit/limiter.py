@@ -49,6 +49,7 @@ class SlotLimiter:
         self._slowed_at = -math.inf  # when the limits were last lowered
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
         self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
+        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # of granted requests
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
@@ -163,6 +164,7 @@ class SlotLimiter:
                 self.release(token, sent=False)
                 continue
             self._waiters.popleft().set_result(token)
+            self._starts.append(self._clock())
             if self._slowed_at > -math.inf:
                 self._recover(self._clock())
 
@@ -195,15 +197,17 @@ class SlotLimiter:
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         if sent_at is not None and sent_at < self._slowed_at:
-            self._refused = [max(2, r - 1) for r in self._refused]
-            self._allowed = [
-                min(a, r - 1) for a, r in zip(self._allowed, self._refused, strict=True)
-            ]
+            self._refused = [max(1, r - 1) for r in self._refused]
+            pairs = zip(self._allowed, self._refused, strict=True)
+            self._allowed = [max(1, min(a, r - 1)) for a, r in pairs]
             return
         self._slowed_at = now
         self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
-        if sent_at is not None:
-            self._refused = list(self._allowed)
+        if sent_at is not None:  # what we started in the window: as many as were in flight
+            by_spec = zip(self._allowed, self._specs, strict=True)
+            self._refused = [
+                min(a, sum(t > now - s.window for t in self._starts)) for a, s in by_spec
+            ]
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
         if self._recent is not None:  # no spec: the last second's starts times factor
             recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
