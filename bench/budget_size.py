@@ -20,7 +20,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from bulkops.ratelimit.budget_file import FileStore
+from bulkops.ratelimit.budget import FileStore
 from bulkops.ratelimit.slots import Ask
 
 

@@ -139,6 +139,7 @@ def row_share(b: Bench) -> Row:
             problems = runs.wait()
         stats = sb.stats()
     problems += sb.problems
+    samples = samples[first_sending(samples) :]  # the process starts before it sends
     refusals = [b2[2] - b1[2] for b1, b2 in zip(samples, samples[1:], strict=False)]
     later = refusals[1:] or [0]
     deleted = [s[1] for s in samples]
@@ -156,6 +157,14 @@ def row_share(b: Bench) -> Row:
     )  # fmt: skip
     b.done(here, problems)
     return row
+
+
+def first_sending(samples: list[tuple[float, int, int]]) -> int:
+    """The sample that starts bulkops' first second of sending (deletes or refusals)."""
+    for i, (b1, b2) in enumerate(zip(samples, samples[1:], strict=False)):
+        if b2[1] > b1[1] or b2[2] > b1[2]:
+            return i
+    return 0
 
 
 def steady_rate_of(samples: list[tuple[float, int, int]]) -> float:

@@ -1,41 +1,53 @@
-"""Where an account's budget lives: ``MemoryStore`` (this process), ``FileStore``
-(``budget_file``: this machine) or ``RedisStore`` (``budget_redis``: every machine naming
-one Redis). Each keeps a ``SlotBook`` on its own clock; one ``step`` is one transaction
-(one locked write, one Redis round trip), however many slots and answers it carries."""
+"""Where an account's budget lives: ``MemoryStore`` (this process), ``FileStore`` (this
+machine: ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``) or ``RedisStore``
+(every machine naming one Redis: ``slots.lua`` on the key ``bulkops:{<account
+hash>}:book``, on Redis's own clock). Each keeps a ``SlotBook``; one ``step`` is one
+transaction (one locked write, one Redis round trip), however many slots and answers.
+
+The file's lock is taken without blocking (an async retry: a signal ends the run at
+once) and its one line rewritten in place with one write: a kill at any instant leaves
+the old line or the new one. A run killed with ``kill -9`` keeps its slots until its
+lease lapses: a restart never bursts. Whatever cannot be trusted (a link, another
+user's file, a Redis error, a Redis refusing ``TIME`` in scripts as AWS ElastiCache
+Serverless does) is a ``RateStoreError``: the run stops rather than use a budget
+nobody else sees.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import fcntl
 import hashlib
+import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import orjson
+
+from bulkops.errors import RateStoreError
+from bulkops.jsoncodec import dumps
 from bulkops.model import RunSettings, Target
 from bulkops.ratelimit.slots import Ask, Grant, SlotBook, to_ms
 
 LEASE_SLACK = 10.0  # seconds past the timeout before an unanswered slot is presumed answered
 FUTURE_SLACK = 2.0  # seconds a recorded time may lie ahead of our clock (its rounding, skew)
-
-
-class BudgetStore(Protocol):
-    description: str  # for messages: where the budget is kept (never a password)
-
-    async def step(self, ask: Ask) -> Grant: ...  # as this run: its owner name and lease
-
-    async def close(self) -> None: ...
+FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by a new book)
+MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
+RETRY = (0.0005, 0.02)  # seconds between tries of a lock another process holds: first, most
+REDIS_TIMEOUT = 5.0  # seconds for Redis to connect or answer before the run stops
+SCRIPT = resources.files("bulkops.ratelimit").joinpath("slots.lua").read_text(encoding="utf-8")
 
 
 def account_key(target: Target) -> str:
     """What names one account's budget in every store: its host and account id, hashed."""
     return hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
-
-
-def new_owner() -> str:
-    """A run's name in a shared book: random, since its liveness is a lease in the store,
-    not a pid or a host name (containers share both)."""
-    return secrets.token_hex(6)
 
 
 def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], list[float]]:
@@ -46,32 +58,199 @@ def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], lis
     return ages, ahead
 
 
-class MemoryStore:
-    """The budget of this process alone, on an injectable clock (seconds)."""
+def open_store(settings: RunSettings, target: Target) -> MemoryStore:
+    """The store ``run.rate_store`` names (``local`` or ``redis://...``) for ``target``'s
+    account. Nothing is contacted yet: the first ``step`` does."""
+    lease = settings.timeout + LEASE_SLACK
+    if settings.rate_store.startswith(("redis://", "rediss://")):
+        return RedisStore(settings.rate_store, target, lease=lease)
+    return FileStore.for_account(target, lease=lease)
 
-    description = "this process"
+
+class MemoryStore:
+    """This process's budget, on an injectable clock (s); the base of every store: a step
+    as this run (its name, random: liveness is a lease, not a pid or host name)."""
+
+    description = "this process"  # for messages: where the budget is kept (never a password)
 
     def __init__(self, *, lease: float = 300.0, clock: Callable[[], float] = time.monotonic):
         self.book = SlotBook()
-        self.owner, self._lease = new_owner(), to_ms(lease)
+        self.owner, self._lease = secrets.token_hex(6), to_ms(lease)
         self._clock = clock
 
+    def _as_mine(self, ask: Ask) -> Ask:
+        return dataclasses.replace(ask, owner=self.owner, lease=self._lease)
+
     async def step(self, ask: Ask) -> Grant:
-        ask = dataclasses.replace(ask, owner=self.owner, lease=self._lease)
-        return self.book.step(int(self._clock() * 1000), ask)
+        return self.book.step(int(self._clock() * 1000), self._as_mine(ask))
 
     async def close(self) -> None:
         pass
 
 
-def open_store(settings: RunSettings, target: Target) -> BudgetStore:
-    """The store ``run.rate_store`` names (``local`` or ``redis://...``) for ``target``'s
-    account. Nothing is contacted yet: the first ``step`` does."""
-    lease = settings.timeout + LEASE_SLACK
-    if settings.rate_store.startswith(("redis://", "rediss://")):
-        from bulkops.ratelimit.budget_redis import RedisStore
+def state_dir() -> Path:
+    """``$XDG_STATE_HOME/bulkops`` (if absolute, as XDG says), else ``~/.local/state/bulkops``."""
+    base = os.environ.get("XDG_STATE_HOME", "")
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / "bulkops"
 
-        return RedisStore(settings.rate_store, target, lease=lease)
-    from bulkops.ratelimit.budget_file import FileStore
 
-    return FileStore.for_account(target, lease=lease)
+class FileStore(MemoryStore):
+    """A ``BudgetStore`` in one file, 0600 in a directory made 0700, the book as one JSON
+    line; a time in the future (the clock was set back) is pulled back to now."""
+
+    def __init__(
+        self, path: Path, *, lease: float, header: dict[str, str] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        super().__init__(lease=lease, clock=clock)
+        self.path, self.description = path, f"the local budget file {path}"
+        self.clamped = 0  # times found in the future (the clock was set back)
+        self._header = header or {}
+        self._fd: int | None = None
+        self._last: tuple[bytes, SlotBook] | None = None  # what we wrote last, parsed
+
+    @classmethod
+    def for_account(cls, target: Target, *, lease: float) -> FileStore:
+        header = {"host": target.host, "account_id": target.account_id}
+        return cls(state_dir() / f"budget-{account_key(target)}.json", lease=lease, header=header)
+
+    async def step(self, ask: Ask) -> Grant:
+        fd, delay = self._open(), RETRY[0]
+        try:
+            while not _locked(fd):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY[1])
+            try:
+                book, now = self._load(fd), int(self._clock() * 1000)
+                self.clamped += book.clamp(now, self._lease)
+                grant = book.step(now, self._as_mine(ask))
+                self._save(fd, book)
+                return grant
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        except OSError as exc:
+            raise RateStoreError(f"{self.description}: {exc.strerror or exc}") from exc
+
+    async def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _open(self) -> int:
+        if self._fd is None:
+            try:
+                self._fd = _open_private(self.path)
+            except OSError as exc:
+                raise RateStoreError(
+                    f"cannot open {self.path} for the account's rate budget: "
+                    f"{exc.strerror or exc} (a link is never followed; set XDG_STATE_HOME "
+                    "to a directory of your own)"
+                ) from exc
+        return self._fd
+
+    def _load(self, fd: int) -> SlotBook:
+        size = os.fstat(fd).st_size
+        raw = os.pread(fd, min(size, MAX_BYTES), 0).split(b"\n", 1)[0]
+        last, self._last = self._last, None  # the book is about to change
+        if last is not None and last[0] == raw:
+            return last[1]  # nobody else wrote since we did: spare the parse
+        try:
+            doc = orjson.loads(raw) if raw else {"bulkops_budget": 1}
+            if not isinstance(doc, dict) or doc.get("bulkops_budget") not in (1, FORMAT):
+                raise ValueError("not a bulkops budget file")
+            return SlotBook.from_doc(doc["book"]) if doc["bulkops_budget"] == FORMAT else SlotBook()
+        except (ValueError, KeyError) as exc:
+            raise RateStoreError(
+                f"{self.path} is not a rate budget bulkops can read ({str(exc)[:80]}). "
+                "Remove it, once no bulkops run has worked on this account for a full "
+                "window of its rate limit"
+            ) from None
+
+    def _save(self, fd: int, book: SlotBook) -> None:
+        """In place, under the lock: one write of one line, then the old tail cut off. A
+        process killed between the two leaves a stale tail after the newline: ignored."""
+        raw = dumps({"bulkops_budget": FORMAT, **self._header, "book": book.to_doc()})
+        os.pwrite(fd, raw + b"\n", 0)
+        os.ftruncate(fd, len(raw) + 1)
+        self._last = (raw, book)
+
+
+def _locked(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def _open_private(path: Path) -> int:
+    """``path``, made 0600 in a directory made 0700, neither through a link."""
+    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.parent.is_symlink():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    folder = os.open(path.parent, flags)
+    try:
+        _check_owned(folder, path.parent)
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
+    finally:
+        os.close(folder)
+    try:
+        _check_owned(fd, path)
+    except RateStoreError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_owned(fd: int, path: Path) -> None:
+    """Another user's file, or one group or others may write, could lie about the budget."""
+    info = os.fstat(fd)
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise RateStoreError(
+            f"{path} is not safe to keep the rate budget in: it must be yours and writable by "
+            "you alone (chmod go-w, or set XDG_STATE_HOME to a directory of your own)"
+        )
+
+
+class RedisStore(MemoryStore):
+    """A ``BudgetStore`` in Redis; ``clock`` (seconds) replaces Redis's own, for tests."""
+
+    def __init__(
+        self, url: str, target: Target, *, lease: float, clock: Callable[[], float] | None = None
+    ) -> None:
+        import redis.asyncio as aioredis  # only runs that use Redis pay for importing it
+
+        super().__init__(lease=lease)
+        parts = urlsplit(url)  # no user, password or options in messages
+        where = f"{parts.scheme}://{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"
+        self.description = f"the shared rate budget at {where}"
+        self._client: Any = aioredis.Redis.from_url(
+            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+        )
+        self.key = f"bulkops:{{{account_key(target)}}}:book"
+        self._redis_clock = clock
+        self._script = self._client.register_script(SCRIPT)
+
+    async def step(self, ask: Ask) -> Grant:
+        from redis.exceptions import RedisError
+
+        clock = self._redis_clock
+        now = "" if clock is None else str(int(clock() * 1000))
+        try:
+            doc = dumps(dataclasses.asdict(self._as_mine(ask)))
+            reply = await self._script(keys=[self.key], args=[now, doc])
+        except (RedisError, OSError) as exc:
+            problem = str(exc)
+            if "TIME refused" in problem or "non deterministic" in problem:
+                problem = "it refuses TIME in scripts, and the hosts' own clocks would not agree"
+            raise RateStoreError(
+                f"{self.description} cannot be used ({problem[:200]}): stopping, since "
+                "sending without it could exceed the account's rate limit"
+            ) from exc
+        return Grant(tuple(t.decode() for t in reply[1:]), int(reply[0]))
+
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -1,12 +1,10 @@
-"""Response-anchored rate slots: no server ever counts N+1 of our requests in a window W.
+"""Response-anchored rate slots (``slots``) in a budget store (``budget``): no server
+ever counts N+1 of our requests in a window W, wherever it counts their arrival.
 
-Kore.ai counts requests where they arrive, so pacing starts cannot promise that. A
-request holds a slot from its start until W + ``margin`` after its answer (``slots``),
-in a ``BudgetStore`` (``budget``). One task, the pump, asks the store for as many slots
-as there are waiters (first come, first served) in one step that also tells every
-answer since the last, then sleeps until a waiter comes, a slot is given back unsent,
-or one may be free. A 429 pauses every start and lowers every count, which recovers by
-a tenth each clean window; a run without any spec learns one from its first 429.
+One task, the pump, asks the store for as many slots as there are waiters (first come,
+first served) in one step that also tells every answer since the last, then sleeps
+until a waiter comes, a slot is given back unsent, or one may be free. A 429 pauses
+every start and lowers every count; a run without any spec learns one from it.
 """
 
 from __future__ import annotations
@@ -20,7 +18,7 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from bulkops.errors import RateStoreError
 from bulkops.model import RateSpec
-from bulkops.ratelimit.budget import BudgetStore, MemoryStore
+from bulkops.ratelimit.budget import MemoryStore
 from bulkops.ratelimit.slots import WANT_TTL, Ask, Cap, to_ms
 
 LEARNED_WINDOW = 1.0  # seconds: the window of the limit learned from 429s when none is set
@@ -28,6 +26,7 @@ RECENT_STARTS = 4096  # starts remembered to learn that limit from
 NO_SLOT = ""  # the ticket of a request under no limit
 RENEW = 3.0  # seconds between steps that keep the run's lease while it holds slots
 WANT_RENEW = WANT_TTL / 2000  # seconds between steps that keep a waiting run "wanting"
+PROBE_AFTER = 10  # clean windows after a refusal before a count goes past the level refused
 CLOSE_WITHIN = 0.5  # seconds the last step may take (a signal must end the run at once)
 
 
@@ -37,25 +36,27 @@ class SlotLimiter:
     does it in ``finally``); ``slow_down()`` after a 429."""
 
     def __init__(
-        self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: BudgetStore | None = None,
+        self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: MemoryStore | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:  # fmt: skip
         self._specs = tuple(specs)
         self._margin = margin  # added to each window after the answer
         self._clock, self._sleep = clock, sleep
-        self.store: BudgetStore = store or MemoryStore(clock=clock)
+        self.store = store or MemoryStore(clock=clock)
         self._allowed = [s.count for s in self._specs]  # per spec: the count honoured now
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
+        self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
+        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # of granted requests
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
         self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
         self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
         self._answers: list[tuple[str, float, bool]] = []  # (ticket, clock time, sent) untold
-        self._history: tuple[float, list[float]] = (0.0, [])  # (clock time, s ago) untold
+        self._history: list[float] = []  # clock times of earlier runs' answers, untold
         self._held = 0  # tickets out: while any, the store hears from us every RENEW s
         self._stepped = False  # the store knows this run: it must hear it leave
 
@@ -67,7 +68,7 @@ class SlotLimiter:
     def preload(self, answered_ago: Iterable[float]) -> None:
         """Earlier requests (the audit log's), answered that many seconds ago: the server's
         windows still hold them. Told to the store with the next step."""
-        self._history = (self._clock(), list(answered_ago))
+        self._history = [self._clock() - ago for ago in answered_ago]
 
     async def acquire(self) -> str:
         """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
@@ -123,8 +124,7 @@ class SlotLimiter:
                 if (pause := self._paused_until - self._clock()) > 0:
                     await self._nap(self._sleep(pause))
                     continue
-                (then, ages), self._history = self._history, (0.0, [])
-                history = [to_ms(a + self._clock() - then) for a in ages]
+                history, self._history = [to_ms(self._clock() - t) for t in self._history], []
                 want = self._live_waiters()
                 grant = await self.store.step(Ask(want, self.caps(), self._untold(), history))
                 self._stepped = True
@@ -164,6 +164,7 @@ class SlotLimiter:
                 self.release(token, sent=False)
                 continue
             self._waiters.popleft().set_result(token)
+            self._starts.append(self._clock())
             if self._slowed_at > -math.inf:
                 self._recover(self._clock())
 
@@ -173,25 +174,45 @@ class SlotLimiter:
         return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
 
     def _recover(self, now: float) -> None:
+        """A clean window gives back a tenth of a count up to one below the count refused
+        (another client may use the rest); one more a window past it only ``PROBE_AFTER``
+        windows after the last 429: at most one request over what the server took."""
         for i, spec in enumerate(self._specs):
-            if self._allowed[i] < spec.count and now - self._changed_at[i] >= spec.window:
-                self._allowed[i] = min(spec.count, self._allowed[i] + max(1, spec.count // 10))
-                self._changed_at[i] = now
+            allowed, top = self._allowed[i], min(spec.count, self._refused[i] - 1)
+            if allowed >= spec.count or now - self._changed_at[i] < spec.window:
+                continue
+            if allowed < top:
+                self._allowed[i] = min(top, allowed + max(1, spec.count // 10))
+            elif now - self._slowed_at >= PROBE_AFTER * spec.window:
+                self._allowed[i], self._refused[i] = allowed + 1, self._refused[i] + 1
+            else:
+                continue
+            self._changed_at[i] = now
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
-        """After a 429: no start for ``pause`` seconds, and every limit times ``factor``.
-        429s for requests sent before the last slow-down answer the same burst: they
-        pause but do not lower the limits again."""
+        """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
+        ``sent_at`` (when the refused request left) tells one burst's refusals apart: the
+        first marks the count the server refused, each later one lowers that mark by one
+        (one more that did not fit) and the count stays below it."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         if sent_at is not None and sent_at < self._slowed_at:
+            self._refused = [max(1, r - 1) for r in self._refused]
+            pairs = zip(self._allowed, self._refused, strict=True)
+            self._allowed = [max(1, min(a, r - 1)) for a, r in pairs]
             return
         self._slowed_at = now
         self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
+        if sent_at is not None:  # what we started in the window: as many as were in flight
+            by_spec = zip(self._allowed, self._specs, strict=True)
+            self._refused = [
+                min(a, sum(t > now - s.window for t in self._starts)) for a, s in by_spec
+            ]
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
         if self._recent is not None:  # no spec: the last second's starts times factor
             recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
             count = max(1, math.floor(len(recent) * factor))
             self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
             self._allowed, self._changed_at, self._recent = [count], [now], None
+            self._refused = [count + 1]
             self.preload(now - t for t in recent[-count:])

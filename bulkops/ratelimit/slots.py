@@ -4,23 +4,20 @@ A request holds a slot of every rate spec from its grant until ``W + margin`` af
 its answer or error: the server saw it in between, so a request sent once the slot
 frees arrives more than ``W`` after it, whatever the network did. Times are whole ms
 on the store's clock, so ``slots.lua`` (the same rules, for Redis) grants the very
-same slots (a Hypothesis test runs both). The book holds:
-
-- ``held``: token -> [owner, granted, lease end] of requests in flight;
-- ``done``: [answered, owner, n], oldest first: an owner's answers in one grain of
-  time; above ``GRAINS`` a window, a grain is 1/``GRAINS`` of the shortest window
-  (times rounded up), so the book stays small however high the limit;
-- ``owners``: owner -> [alive until, wanting until, count, span, grain]: a run's
-  lease (every step renews it; once it lapses, its requests in flight count as
-  answered), its mark of being short of slots, its specs. Answers no live owner's
-  specs need are dropped.
-
+same slots (a Hypothesis test runs both). The book holds ``held`` (token -> [owner,
+granted, lease end] of requests in flight), ``done`` ([answered, owner, n], oldest
+first: an owner's answers in one grain of time, 1/``GRAINS`` of the shortest window
+above ``GRAINS`` a window, so the book stays small however high the limit) and
+``owners`` (owner -> [alive until, wanting until, count, span, grain]: a run's lease,
+renewed by every step, after which its requests in flight count as answered; its mark
+of being short of slots; its specs). Answers no live owner's specs need are dropped.
 While others want too, an owner holds at most ``ceil(count / n)`` of a spec (``n``
 the owners wanting, itself included): concurrent runs converge on equal shares.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,11 +32,8 @@ HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobo
 
 @dataclass(frozen=True)
 class Grant:
-    """What one ``step`` gave: tokens (one a request) and, if short, ms until it may be
-    worth asking again (a lower bound: another process may take that slot first)."""
-
-    tokens: tuple[str, ...]
-    wait: int
+    tokens: tuple[str, ...]  # one a request
+    wait: int  # if short: ms until it may be worth asking again (another may take it first)
 
 
 @dataclass(frozen=True)
@@ -132,14 +126,10 @@ class SlotBook:
         """One more answer at ``when``, rounded up to its grain, after equal times."""
         grain = min((e[4] for e in self.owners.values()), default=1)
         when = -(-when // grain) * grain
-        i = len(self.done)
-        while i > 0 and self.done[i - 1][0] > when:
-            i -= 1
-        j = i
-        while j > 0 and self.done[j - 1][0] == when:
-            j -= 1
-            if self.done[j][1] == owner:
-                self.done[j][2] += 1
+        i = bisect.bisect_right(self.done, when, key=_time)
+        for entry in self.done[bisect.bisect_left(self.done, when, key=_time) : i]:
+            if entry[1] == owner:
+                entry[2] += 1
                 return
         self.done.insert(i, [when, owner, 1])
 
@@ -180,7 +170,7 @@ class SlotBook:
             owners = {str(o): [_ms(x) for x in e] for o, e in doc["owners"].items()}
             if any(len(e) != 5 or e[4] < 1 for e in owners.values()):
                 raise ValueError("an owner of the wrong shape")
-            return cls(held, sorted(done, key=lambda e: int(e[0])), owners, _ms(doc["seq"]))
+            return cls(held, sorted(done, key=_time), owners, _ms(doc["seq"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
 
@@ -192,13 +182,16 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
     return int(value)
 
 
+def _time(entry: list[Any]) -> int:
+    return int(entry[0])
+
+
 def _total(entries: list[list[Any]]) -> int:
     return sum(int(e[2]) for e in entries)
 
 
 def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
-    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span; when answers
-    of requests still in flight are needed too, one span from now."""
+    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span, else a span."""
     for when, _owner, n in recent:
         drops -= n
         if drops <= 0:

@@ -18,8 +18,7 @@ import pytest
 
 from bulkops.errors import RateStoreError
 from bulkops.model import RunSettings, Target
-from bulkops.ratelimit.budget import open_store
-from bulkops.ratelimit.budget_file import FileStore, state_dir
+from bulkops.ratelimit.budget import FileStore, open_store, state_dir
 from bulkops.ratelimit.slots import OWNER_TTL, Ask
 from tests.unit.ratelimit.timing import assert_no_window_overfull
 
@@ -32,7 +31,7 @@ TAKER = textwrap.dedent(
     import asyncio, json, sys, time
     from pathlib import Path
     from bulkops.model import RateSpec
-    from bulkops.ratelimit.budget_file import FileStore
+    from bulkops.ratelimit.budget import FileStore
     from bulkops.ratelimit.limiter import SlotLimiter
 
     async def main(path, out):
@@ -87,7 +86,7 @@ HOLDER = textwrap.dedent(
     """
     import asyncio, sys
     from pathlib import Path
-    from bulkops.ratelimit.budget_file import FileStore
+    from bulkops.ratelimit.budget import FileStore
     from bulkops.ratelimit.slots import Ask
 
     async def main(path, now):

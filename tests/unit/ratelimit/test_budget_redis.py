@@ -15,8 +15,7 @@ import redis
 from bulkops.errors import JobError, RateStoreError
 from bulkops.job.rates import parse_rate_store
 from bulkops.model import RateSpec, RunSettings, Target
-from bulkops.ratelimit.budget import open_store
-from bulkops.ratelimit.budget_redis import RedisStore
+from bulkops.ratelimit.budget import RedisStore, open_store
 from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.ratelimit.slots import Ask
 from tests.redis_server import RedisServer, free_port

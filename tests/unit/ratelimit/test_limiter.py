@@ -6,6 +6,7 @@ frees exactly one window after its start; test_slots.py adds delays."""
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import Counter
 
 import pytest
@@ -13,7 +14,9 @@ import pytest
 from bulkops.model import RateSpec
 from bulkops.ratelimit.budget import answer_ages
 from bulkops.ratelimit.limiter import NO_SLOT, SlotLimiter
+from bulkops.sandbox.state import RollingWindows
 from tests.fake_clock import FakeClock
+from tests.unit.ratelimit.timing import VirtualTime
 
 
 def ms(expected: object, windows: int = 1) -> object:
@@ -181,3 +184,38 @@ async def test_answer_times_in_the_future_are_left_out_and_never_stall() -> None
     for _ in range(4):
         await take(lim)
     assert clock.now == 1000.0  # four more of 5/min after one recent answer: no wait at all
+
+
+async def test_a_share_taken_by_another_client_is_found_with_one_refusal_a_window_at_most() -> None:
+    """A strict 60/s server where another client sends 20/s: the first burst's refusals say
+    how many fit; after it, at most one refusal a window and most of the remaining 40/s."""
+    clock, server = VirtualTime(), RollingWindows([(60, 1.0)])
+    lim = SlotLimiter([RateSpec(60, 1.0)], clock=clock, sleep=clock.sleep)
+    sent: list[float] = []
+    refused: Counter[int] = Counter()
+
+    async def other_client() -> None:
+        while clock.now < 30.0:
+            server.admit(clock.now)
+            await clock.sleep(0.05)
+
+    async def worker() -> None:
+        await clock.sleep(1.0)  # the other client is already there
+        while clock.now < 30.0:
+            ticket = await lim.acquire()
+            at = clock.now
+            await clock.sleep(0.002)  # to the server ...
+            wait = server.admit(clock.now)
+            await clock.sleep(0.002)  # ... and back
+            if wait is None:
+                sent.append(at)
+            else:  # Retry-After in whole seconds, as most servers send it
+                refused[int(at)] += 1
+                lim.slow_down(max(1, math.ceil(wait)), sent_at=at)
+            lim.release(ticket)
+
+    work = asyncio.ensure_future(asyncio.gather(other_client(), *(worker() for _ in range(16))))
+    await clock.run(work)
+    first = min(refused)
+    assert max(n for second, n in refused.items() if second > first) <= 1
+    assert sum(1 for t in sent if 5.0 <= t < 30.0) / 25.0 >= 0.85 * 40

@@ -19,7 +19,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bulkops.ratelimit.budget_redis import SCRIPT
+from bulkops.ratelimit.budget import SCRIPT
 from bulkops.ratelimit.slots import OWNER_TTL, Ask, SlotBook
 from tests.redis_server import RedisServer
 
