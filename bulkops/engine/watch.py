@@ -45,6 +45,7 @@ class StatusWatch:
         self._run = run
         self._open = dict.fromkeys(ids)  # ids not settled yet: what a look asks about
         self._items = items
+        self._looked = dict(items)  # as listed or fetched: a Stop done later does not change it
         self._seen_at = seen_at
         self._look = look
         self._say = say
@@ -70,7 +71,7 @@ class StatusWatch:
 
     def last_seen(self, campaign_id: str) -> dict[str, Any] | None:
         """The campaign as the latest look saw it (None when that look did not list it)."""
-        return self._items.get(campaign_id)
+        return self._looked.get(campaign_id)
 
     def settled(self, campaign_id: str) -> None:
         """The campaign has its outcome: later looks need not ask about it."""
@@ -82,6 +83,7 @@ class StatusWatch:
                 return
             began = self._clock()
             self._items = await self._look(list(self._open))
+            self._looked = dict(self._items)
             self._seen_at = began
             self.looks += 1
             self._say(

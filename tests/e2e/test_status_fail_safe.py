@@ -51,7 +51,7 @@ def test_a_status_bulkops_cannot_trust_as_written_is_protected(
         job = write_job(tmp_path, srv, ids, run=PROTECT, **chosen)
         preview = bulkops("run", job, "--dry-run", cwd=tmp_path)
         assert preview.code == 0, preview.stderr
-        would, _, kept = preview.stdout.partition("are protected")
+        would, _, kept = preview.stdout.partition("protected and would not be deleted")
         assert "cd-odd" not in would and "cd-odd" in kept, preview.stdout
         result = bulkops("run", job, "--yes", cwd=tmp_path)
         assert result.code == 0, result.stderr

@@ -277,9 +277,10 @@ async def test_stop_then_delete_at_one_a_second_takes_one_slot_a_request_and_no_
     api = ScriptedApi(clock=clock)
     sent: list[tuple[float, str]] = []
 
-    async def stop(campaign_id: str, request: Request) -> None:
+    async def stop(campaign_id: str, request: Request) -> Outcome | None:
         await request(lambda: api.get(campaign_id))
         sent.append((clock.now, f"STOP {campaign_id}"))
+        return None  # the Stop done: the DELETE goes
 
     async def delete(campaign_id: str) -> Answer:
         sent.append((clock.now, f"DELETE {campaign_id}"))
@@ -290,7 +291,7 @@ async def test_stop_then_delete_at_one_a_second_takes_one_slot_a_request_and_no_
         settings=replace(FAST, rates=(spec,), concurrency=2), ending=RunEnding(), clock=clock,
         limiter=SlotLimiter([spec], clock=clock, sleep=clock.sleep),
     )  # fmt: skip
-    stop_first = Action(delete, "deleted", write_ahead=True, first=stop, first_for=frozenset(ids))
+    stop_first = Action(delete, "deleted", write_ahead=True, first=stop)
     work = asyncio.ensure_future(pool.settle_all(ids, stop_first))
     await clock.run(work)
     await work
