@@ -36,19 +36,22 @@ from bulkops.text import plural
 from bulkops.utc import utc_now
 
 
+def with_flags(job: Job, args: argparse.Namespace, campaign_ids: list[str] | None = None) -> Job:
+    """``job`` with the flags ``run`` and ``restore`` share applied over it."""
+    return with_overrides(
+        job, dry_run=args.dry_run, concurrency=args.concurrency, rates=args.rate,
+        audit_log=args.audit_log, campaign_ids=campaign_ids,
+    )  # fmt: skip
+
+
 def load(args: argparse.Namespace) -> Job:
     """The job file with the command line's overrides applied."""
     job = load_job(args.job)
     given = args.campaigns_file
     if args.retry_failed and (given is not None or args.plan):
         raise JobError("--retry-failed names the campaigns itself: drop --campaigns-file/--plan")
-    job = with_overrides(
-        job,
-        dry_run=args.dry_run,
-        concurrency=args.concurrency,
-        rates=args.rate,
-        audit_log=args.audit_log,
-        campaign_ids=None if given is None else _ids_given(given, job.run.max_deletes),
+    job = with_flags(
+        job, args, campaign_ids=None if given is None else _ids_given(given, job.run.max_deletes)
     )
     if not args.retry_failed:
         return job

@@ -4,7 +4,8 @@ Everything that differs between them is here, decided from the job's
 ``run.dry_run`` in one place: what the pool sends (a GET, or a DELETE written
 ahead with the Stop call first where ``stop_before_delete`` asks), what a 2xx
 answer is called, what the run learns first, whether the person confirms and
-whether ``max_deletes`` refuses. The rest of the engine asks the flow.
+whether ``max_deletes`` refuses. The rest of the engine asks the flow (a restore,
+which has no delete flow, asks ``for_real``).
 """
 
 from __future__ import annotations
@@ -78,4 +79,9 @@ DELETE = Flow(
 
 
 def flow_of(job: Job) -> Flow:
-    return PREVIEW if job.run.dry_run else DELETE
+    return DELETE if for_real(job) else PREVIEW
+
+
+def for_real(job: Job) -> bool:
+    """Whether the job's command acts (a run deletes, a restore creates) or only previews."""
+    return not job.run.dry_run

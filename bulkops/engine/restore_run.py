@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from bulkops.engine.ending import RunEnding
+from bulkops.engine.flows import for_real
 from bulkops.engine.job_run import new_run_id
 from bulkops.engine.machinery import Machinery, history_of, machinery
 from bulkops.engine.selection import resolve
@@ -112,7 +113,7 @@ class RestoreRun:
         self._names: dict[str, str | None] = {}  # campaign name -> id, as listed (or created)
         self._name_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._result = RestoreResult(
-            self.run_id, str(restore_log_path(job.audit_log)), job.run.dry_run,
+            self.run_id, str(restore_log_path(job.audit_log)), not for_real(job),
             dict.fromkeys(RESTORE_COUNT_KEYS, 0),
         )  # fmt: skip
 
@@ -135,7 +136,7 @@ class RestoreRun:
             items = [self._item(i, deleted) for i in deleted.campaigns if i not in state.done]
             self._say_plan(deleted, len(done), items, len(state.in_flight))
             sendable = [item for item in items if item.body is not None]
-            real = not self.job.run.dry_run
+            real = for_real(self.job)
             if real and sendable and not self._observer.confirm(len(sendable)):
                 raise NotConfirmed("not confirmed: nothing was created")
             self._log = RestoreLog(
@@ -195,7 +196,7 @@ class RestoreRun:
         total = len(deleted.campaigns)
         try:
             self._log.started(
-                dry_run=self.job.run.dry_run, total=total, target=self.job.target,
+                dry_run=not for_real(self.job), total=total, target=self.job.target,
                 runs=deleted.runs,
             )  # fmt: skip
             self._started = True
@@ -204,7 +205,7 @@ class RestoreRun:
                     self._settle(RestoreOutcome(item.campaign_id, None, "failed", None, None,
                                                 item.error, None))  # fmt: skip
             sendable = [item for item in items if item.body is not None]
-            if self.job.run.dry_run:
+            if not for_real(self.job):
                 for item in sendable:
                     self._settle(RestoreOutcome(item.campaign_id, None, "would_restore", None,
                                                 None, None, item.body))  # fmt: skip
