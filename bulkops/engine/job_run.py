@@ -58,7 +58,8 @@ def new_run_id() -> str:
 
 @dataclass
 class _Record:
-    """What the result says beyond the recorder's tally."""
+    """What the run learnt of its campaigns, and what its result says beyond the
+    recorder's tally."""
 
     began: float = field(default_factory=time.monotonic)
     started_at: str = ""
@@ -72,6 +73,7 @@ class _Record:
     listing_stopped: bool = False  # over run.max_deletes: the listing stopped there
     seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # for the lines' ``before``
     stopped: set[str] = field(default_factory=set)  # campaigns the Stop call stopped
+    watch: StatusWatch | None = None  # a real run's statuses, kept fresh
 
 
 class JobRun:
@@ -99,7 +101,6 @@ class JobRun:
         self._publish = publish
         self._ending = RunEnding()
         self._machine: Machinery | None = None
-        self._watch: StatusWatch | None = None  # a real run's statuses, kept fresh
         self._recorder: RunRecorder | None = None
         self._record = _Record(excluded=job.removed_by_exclude)
 
@@ -186,7 +187,7 @@ class JobRun:
         assert self._recorder is not None and self._machine is not None
         self._observer.work_started(len(work.send), self._recorder.counts)
         try:
-            self._watch = work.watch
+            self._record.watch = work.watch
             action = flow_of(self.job).action(
                 self._machine.client, self.job, work.watch, self._record.stopped.add
             )
@@ -369,8 +370,8 @@ class JobRun:
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
         outcome = self._witnessed(flow_of(self.job).outcome(outcome, self.job))
-        if self._watch is not None:
-            self._watch.settled(outcome.campaign_id)
+        if self._record.watch is not None:
+            self._record.watch.settled(outcome.campaign_id)
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
             self._recorder.campaign(outcome)
         rows = {"would_delete": self._record.previews, "protected": self._record.protected}
@@ -391,7 +392,7 @@ class JobRun:
     def _witnessed(self, outcome: Outcome) -> Outcome:
         """The outcome with what bulkops saw of the campaign before (a preview's GET answer
         is what it saw) and whether it stopped it."""
-        fresher = self._watch.last_seen(outcome.campaign_id) if self._watch else None
+        fresher = self._record.watch.last_seen(outcome.campaign_id) if self._record.watch else None
         before = fresher or self._record.seen.get(outcome.campaign_id)
         if before is None and not flow_of(self.job).deletes:
             before = outcome.campaign

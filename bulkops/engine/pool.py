@@ -74,6 +74,7 @@ class RunStats:
     retries: int = 0
     rate_limited: int = 0  # rate-limit refusals: 429s and answers worded as one
     failed: int = 0  # campaigns settled failed (halt_after_failures counts them)
+    in_flight: int = 0  # campaigns whose requests are under way
 
 
 class _Stopped(Exception):
@@ -108,7 +109,6 @@ class WorkerPool:
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
         self.stats = RunStats()
-        self._settling = 0  # campaigns whose requests are under way
 
     async def settle_all(self, campaign_ids: Iterable[str], action: Action) -> None:
         """Settles campaigns with ``action`` until done or the run stops."""
@@ -129,11 +129,11 @@ class WorkerPool:
             campaign_id = next(ids, None)
             if campaign_id is None:
                 return
-            self._settling += 1
+            self.stats.in_flight += 1
             try:
                 outcome = await self._settle(campaign_id, action)
             finally:
-                self._settling -= 1
+                self.stats.in_flight -= 1
             if outcome is None:
                 return  # stopped before its first attempt: pending
             self._on_outcome(outcome)
@@ -141,7 +141,7 @@ class WorkerPool:
                 self.stats.failed += 1
                 halt_after = self._settings.halt_after_failures
                 if halt_after and self.stats.failed >= halt_after:
-                    self._ending.halt(halt_after, self.stats.failed, self._settling)
+                    self._ending.halt(halt_after, self.stats.failed, self.stats.in_flight)
 
     async def _settle(self, campaign_id: str, action: Action) -> Outcome | None:
         attempt = Attempt(campaign_id, self._clock)

@@ -87,6 +87,27 @@ class _Item:
     error: str | None  # why there is no body
 
 
+@dataclass(frozen=True)
+class _Wanted:
+    """Which deleted campaigns to restore: of one run (None: the latest real run that
+    deleted any), among the given old ids (None: all of them)."""
+
+    run_id: str | None
+    ids: Sequence[str] | None
+
+
+@dataclass
+class _Names:
+    """The account's campaign names, as listed or created: name -> id. One Create of a
+    name at a time (``locks``), so two old campaigns of one name never both go out.
+    ``lost_since``: when an earlier restore sent its latest Create, if one of its Creates
+    has no recorded answer (its name may exist by now, under an id not yet listed)."""
+
+    ids: dict[str, str | None] = field(default_factory=dict)
+    lost_since: float | None = None
+    locks: defaultdict[str, asyncio.Lock] = field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+
 class RestoreRun:
     """``await RestoreRun(job, observer).execute()``: JobError and LockedError escape with
     nothing created and nothing logged."""
@@ -101,17 +122,13 @@ class RestoreRun:
     ) -> None:
         self.job = job
         self.run_id = new_run_id()
-        self._wanted_run = run_id
-        self._wanted_ids = ids
+        self._wanted = _Wanted(run_id, ids)
         self._observer = observer
         self._ending = RunEnding()
         self._started = False
         self._log: RestoreLog | None = None
         self._machine: Machinery | None = None
-        # when an earlier restore last wrote, if one of its Creates has no recorded answer
-        self._lost_since: float | None = None
-        self._names: dict[str, str | None] = {}  # campaign name -> id, as listed (or created)
-        self._name_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._names = _Names()
         self._result = RestoreResult(
             self.run_id, str(restore_log_path(job.audit_log)), not for_real(job),
             dict.fromkeys(RESTORE_COUNT_KEYS, 0),
@@ -145,7 +162,7 @@ class RestoreRun:
             )  # fmt: skip
             self._result.counts["skipped"] = len(done)
             if state.in_flight:
-                self._lost_since = _seconds_since_epoch(state.last_sent)
+                self._names.lost_since = _seconds_since_epoch(state.last_sent)
             await self._restore(deleted, items)
         finally:
             lock.release()
@@ -155,16 +172,16 @@ class RestoreRun:
         target = self.job.target
         deleted = read_deleted(
             self.job.audit_log, target.host, target.app_id,
-            run_id=self._wanted_run, ids=self._wanted_ids,
+            run_id=self._wanted.run_id, ids=self._wanted.ids,
         )  # fmt: skip
-        if self._wanted_run is not None and self._wanted_run not in deleted.real_runs:
+        if self._wanted.run_id is not None and self._wanted.run_id not in deleted.real_runs:
             raise JobError(
-                f"--run {self._wanted_run}: no real run of that id against {target.host} "
+                f"--run {self._wanted.run_id}: no real run of that id against {target.host} "
                 f"in {self.job.audit_log}"
             )
         if not deleted.campaigns:
-            which = " of that run" * (self._wanted_run is not None)
-            which += " among the ids given" * (self._wanted_ids is not None)
+            which = " of that run" * (self._wanted.run_id is not None)
+            which += " among the ids given" * (self._wanted.ids is not None)
             raise JobError(
                 f"nothing to restore: {self.job.audit_log} records no deleted campaign{which}"
             )
@@ -240,9 +257,9 @@ class RestoreRun:
         """A Create a killed restore sent may still be on its way to the platform: its name
         is looked up once it would have timed out (``run.timeout`` after it was sent), not
         before."""
-        if self._lost_since is None:
+        if self._names.lost_since is None:
             return
-        wait = self._lost_since + self.job.run.timeout - time.time()
+        wait = self._names.lost_since + self.job.run.timeout - time.time()
         if wait > 0:
             self._observer.info("restore", f"waiting {wait:.1f}s for them to time out first")
             with contextlib.suppress(asyncio.TimeoutError):
@@ -261,12 +278,12 @@ class RestoreRun:
             now=datetime.now(timezone.utc),
         )  # fmt: skip
         for found in listed:
-            self._names.setdefault(found.name, found.id)
+            self._names.ids.setdefault(found.name, found.id)
 
     async def _create_one(self, item: _Item, gate: asyncio.Semaphore) -> None:
         assert item.body is not None
         name = str(item.body["name"])
-        async with gate, self._name_locks[name]:
+        async with gate, self._names.locks[name]:
             if self._ending.stopped.is_set():
                 return  # pending
             outcome = await self._attempts(item, item.body, name)
@@ -278,8 +295,8 @@ class RestoreRun:
     ) -> RestoreOutcome | None:
         cid = item.campaign_id
         for _ in range(self.job.run.max_attempts):
-            if name in self._names:
-                return RestoreOutcome(cid, self._names[name], "exists", None, None, None, body)
+            if name in self._names.ids:
+                return RestoreOutcome(cid, self._names.ids[name], "exists", None, None, None, body)
             try:
                 created = await self._send_create(cid, body, name)
             except NameTaken as exc:
@@ -300,7 +317,7 @@ class RestoreRun:
                                       exc.explanation, body)  # fmt: skip
             if created is None:
                 return None  # the restore stopped before this Create was sent: pending
-            self._names[name] = created.new_id
+            self._names.ids[name] = created.new_id
             return RestoreOutcome(cid, created.new_id, "restored", created.status,
                                   created.message, None, body)  # fmt: skip
         return RestoreOutcome(cid, None, "failed", None, None, "gave up after "
