@@ -10,6 +10,9 @@ the tables and the reports print nothing that has not gone through it.
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 EXCERPT_CHARS = 60
 
 
@@ -29,6 +32,17 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() or c == "\n" else escaped(c) for c in text)
+
+
+def printable_json(doc: Any, *, indent: int | None = None) -> str:
+    """``doc`` as JSON that a terminal shows as written: every unprintable character in a
+    string is a JSON escape (``\\u202e``), printable ones (``é``) stay as they are."""
+    text = json.dumps(doc, ensure_ascii=False, indent=indent, default=str)
+    if text.isprintable():
+        return text
+    # outside strings JSON has only spaces and the indent's line breaks; inside, json.dumps
+    # has escaped every C0 control already, so what is left escapes within a string
+    return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
 def excerpt(value: object, limit: int = EXCERPT_CHARS) -> str:

@@ -9,11 +9,10 @@ character from a server's answer reaches the terminal raw.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, TextIO
 
-from bulkops.text import printable
+from bulkops.text import printable, printable_json
 from bulkops.utc import utc_now
 
 LEVELS = ("debug", "info", "result", "warning", "error")
@@ -54,7 +53,7 @@ class Console:
         fields = {k: printable(v) if isinstance(v, str) else v for k, v in fields.items()}
         if self.json_lines:
             record = {"ts": utc_now(), "level": level, "event": event, "message": message, **fields}
-            line = json.dumps(record, ensure_ascii=False, default=str)
+            line = printable_json(record)
         elif level in ("warning", "error"):
             line = f"{level}: {message}"
         else:
@@ -64,3 +63,9 @@ class Console:
             self.transient = False
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+def say(text: str) -> None:
+    """``text`` on stdout, one line or more: the one way output reaches it, so nothing
+    unprintable does (JSON and CSV come here already escaped; this is the last net)."""
+    print(printable(text))

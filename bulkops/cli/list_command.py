@@ -6,18 +6,17 @@ import argparse
 import asyncio
 import csv
 import io
-import json
 from dataclasses import replace
 from typing import Any
 
 from bulkops.cli.abort_hint import abort_words
-from bulkops.cli.console import Console
+from bulkops.cli.console import Console, say
 from bulkops.cli.tables import csv_cell, id_lines, short_list, table
 from bulkops.engine.listing import Listing, list_campaigns
 from bulkops.errors import EXIT_ABORTED, AbortError, ApiError, field_to_check
 from bulkops.job import load_job
 from bulkops.model import Job
-from bulkops.text import plural
+from bulkops.text import plural, printable_json
 
 COLUMNS = ("id", "name", "status", "createdAt", "protected")
 
@@ -39,7 +38,7 @@ def list_command(args: argparse.Namespace, console: Console) -> int:
         return EXIT_ABORTED
     listing = replace(listing, rows=_newest_first(listing.rows))
     if text := _FORMATS[args.output](listing, job):
-        print(text)
+        say(text)
     _say_summary(console, listing, job)
     return 0
 
@@ -63,7 +62,7 @@ def _json(listing: Listing, job: Job) -> str:
         "campaigns": list(listing.rows), "not_found": list(listing.not_found),
         "excluded": list(listing.excluded), "requests": listing.requests,
     }  # fmt: skip
-    return json.dumps(doc, ensure_ascii=False, indent=1)
+    return printable_json(doc, indent=1)
 
 
 def _csv(listing: Listing, job: Job) -> str:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from bulkops import __version__
-from bulkops.cli.console import Console
+from bulkops.cli.console import Console, say
 from bulkops.cli.signals import INTERRUPTED_EARLY, interrupted_exit_code
 from bulkops.errors import (
     EXIT_ABORTED,
@@ -292,7 +292,7 @@ def _validate(args: argparse.Namespace, console: Console) -> int:
     counted = flow_of(job).deletes and job.select is None
     if counted and (refusal := max_deletes_refusal(job, len(job.campaign_ids))) is not None:
         raise JobError(refusal)
-    print(f"{job.path}: valid")
+    say(f"{job.path}: valid")
     for line in describe(job):
-        print(f"  {line}")
+        say(f"  {line}")
     return 0

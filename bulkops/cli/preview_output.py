@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from bulkops.cli.tables import id_lines, preview, short_list
 from bulkops.model import Job, RunResult
-from bulkops.text import plural
+from bulkops.text import plural, printable_json
 
 
 def preview_text(output: str, job: Job, result: RunResult) -> str:
@@ -20,7 +18,7 @@ def preview_text(output: str, job: Job, result: RunResult) -> str:
             "not_found": list(result.not_found), "excluded": list(result.excluded),
             "counts": dict(result.counts),
         }  # fmt: skip
-        return json.dumps(doc, ensure_ascii=False, indent=1)
+        return printable_json(doc, indent=1)
     return _table(job, result)
 
 

@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from bulkops.cli.console import say
 from bulkops.cli.main import given
 from bulkops.cli.report_format import FORMATS
 from bulkops.cli.restore_report_format import with_restores
@@ -91,14 +92,14 @@ def main(argv: list[str] | None = None, prog: str = "bulkops report") -> int:
         if report.runs and all(r.dry_run for r in report.runs):
             _say(f"{prog}: note: only dry runs selected; they delete nothing, so no id is listed")
         for campaign_id in report.failed_ids:
-            print(campaign_id)
+            say(campaign_id)
         return 0
     try:
         restores = restore_reports(Path(args.audit_log)) if args.run is None else []
     except OSError as exc:
         _say(f"{prog}: the restore log beside {args.audit_log} cannot be read: {exc.strerror}")
         restores = []
-    print(with_restores(FORMATS[args.format](report, args.audit_log), args.format, restores))
+    say(with_restores(FORMATS[args.format](report, args.audit_log), args.format, restores))
     return 0
 
 

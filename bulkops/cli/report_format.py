@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,7 +21,7 @@ from bulkops.errors import JobError
 from bulkops.job.rates import parse_rate_spec
 from bulkops.model import COUNT_KEYS
 from bulkops.records.report import FROM_SENT_LINES, PERCENTILES, FailedCampaign, Report, RunReport
-from bulkops.text import plural
+from bulkops.text import plural, printable_json
 
 TABLE_FAILED = 20  # failed campaigns listed per run in the table; json lists all it kept
 
@@ -60,7 +59,7 @@ def format_json(report: Report, log_name: str) -> str:
         for r in report.runs
     ]
     doc = {"runs": runs, "totals": report.totals, "dry_run_totals": report.dry_run_totals}
-    return json.dumps(doc, indent=2, ensure_ascii=False)
+    return printable_json(doc, indent=2)
 
 
 def format_table(report: Report, log_name: str) -> str:

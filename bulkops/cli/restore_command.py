@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
 
-from bulkops.cli.console import Console
+from bulkops.cli.console import Console, say
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, SignalGuard
 from bulkops.errors import JobError
 from bulkops.model import EXIT_BY_SIGNAL, Job, RestoreOutcome
+from bulkops.text import printable_json
 
 RESTORE_EPILOG = """examples:
   bulkops restore jobs/x.yaml --dry-run               the bodies it would send; nothing is sent
@@ -119,7 +119,7 @@ def restore_command(args: argparse.Namespace, console: Console) -> int:
     if result.dry_run:
         for outcome in result.outcomes:
             if outcome.outcome == "would_restore":
-                print(json.dumps({"campaign_id": outcome.campaign_id, "body": outcome.body}))
+                say(printable_json({"campaign_id": outcome.campaign_id, "body": outcome.body}))
     counts = ", ".join(f"{key} {value}" for key, value in result.counts.items())
     console.info(
         "restore_finished", f"{counts}; {result.requests} requests; restore log {result.log}"

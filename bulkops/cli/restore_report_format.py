@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 
 from bulkops.records.restore_report import RestoreRunReport
+from bulkops.text import printable_json
 
 
 def with_restores(text: str, fmt: str, restores: Sequence[RestoreRunReport]) -> str:
@@ -16,7 +17,7 @@ def with_restores(text: str, fmt: str, restores: Sequence[RestoreRunReport]) -> 
     if fmt == "json":
         doc = json.loads(text)
         doc["restores"] = [asdict(r) for r in restores]
-        return json.dumps(doc, indent=2, ensure_ascii=False)
+        return printable_json(doc, indent=2)
     if fmt == "table":
         return "\n\n".join([text, *(_block(r) for r in restores)])
     if fmt == "markdown":

@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bulkops.cli.abort_hint import abort_words
-from bulkops.cli.console import Console
+from bulkops.cli.console import Console, say
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, INTERRUPTED_EARLY, interrupted_exit_code
@@ -232,7 +232,7 @@ def _show_result(
     """Prints the result: the preview, the plan written, the summary line, the error."""
     if summary.dry_run and summary.reason != "aborted":  # an aborted run previewed nothing
         if text := preview_text(args.output, job, summary):
-            print(text)
+            say(text)
         if args.plan_out and args.plan_out not in outputs.failed:
             console.result(
                 "plan", f"plan written to {args.plan_out}: run it with --plan {args.plan_out}"

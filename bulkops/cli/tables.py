@@ -63,5 +63,5 @@ CSV_INJECTION = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such
 
 def csv_cell(value: Any) -> str:
     """``value`` for a CSV cell: text that a spreadsheet would run as a formula is quoted."""
-    text = "" if value is None else str(value)
+    text = "" if value is None else printable(str(value))
     return "'" + text if isinstance(value, str) and text.startswith(CSV_INJECTION) else text

@@ -306,15 +306,14 @@ class JobRun:
     async def _campaign_ids(self, done: int) -> list[str]:
         """The campaigns of this run; ``done``: how many earlier runs settled (resume skips
         them, so they do not count towards ``run.max_deletes``)."""
-        if self.plan_ids is not None:  # the plan was made with exclude applied
-            return list(campaign_set(self.plan_ids, self.job.exclude, among="").ids)
         if self.job.select is None:
-            return list(self.job.campaign_ids)
+            return list(self._given())
         started = self._record.listed_at = time.monotonic()
         unfiltered = Unfiltered(self._observer.warn)
-        # --campaigns-file on a select job: the given ids (bounded) narrowed by the listing,
-        # which must be whole to tell which of them the filters match
-        deletes = flow_of(self.job).deletes and not self.job.campaign_ids
+        # a plan or --campaigns-file on a select job: the given ids (bounded) narrowed by the
+        # listing, which must be whole to tell which of them the filters still match
+        given = self.plan_ids is not None or bool(self.job.campaign_ids)
+        deletes = flow_of(self.job).deletes and not given
         cap = self.job.run.max_deletes + len(self.job.exclude) + done
         listed, pages = await resolve(
             self._fetch_page,
@@ -341,12 +340,21 @@ class JobRun:
         )  # fmt: skip
         return list(chosen.ids)
 
+    def _given(self) -> tuple[str, ...]:
+        """The ids the run was given, exclude applied: a plan's, or the job's (its ``campaigns``,
+        ``--campaigns-file``); a select job lists to learn which of them it still matches."""
+        if self.plan_ids is not None:  # the plan was made with exclude applied
+            return campaign_set(self.plan_ids, self.job.exclude, among="").ids
+        return tuple(self.job.campaign_ids)
+
     def _chosen(self, listed: list[str], over: bool) -> CampaignSet:
-        """The campaigns of a select job: those listed, or the given ids (``--campaigns-file``,
-        exclude already applied) that the listing matched."""
-        if given := self.job.campaign_ids:
+        """The campaigns of a select job: those listed, or the given ids (a plan's,
+        ``--campaigns-file``; exclude already applied) that the listing matched."""
+        if self.plan_ids is not None or self.job.campaign_ids:  # an empty plan chooses none
+            given = self._given()
+            among = "the plan" if self.plan_ids is not None else "--campaigns-file"
             chosen = campaign_set(
-                given, frozenset(), among="--campaigns-file",
+                given, frozenset(), among=among,
                 empty_warning=False, matching=frozenset(listed),
             )  # fmt: skip
             for warning in chosen.warnings:

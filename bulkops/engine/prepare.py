@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulkops.engine.guards import guarded_statuses, known_outcome, protects, status_of
-from bulkops.engine.selection import MAX_PAGES, candidate, list_body
+from bulkops.engine.selection import Paging, candidate, list_body
 from bulkops.engine.watch import StatusWatch
 from bulkops.errors import ApiError, NotFound
 from bulkops.model import Job, Outcome, Selection
@@ -64,7 +64,12 @@ async def learn(
     what: str = "preview",
 ) -> Knowledge:
     """Pages through the list API (campaigns in ``statuses`` only; all when empty) while that
-    costs fewer requests than a GET for each id still unknown; those are left ``unlisted``."""
+    costs fewer requests than a GET for each id still unknown; those are left ``unlisted``.
+
+    Paging follows the listing's rules (``Paging``): on only while ``hasMore`` is the JSON
+    value true, and AbortError for a page that brings no new id or more pages than
+    ``totalResults`` fills. Only ``hasMore: false`` makes the listing complete: after any
+    other value an id not listed may still be there (perhaps Active), so it gets a GET."""
     if len(ids) < PROBE_MIN_IDS:
         say(f"{what}: {len(ids)} GET request{'s' * (len(ids) != 1)}")
         return Knowledge(unlisted=list(ids))
@@ -74,19 +79,14 @@ async def learn(
         f"{what}: at most {len(ids) + 1:,} requests: 1 list call first, to see whether "
         f"listing costs fewer requests than {len(ids):,} GETs"
     )
-    selection = Selection(status=statuses)
+    selection, paging = Selection(status=statuses), Paging()
     while True:
         page = known.list_calls + 1
-        if page > MAX_PAGES:
-            raise ApiError(f"the list call still said hasMore after {MAX_PAGES} pages")
         data = (await fetch_page(list_body(selection, campaign_type, page))).data or {}
         known.list_calls = page
-        _take_page(data, page, wanted, known)
+        if paging.turn(data, _take_page(data, page, wanted, known)):
+            return _listed_to_the_end(known, ids, data.get("hasMore") is False, say, what)
         left = [i for i in ids if i not in known.items]
-        if not data.get("hasMore"):
-            known.complete = True
-            say(f"{what}: {page} list call{'s' * (page > 1)} in all, instead of {len(ids):,} GETs")
-            return known
         pages_left = _pages_left(data, page)
         if pages_left is None or pages_left >= len(left):
             known.unlisted = left
@@ -102,18 +102,33 @@ async def learn(
             )
 
 
-def _take_page(data: dict[str, Any], page: int, wanted: set[str], known: Knowledge) -> None:
-    """Keeps the items of ``wanted`` ids from one list answer; ApiError for an answer that
-    holds no list, or none although it says there is more."""
+def _listed_to_the_end(
+    known: Knowledge, ids: Sequence[str], complete: bool, say: Say, what: str
+) -> Knowledge:
+    """The last page read: the listing is ``complete`` (``hasMore: false``), or its ids not
+    seen are left for a GET each, since a ``hasMore`` bulkops cannot read proves nothing."""
+    page = known.list_calls
+    if complete:
+        known.complete = True
+        say(f"{what}: {page} list call{'s' * (page > 1)} in all, instead of {len(ids):,} GETs")
+    else:
+        known.unlisted = [i for i in ids if i not in known.items]
+        say(f"{what}: the list call's hasMore is not true or false: "
+            f"{len(known.unlisted):,} GETs")  # fmt: skip
+    return known
+
+
+def _take_page(data: dict[str, Any], page: int, wanted: set[str], known: Knowledge) -> list[Any]:
+    """Keeps the items of ``wanted`` ids from one list answer, and returns its results;
+    ApiError for an answer that holds no list."""
     results = data.get("results")
     if not isinstance(results, list):
         raise ApiError(f"list call page {page}: the answer has no data.results list")
-    if not results and data.get("hasMore"):
-        raise ApiError(f"list call page {page}: empty page although hasMore is true")
     for item in results:
         found = candidate(item) if isinstance(item, dict) else None
         if found is not None and found.id in wanted:
             known.items[found.id] = item
+    return results
 
 
 async def prepare_preview(

@@ -161,7 +161,7 @@ async def resolve(
     the list returned then holds ``cap + 1`` of them."""
     keep, server = LocalFilter(selection, now), ServerFilter(selection)
     chosen: dict[str, Candidate] = {}
-    paging = _Paging()
+    paging = Paging()
     while True:
         page = paging.pages + 1
         data = (await fetch_page(list_body(selection, campaign_type, page))).data or {}
@@ -184,7 +184,7 @@ async def resolve(
             return list(chosen.values()), page
 
 
-class _Paging:
+class Paging:
     """Whether a listing goes on: only on ``hasMore: true``, and only while it progresses."""
 
     def __init__(self) -> None:
