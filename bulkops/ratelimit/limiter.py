@@ -49,6 +49,7 @@ class SlotLimiter:
         self._slowed_at = -math.inf  # when the limits were last lowered
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
         self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
+        self._took_all = [False for _ in self._specs]  # per spec: a full count was taken once
         self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # of granted requests
         # without specs: recent start times, to learn a limit from when a 429 comes
         self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
@@ -189,6 +190,12 @@ class SlotLimiter:
                 continue
             self._changed_at[i] = now
 
+    def refusals(self) -> list[tuple[RateSpec, int, bool]]:
+        """Per spec the server refused at: (spec, how many of ours it took in the spec's
+        window then, whether it took the spec's full count in a window before the refusal)."""
+        marks = zip(self._specs, self._refused, self._took_all, strict=True)
+        return [(s, max(0, r - 1), full) for s, r, full in marks if r <= s.count]
+
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
         """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
         ``sent_at`` (when the refused request left) tells one burst's refusals apart: the
@@ -204,6 +211,10 @@ class SlotLimiter:
         self._slowed_at = now
         self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
         if sent_at is not None:  # what we started in the window: as many as were in flight
+            self._took_all = [
+                took or _most_in_window(self._starts, sent_at, s.window) >= s.count
+                for took, s in zip(self._took_all, self._specs, strict=True)
+            ]
             by_spec = zip(self._allowed, self._specs, strict=True)
             self._refused = [
                 min(a, sum(t > now - s.window for t in self._starts)) for a, s in by_spec
@@ -214,5 +225,16 @@ class SlotLimiter:
             count = max(1, math.floor(len(recent) * factor))
             self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
             self._allowed, self._changed_at, self._recent = [count], [now], None
-            self._refused = [count + 1]
+            self._refused, self._took_all = [count + 1], [False]
             self.preload(now - t for t in recent[-count:])
+
+
+def _most_in_window(starts: Iterable[float], before: float, window: float) -> int:
+    """The most of ``starts`` (in order) before ``before`` in any ``window`` seconds."""
+    ordered = [t for t in starts if t < before]
+    most, first = 0, 0
+    for last, at in enumerate(ordered):
+        while ordered[first] <= at - window:
+            first += 1
+        most = max(most, last + 1 - first)
+    return most
