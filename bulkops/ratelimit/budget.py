@@ -1,16 +1,9 @@
 """Where an account's budget lives: ``MemoryStore`` (this process), ``FileStore`` (this
-machine: ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``) or ``RedisStore``
-(every machine naming one Redis: ``slots.lua`` on the key ``bulkops:{<account
-hash>}:book``, on Redis's own clock). Each keeps a ``SlotBook``; one ``step`` is one
-transaction (one locked write, one Redis round trip), however many slots and answers.
-
-The file's lock is taken without blocking (an async retry: a signal ends the run at
-once) and its one line rewritten in place with one write: a kill at any instant leaves
-the old line or the new one. A run killed with ``kill -9`` keeps its slots until its
-lease lapses: a restart never bursts. Whatever cannot be trusted (a link, another
-user's file, a Redis error, a Redis refusing ``TIME`` in scripts as AWS ElastiCache
-Serverless does) is a ``RateStoreError``: the run stops rather than use a budget
-nobody else sees.
+machine) or ``RedisStore`` (every machine naming one Redis, on Redis's own clock). Each
+keeps a ``SlotBook``; one ``step`` is one transaction (one locked write, one Redis round
+trip), however many slots and answers. Whatever cannot be trusted (a link, another
+user's file, a Redis error or one refusing ``TIME`` in scripts) is a ``RateStoreError``:
+the run stops rather than use a budget nobody else sees.
 """
 
 from __future__ import annotations
@@ -96,8 +89,9 @@ def state_dir() -> Path:
 
 
 class FileStore(MemoryStore):
-    """A ``BudgetStore`` in one file, 0600 in a directory made 0700, the book as one JSON
-    line; a time in the future (the clock was set back) is pulled back to now."""
+    """The book as one JSON line in ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``,
+    0600 in a directory made 0700, locked without blocking (a signal ends the run at once);
+    a time in the future (the clock was set back) is pulled back to now."""
 
     def __init__(
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
@@ -216,7 +210,8 @@ def _check_owned(fd: int, path: Path) -> None:
 
 
 class RedisStore(MemoryStore):
-    """A ``BudgetStore`` in Redis; ``clock`` (seconds) replaces Redis's own, for tests."""
+    """``slots.lua`` on the key ``bulkops:{<account hash>}:book``; ``clock`` (seconds)
+    replaces Redis's own, for tests."""
 
     def __init__(
         self, url: str, target: Target, *, lease: float, clock: Callable[[], float] | None = None

@@ -10,6 +10,7 @@ every start and lowers every count; a run without any spec learns one from it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import math
 import time
@@ -50,9 +51,8 @@ class SlotLimiter:
         self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
         self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
         self._took_all = [False for _ in self._specs]  # per spec: a full count was taken once
-        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # of granted requests
-        # without specs: recent start times, to learn a limit from when a 429 comes
-        self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
+        # of granted requests (without specs: to learn a limit from when a 429 comes)
+        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
         self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
         self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
@@ -74,8 +74,7 @@ class SlotLimiter:
     async def acquire(self) -> str:
         """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
         if not self._specs:
-            if self._recent is not None:
-                self._recent.append(self._clock())
+            self._starts.append(self._clock())
             return NO_SLOT
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -220,21 +219,18 @@ class SlotLimiter:
                 min(a, sum(t > now - s.window for t in self._starts)) for a, s in by_spec
             ]
         self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
-        if self._recent is not None:  # no spec: the last second's starts times factor
-            recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
+        if not self._specs:  # the last second's starts times factor
+            recent = [t for t in self._starts if t > now - LEARNED_WINDOW]
             count = max(1, math.floor(len(recent) * factor))
             self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
-            self._allowed, self._changed_at, self._recent = [count], [now], None
+            self._allowed, self._changed_at = [count], [now]
             self._refused, self._took_all = [count + 1], [False]
             self.preload(now - t for t in recent[-count:])
 
 
 def _most_in_window(starts: Iterable[float], before: float, window: float) -> int:
     """The most of ``starts`` (in order) before ``before`` in any ``window`` seconds."""
-    ordered = [t for t in starts if t < before]
-    most, first = 0, 0
-    for last, at in enumerate(ordered):
-        while ordered[first] <= at - window:
-            first += 1
-        most = max(most, last + 1 - first)
-    return most
+    times = [t for t in starts if t < before]
+    return max(
+        (i + 1 - bisect.bisect_right(times, t - window) for i, t in enumerate(times)), default=0
+    )
