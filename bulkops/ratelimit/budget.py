@@ -16,7 +16,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,6 @@ from bulkops.model import RunSettings, Target
 from bulkops.ratelimit.slots import Ask, Grant, SlotBook, to_ms
 
 LEASE_SLACK = 10.0  # seconds past the timeout before an unanswered slot is presumed answered
-FUTURE_SLACK = 2.0  # seconds a recorded time may lie ahead of our clock (its rounding, skew)
 FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by a new book)
 MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
 RETRY = (0.0005, 0.02)  # seconds between tries of a lock another process holds: first, most
@@ -41,14 +40,6 @@ SCRIPT = resources.files("bulkops.ratelimit").joinpath("slots.lua").read_text(en
 def account_key(target: Target) -> str:
     """What names one account's budget in every store: its host and account id, hashed."""
     return hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
-
-
-def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], list[float]]:
-    """Recorded answer times (wall clock) as (seconds ago, for the budget; seconds ahead of
-    ``now`` of those in the future, which are ignored)."""
-    ages = [max(0.0, now - t) for t in answered if t <= now + FUTURE_SLACK]
-    ahead = [t - now for t in answered if t > now + FUTURE_SLACK]
-    return ages, ahead
 
 
 def open_store(settings: RunSettings, target: Target) -> MemoryStore:
