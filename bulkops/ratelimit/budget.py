@@ -103,7 +103,7 @@ class FileStore(MemoryStore):
     async def step(self, ask: Ask) -> Grant:
         fd, delay = self._open(), RETRY[0]
         try:
-            while not _locked(fd):
+            while not _locked(fd):  # never a blocking lock: a signal ends the run at once
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY[1])
             try:

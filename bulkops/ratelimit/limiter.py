@@ -188,11 +188,8 @@ class SlotLimiter:
     def refusals(self) -> list[tuple[RateSpec, int, bool]]:
         """Per spec the server refused at: (spec, how many of ours it took in the spec's
         window then, whether it took the spec's full count in a window before the refusal)."""
-        return [
-            (v.spec, max(0, v.refused - 1), v.took_all)
-            for v in self._levels
-            if v.refused <= v.spec.count
-        ]
+        refused = [v for v in self._levels if v.refused <= v.spec.count]
+        return [(v.spec, max(0, v.refused - 1), v.took_all) for v in refused]
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
         """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
@@ -236,6 +233,5 @@ class _Level:
 def _most_in_window(starts: Iterable[float], before: float, window: float) -> int:
     """The most of ``starts`` (in order) before ``before`` in any ``window`` seconds."""
     times = [t for t in starts if t < before]
-    return max(
-        (i + 1 - bisect.bisect_right(times, t - window) for i, t in enumerate(times)), default=0
-    )
+    counts = (i + 1 - bisect.bisect_right(times, t - window) for i, t in enumerate(times))
+    return max(counts, default=0)

@@ -11,6 +11,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 Cap = tuple[int, int]  # (count, span in ms = window + margin) of one rate spec
@@ -18,6 +19,7 @@ GRAINS = 200  # answer-time grains a window: at most 1/200 of a window lost to r
 WANT_TTL = 2_000  # ms a "wanting" mark counts unless renewed
 OWNER_TTL = 10_000  # ms a run stays alive without a step (the limiter steps every 3 s)
 HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobody's share
+_time = itemgetter(0)  # an entry of ``done``: its answer time
 
 
 @dataclass(frozen=True)
@@ -177,10 +179,6 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
     if type(value) is not int or not least <= value <= 1 << 62:
         raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
     return int(value)
-
-
-def _time(entry: list[Any]) -> int:
-    return int(entry[0])
 
 
 def _total(entries: list[list[Any]]) -> int:
