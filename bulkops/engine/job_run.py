@@ -40,6 +40,7 @@ from bulkops.ids import shown
 from bulkops.job import max_deletes_refusal
 from bulkops.job.campaign_set import CampaignSet, campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
+from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.records.audit_log import AuditLock, AuditWriter
 from bulkops.records.history import History
 from bulkops.text import plural
@@ -137,7 +138,7 @@ class JobRun:
                 try:
                     return await self._run(self._machine.pool, history)
                 finally:
-                    self._say_refusals(self._machine.pool)
+                    self._say_refusals(self._machine.pool, self._machine.limiter)
         finally:
             if writer is not None and not (self._recorder and self._recorder.started):
                 with contextlib.suppress(AuditWriteError):
@@ -295,12 +296,23 @@ class JobRun:
                 "slowing down; another client may be using this account's budget",
             )  # fmt: skip
 
-    def _say_refusals(self, pool: WorkerPool) -> None:
+    def _say_refusals(self, pool: WorkerPool, limiter: SlotLimiter) -> None:
+        """Blames another client only when the server once took the job's full count."""
         if refused := pool.stats.rate_limited:
+            why = []
+            for spec, took, took_all in limiter.refusals() if self.job.run.rates else ():
+                window = f"{spec.window:g}s"
+                why.append(
+                    f"the server took only {took} of the {spec.count} the job allows in "
+                    f"{window}: another client shares the budget" if took_all else
+                    f"run.rate {spec} is above what the server took ({took} in {window}): "
+                    "lower run.rate"
+                )  # fmt: skip
             self._observer.warn(
                 "rate_limited", f"the server refused {refused} request{'s' * (refused > 1)} "
                 "for rate in this run "
-                f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})", count=refused,
+                f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})"
+                + "".join(f"; {w}" for w in why), count=refused,
             )  # fmt: skip
 
     async def _campaign_ids(self, done: int) -> list[str]:

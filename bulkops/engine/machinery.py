@@ -11,7 +11,7 @@ server's window twice; and the worker pool that every request goes through.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -21,11 +21,12 @@ from bulkops.errors import ApiError, JobError, RetryableError
 from bulkops.kore.client import KoreClient, open_session
 from bulkops.kore.tokens import JwtMinter, token_source
 from bulkops.model import Job, Outcome
-from bulkops.ratelimit.budget import answer_ages, open_store
+from bulkops.ratelimit.budget import open_store
 from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.records.history import History, read_history
 
 Warn = Callable[[str, str], None]  # (event, message)
+FUTURE_SLACK = 2.0  # seconds a recorded time may lie ahead of our clock (its rounding, skew)
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,11 @@ def _preload(limiter: SlotLimiter, job: Job, history: History, warn: Warn) -> No
             f"in the future (up to {max(ahead):.0f} s ahead: was the clock set back?); "
             "the rate limit ignores them",
         )  # fmt: skip
+
+
+def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], list[float]]:
+    """Recorded answer times (wall clock) as (seconds ago, for the budget; seconds ahead of
+    ``now`` of those in the future, which are ignored)."""
+    ages = [max(0.0, now - t) for t in answered if t <= now + FUTURE_SLACK]
+    ahead = [t - now for t in answered if t > now + FUTURE_SLACK]
+    return ages, ahead

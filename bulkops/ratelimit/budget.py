@@ -1,16 +1,9 @@
 """Where an account's budget lives: ``MemoryStore`` (this process), ``FileStore`` (this
-machine: ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``) or ``RedisStore``
-(every machine naming one Redis: ``slots.lua`` on the key ``bulkops:{<account
-hash>}:book``, on Redis's own clock). Each keeps a ``SlotBook``; one ``step`` is one
-transaction (one locked write, one Redis round trip), however many slots and answers.
-
-The file's lock is taken without blocking (an async retry: a signal ends the run at
-once) and its one line rewritten in place with one write: a kill at any instant leaves
-the old line or the new one. A run killed with ``kill -9`` keeps its slots until its
-lease lapses: a restart never bursts. Whatever cannot be trusted (a link, another
-user's file, a Redis error, a Redis refusing ``TIME`` in scripts as AWS ElastiCache
-Serverless does) is a ``RateStoreError``: the run stops rather than use a budget
-nobody else sees.
+machine) or ``RedisStore`` (every machine naming one Redis, on Redis's own clock). Each
+keeps a ``SlotBook``; one ``step`` is one transaction (one locked write, one Redis round
+trip), however many slots and answers. Whatever cannot be trusted (a link, another
+user's file, a Redis error or one refusing ``TIME`` in scripts) is a ``RateStoreError``:
+the run stops rather than use a budget nobody else sees.
 """
 
 from __future__ import annotations
@@ -23,7 +16,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -37,7 +30,6 @@ from bulkops.model import RunSettings, Target
 from bulkops.ratelimit.slots import Ask, Grant, SlotBook, to_ms
 
 LEASE_SLACK = 10.0  # seconds past the timeout before an unanswered slot is presumed answered
-FUTURE_SLACK = 2.0  # seconds a recorded time may lie ahead of our clock (its rounding, skew)
 FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by a new book)
 MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
 RETRY = (0.0005, 0.02)  # seconds between tries of a lock another process holds: first, most
@@ -48,14 +40,6 @@ SCRIPT = resources.files("bulkops.ratelimit").joinpath("slots.lua").read_text(en
 def account_key(target: Target) -> str:
     """What names one account's budget in every store: its host and account id, hashed."""
     return hashlib.sha256(f"{target.host}\n{target.account_id}".encode()).hexdigest()[:24]
-
-
-def answer_ages(answered: Sequence[float], now: float) -> tuple[list[float], list[float]]:
-    """Recorded answer times (wall clock) as (seconds ago, for the budget; seconds ahead of
-    ``now`` of those in the future, which are ignored)."""
-    ages = [max(0.0, now - t) for t in answered if t <= now + FUTURE_SLACK]
-    ahead = [t - now for t in answered if t > now + FUTURE_SLACK]
-    return ages, ahead
 
 
 def open_store(settings: RunSettings, target: Target) -> MemoryStore:
@@ -96,8 +80,9 @@ def state_dir() -> Path:
 
 
 class FileStore(MemoryStore):
-    """A ``BudgetStore`` in one file, 0600 in a directory made 0700, the book as one JSON
-    line; a time in the future (the clock was set back) is pulled back to now."""
+    """The book as one JSON line in ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``,
+    0600 in a directory made 0700, locked without blocking (a signal ends the run at once);
+    a time in the future (the clock was set back) is pulled back to now."""
 
     def __init__(
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
@@ -118,7 +103,7 @@ class FileStore(MemoryStore):
     async def step(self, ask: Ask) -> Grant:
         fd, delay = self._open(), RETRY[0]
         try:
-            while not _locked(fd):
+            while not _locked(fd):  # never a blocking lock: a signal ends the run at once
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY[1])
             try:
@@ -216,7 +201,8 @@ def _check_owned(fd: int, path: Path) -> None:
 
 
 class RedisStore(MemoryStore):
-    """A ``BudgetStore`` in Redis; ``clock`` (seconds) replaces Redis's own, for tests."""
+    """``slots.lua`` on the key ``bulkops:{<account hash>}:book``; ``clock`` (seconds)
+    replaces Redis's own, for tests."""
 
     def __init__(
         self, url: str, target: Target, *, lease: float, clock: Callable[[], float] | None = None

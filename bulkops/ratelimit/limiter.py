@@ -10,11 +10,13 @@ every start and lowers every count; a run without any spec learns one from it.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 
 from bulkops.errors import RateStoreError
 from bulkops.model import RateSpec
@@ -40,18 +42,14 @@ class SlotLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:  # fmt: skip
-        self._specs = tuple(specs)
+        self._levels = [_Level(s, s.count, s.count + 1) for s in specs]
         self._margin = margin  # added to each window after the answer
         self._clock, self._sleep = clock, sleep
         self.store = store or MemoryStore(clock=clock)
-        self._allowed = [s.count for s in self._specs]  # per spec: the count honoured now
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
-        self._changed_at = [-math.inf for _ in self._specs]  # per spec: last lowered or raised
-        self._refused = [s.count + 1 for s in self._specs]  # per spec: the lowest count refused
-        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # of granted requests
-        # without specs: recent start times, to learn a limit from when a 429 comes
-        self._recent: deque[float] | None = None if self._specs else deque(maxlen=RECENT_STARTS)
+        # of granted requests (without specs: to learn a limit from when a 429 comes)
+        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
         self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
         self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
@@ -62,8 +60,7 @@ class SlotLimiter:
 
     def caps(self) -> list[Cap]:
         """(count honoured, window + margin in ms) of every spec."""
-        pairs = zip(self._specs, self._allowed, strict=True)
-        return [(a, to_ms(s.window + self._margin)) for s, a in pairs]
+        return [(v.allowed, to_ms(v.spec.window + self._margin)) for v in self._levels]
 
     def preload(self, answered_ago: Iterable[float]) -> None:
         """Earlier requests (the audit log's), answered that many seconds ago: the server's
@@ -72,9 +69,8 @@ class SlotLimiter:
 
     async def acquire(self) -> str:
         """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
-        if not self._specs:
-            if self._recent is not None:
-                self._recent.append(self._clock())
+        if not self._levels:
+            self._starts.append(self._clock())
             return NO_SLOT
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -177,17 +173,23 @@ class SlotLimiter:
         """A clean window gives back a tenth of a count up to one below the count refused
         (another client may use the rest); one more a window past it only ``PROBE_AFTER``
         windows after the last 429: at most one request over what the server took."""
-        for i, spec in enumerate(self._specs):
-            allowed, top = self._allowed[i], min(spec.count, self._refused[i] - 1)
-            if allowed >= spec.count or now - self._changed_at[i] < spec.window:
+        for v in self._levels:
+            count, window = v.spec.count, v.spec.window
+            if v.allowed >= count or now - v.changed_at < window:
                 continue
-            if allowed < top:
-                self._allowed[i] = min(top, allowed + max(1, spec.count // 10))
-            elif now - self._slowed_at >= PROBE_AFTER * spec.window:
-                self._allowed[i], self._refused[i] = allowed + 1, self._refused[i] + 1
+            if v.allowed < (top := min(count, v.refused - 1)):
+                v.allowed = min(top, v.allowed + max(1, count // 10))
+            elif now - self._slowed_at >= PROBE_AFTER * window:
+                v.allowed, v.refused = v.allowed + 1, v.refused + 1
             else:
                 continue
-            self._changed_at[i] = now
+            v.changed_at = now
+
+    def refusals(self) -> list[tuple[RateSpec, int, bool]]:
+        """Per spec the server refused at: (spec, how many of ours it took in the spec's
+        window then, whether it took the spec's full count in a window before the refusal)."""
+        refused = [v for v in self._levels if v.refused <= v.spec.count]
+        return [(v.spec, max(0, v.refused - 1), v.took_all) for v in refused]
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
         """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
@@ -197,22 +199,39 @@ class SlotLimiter:
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         if sent_at is not None and sent_at < self._slowed_at:
-            self._refused = [max(1, r - 1) for r in self._refused]
-            pairs = zip(self._allowed, self._refused, strict=True)
-            self._allowed = [max(1, min(a, r - 1)) for a, r in pairs]
+            for v in self._levels:
+                v.refused = max(1, v.refused - 1)
+                v.allowed = max(1, min(v.allowed, v.refused - 1))
             return
         self._slowed_at = now
-        self._changed_at = [self._paused_until for _ in self._specs]  # recovery after the pause
-        if sent_at is not None:  # what we started in the window: as many as were in flight
-            by_spec = zip(self._allowed, self._specs, strict=True)
-            self._refused = [
-                min(a, sum(t > now - s.window for t in self._starts)) for a, s in by_spec
-            ]
-        self._allowed = [max(1, math.floor(a * factor)) for a in self._allowed]
-        if self._recent is not None:  # no spec: the last second's starts times factor
-            recent = [t for t in self._recent if t > now - LEARNED_WINDOW]
+        for v in self._levels:
+            v.changed_at = self._paused_until  # recovery after the pause
+            if sent_at is not None:  # what we started in the window: as many as were in flight
+                window, count = v.spec.window, v.spec.count
+                v.took_all = v.took_all or _most_in_window(self._starts, sent_at, window) >= count
+                v.refused = min(v.allowed, sum(t > now - window for t in self._starts))
+            v.allowed = max(1, math.floor(v.allowed * factor))
+        if not self._levels:  # the last second's starts times factor
+            recent = [t for t in self._starts if t > now - LEARNED_WINDOW]
             count = max(1, math.floor(len(recent) * factor))
-            self._specs = (RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)"),)
-            self._allowed, self._changed_at, self._recent = [count], [now], None
-            self._refused = [count + 1]
+            learned = RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)")
+            self._levels = [_Level(learned, count, count + 1, changed_at=now)]
             self.preload(now - t for t in recent[-count:])
+
+
+@dataclass
+class _Level:
+    """What the limiter honours of one spec, lowered by 429s and raised by clean windows."""
+
+    spec: RateSpec
+    allowed: int  # the count honoured now (the spec's at first)
+    refused: int  # the lowest count refused (the spec's count + 1 at first: none)
+    changed_at: float = -math.inf  # when ``allowed`` was last lowered or raised
+    took_all: bool = False  # the server took the spec's full count in a window once
+
+
+def _most_in_window(starts: Iterable[float], before: float, window: float) -> int:
+    """The most of ``starts`` (in order) before ``before`` in any ``window`` seconds."""
+    times = [t for t in starts if t < before]
+    counts = (i + 1 - bisect.bisect_right(times, t - window) for i, t in enumerate(times))
+    return max(counts, default=0)

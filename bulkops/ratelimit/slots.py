@@ -1,18 +1,8 @@
-"""The slot book: one account's rate budget as plain data and pure rules.
-
-A request holds a slot of every rate spec from its grant until ``W + margin`` after
-its answer or error: the server saw it in between, so a request sent once the slot
-frees arrives more than ``W`` after it, whatever the network did. Times are whole ms
-on the store's clock, so ``slots.lua`` (the same rules, for Redis) grants the very
-same slots (a Hypothesis test runs both). The book holds ``held`` (token -> [owner,
-granted, lease end] of requests in flight), ``done`` ([answered, owner, n], oldest
-first: an owner's answers in one grain of time, 1/``GRAINS`` of the shortest window
-above ``GRAINS`` a window, so the book stays small however high the limit) and
-``owners`` (owner -> [alive until, wanting until, count, span, grain]: a run's lease,
-renewed by every step, after which its requests in flight count as answered; its mark
-of being short of slots; its specs). Answers no live owner's specs need are dropped.
-While others want too, an owner holds at most ``ceil(count / n)`` of a spec (``n``
-the owners wanting, itself included): concurrent runs converge on equal shares.
+"""The slot book: one account's rate budget as plain data and pure rules, which the
+README's "Rate limits" states in words. A request holds a slot of every spec from its
+grant until ``W + margin`` after its answer or error. Times are whole ms on the store's
+clock, so ``slots.lua`` (the same rules, for Redis) grants the very same slots (a
+Hypothesis test runs both).
 """
 
 from __future__ import annotations
@@ -21,6 +11,7 @@ import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 Cap = tuple[int, int]  # (count, span in ms = window + margin) of one rate spec
@@ -28,6 +19,7 @@ GRAINS = 200  # answer-time grains a window: at most 1/200 of a window lost to r
 WANT_TTL = 2_000  # ms a "wanting" mark counts unless renewed
 OWNER_TTL = 10_000  # ms a run stays alive without a step (the limiter steps every 3 s)
 HISTORY = ""  # owner of answer times preloaded from an audit log: counted, nobody's share
+_time = itemgetter(0)  # an entry of ``done``: its answer time
 
 
 @dataclass(frozen=True)
@@ -51,8 +43,13 @@ class Ask:
 
 @dataclass
 class SlotBook:
+    # token -> [owner, granted, lease end] of a request in flight
     held: dict[str, list[Any]] = field(default_factory=dict)
+    # [answered, owner, n], oldest first: an owner's answers in one grain of time (1/GRAINS
+    # of the shortest window above GRAINS a window: the book stays small however high the limit)
     done: list[list[Any]] = field(default_factory=list)
+    # owner -> [alive until (its lease, renewed by each step, after which its requests in
+    # flight count as answered), wanting until (short of slots), count, span, grain]
     owners: dict[str, list[int]] = field(default_factory=dict)
     seq: int = 0  # tokens are owner#seq
 
@@ -76,6 +73,8 @@ class SlotBook:
         return self._take(now, ask)
 
     def _take(self, now: int, ask: Ask) -> Grant:
+        """Up to ``want`` slots within every spec's room and, while ``n`` owners want (this
+        one included), within this owner's share ``ceil(count / n)``: runs converge."""
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
         held_mine = sum(1 for e in self.held.values() if e[0] == ask.owner)
         limits = []  # (room, [(time, n) of its answers in the span], span)
@@ -180,10 +179,6 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
     if type(value) is not int or not least <= value <= 1 << 62:
         raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
     return int(value)
-
-
-def _time(entry: list[Any]) -> int:
-    return int(entry[0])
 
 
 def _total(entries: list[list[Any]]) -> int:

@@ -4,6 +4,8 @@ in Redis when asked, honest about refusals, deaf to impossible history."""
 from __future__ import annotations
 
 import json
+import re
+import time
 from pathlib import Path
 
 from bulkops.sandbox import SandboxThread
@@ -144,3 +146,43 @@ def test_stop_then_delete_at_one_a_second_never_holds_a_slot_while_waiting(
     assert all(line["campaign"]["status"] == "Stopped" for line in result.campaigns())
     finished = result.finished()
     assert (finished["requests"], finished["error"], finished["exit_code"]) == (9, None, 0)
+
+
+def test_refusals_from_a_rate_above_the_servers_say_lower_run_rate(tmp_path: Path) -> None:
+    """A job at 20/s against a strict 10/s server: the server never took the job's count
+    in a second, so the closing warning asks for a lower run.rate and blames nobody else."""
+    with SandboxThread(campaigns=0, seed=7, rates=("10/s",)) as sandbox:
+        ids = sandbox.add_campaigns(count=25)
+        job = write_job(tmp_path, sandbox, ids, run={"rate": "20/s", "concurrency": 4})
+        result = bulkops("run", job, "--yes", cwd=tmp_path, timeout=60)
+        stats = sandbox.stats_snapshot()
+    assert result.code == 0, result.stderr
+    assert stats["rate_limited"] >= 1 and len(stats["deleted_ids"]) == 25
+    closing = next(x for x in result.stderr.splitlines() if "for rate in this run" in x)
+    assert re.search(r"run\.rate 20/s is above what the server took \(\d+ in 1s\): lower run\.rate",
+                     closing), closing  # fmt: skip
+    took = int(re.findall(r"took \((\d+) in", closing)[0])
+    assert 0 < took <= 10 and "another client" not in closing
+
+
+def test_refusals_after_the_server_took_the_full_rate_blame_another_client(
+    tmp_path: Path,
+) -> None:
+    """A job at 20/s on a strict 20/s server is never refused alone; once another client
+    fills the server's window mid-run, the closing warning says the budget is shared."""
+    with SandboxThread(campaigns=0, seed=7, rates=("20/s",)) as sandbox:
+        ids = sandbox.add_campaigns(count=45)
+        job = write_job(tmp_path, sandbox, ids, run={"rate": "20/s", "concurrency": 4})
+        proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
+        done = lambda: len(sandbox.stats_snapshot()["deleted_ids"]) >= 25  # noqa: E731
+        wait_until("25 deletes", done, proc)
+        windows = sandbox.sandbox.state.limiter
+        sandbox.call(lambda: [windows.admit(time.monotonic()) for _ in range(20)])
+        _, stderr = proc.communicate(timeout=60)
+        stats = sandbox.stats_snapshot()
+    assert proc.returncode == 0, stderr
+    assert stats["rate_limited"] >= 1 and len(stats["deleted_ids"]) == 45
+    closing = next(x for x in stderr.splitlines() if "for rate in this run" in x)
+    assert re.search(r"the server took only \d+ of the 20 the job allows in 1s: another client "
+                     "shares the budget", closing), closing  # fmt: skip
+    assert "lower run.rate" not in closing

@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
+from bulkops.engine.machinery import answer_ages
 from bulkops.model import RateSpec
-from bulkops.ratelimit.budget import answer_ages
 from bulkops.ratelimit.limiter import NO_SLOT, SlotLimiter
 from bulkops.sandbox.state import RollingWindows
 from tests.fake_clock import FakeClock
