@@ -102,14 +102,14 @@ class RestoreConsole:
 
 
 def restore_command(args: argparse.Namespace, console: Console) -> int:
-    from bulkops.cli.run_command import _ids_given, with_flags
+    from bulkops.cli.run_command import ids_given, with_flags
     from bulkops.engine.flows import for_real
     from bulkops.engine.restore_run import RestoreRun
     from bulkops.job import load_job
 
     job = load_job(args.job)
     job = with_flags(job, args)
-    ids = None if args.campaigns_file is None else _ids_given(args.campaigns_file, 1_000_000)
+    ids = None if args.campaigns_file is None else ids_given(args.campaigns_file, 1_000_000)
     if for_real(job) and not args.yes and not sys.stdin.isatty():
         raise JobError("restore: --yes is required without a terminal (or use --dry-run)")
     observer = RestoreConsole(console, job, assume_yes=args.yes, signals=GUARD)

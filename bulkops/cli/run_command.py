@@ -51,7 +51,7 @@ def load(args: argparse.Namespace) -> Job:
     if args.retry_failed and (given is not None or args.plan):
         raise JobError("--retry-failed names the campaigns itself: drop --campaigns-file/--plan")
     job = with_flags(
-        job, args, campaign_ids=None if given is None else _ids_given(given, job.run.max_deletes)
+        job, args, campaign_ids=None if given is None else ids_given(given, job.run.max_deletes)
     )
     if not args.retry_failed:
         return job
@@ -63,7 +63,7 @@ def load(args: argparse.Namespace) -> Job:
     return with_overrides(job, campaign_ids=list(failed))
 
 
-def _ids_given(source: str, max_ids: int) -> list[str]:
+def ids_given(source: str, max_ids: int) -> list[str]:
     """``--campaigns-file``: the ids of a file, or of stdin for ``-`` (at most ``max_ids``)."""
     if source == "-":
         stdin = sys.stdin
