@@ -125,7 +125,7 @@ def count_lines(log: Path, event: str) -> int:
 
 
 def wait_until(
-    what: str, happened: Callable[[], bool], proc: subprocess.Popen[str], timeout: float = 30
+    what: str, happened: Callable[[], bool], proc: subprocess.Popen[Any], timeout: float = 30
 ) -> None:
     """Returns once ``happened()`` (an answer the sandbox counted, a line in a file) while
     ``proc`` still runs; fails, with its output, if it exits or ``timeout`` passes first."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import bulkops, env, write_job
+from tests.e2e.harness import bulkops, env, wait_until, write_job
 
 
 def run_cli(*args: str | Path, cwd: Path, timeout: float = 20, **kw: object) -> tuple[int, str]:
@@ -160,10 +160,7 @@ def test_sandbox_ready_file_never_replaces_nor_removes_what_it_did_not_create(
          "--ready-file", str(ready)], cwd=tmp_path, env=env(tmp_path),
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while not ready.exists():
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until("the ready file", ready.exists, proc, timeout=20)
         assert '"port"' in ready.read_text()
         ready.unlink()
         ready.write_text("replaced by someone else\n")
