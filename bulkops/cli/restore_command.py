@@ -8,14 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from bulkops.cli.console import Console, say
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, SignalGuard
-from bulkops.errors import JobError
 from bulkops.model import EXIT_BY_SIGNAL, Job, RestoreOutcome
 from bulkops.text import printable_json
 
@@ -102,16 +100,14 @@ class RestoreConsole:
 
 
 def restore_command(args: argparse.Namespace, console: Console) -> int:
-    from bulkops.cli.run_command import ids_given, with_flags
-    from bulkops.engine.flows import for_real
+    from bulkops.cli.run_command import ids_given, refuse_unconfirmed, with_flags
     from bulkops.engine.restore_run import RestoreRun
     from bulkops.job import load_job
 
     job = load_job(args.job)
     job = with_flags(job, args)
     ids = None if args.campaigns_file is None else ids_given(args.campaigns_file, 1_000_000)
-    if for_real(job) and not args.yes and not sys.stdin.isatty():
-        raise JobError("restore: --yes is required without a terminal (or use --dry-run)")
+    refuse_unconfirmed(job, args, "create campaigns")
     observer = RestoreConsole(console, job, assume_yes=args.yes, signals=GUARD)
     restore = RestoreRun(job, observer, run_id=args.run, ids=ids)
     GUARD.on_signal = restore.interrupt

@@ -16,7 +16,7 @@ from bulkops.cli.console import Console, say
 from bulkops.cli.preview_output import preview_text
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, INTERRUPTED_EARLY, interrupted_exit_code
-from bulkops.engine.flows import flow_of
+from bulkops.engine.flows import flow_of, for_real
 from bulkops.engine.job_run import JobRun, new_run_id
 from bulkops.errors import (
     EXIT_ABORTED,
@@ -42,6 +42,15 @@ def with_flags(job: Job, args: argparse.Namespace, campaign_ids: list[str] | Non
         job, dry_run=args.dry_run, concurrency=args.concurrency, rates=args.rate,
         audit_log=args.audit_log, campaign_ids=campaign_ids,
     )  # fmt: skip
+
+
+def refuse_unconfirmed(job: Job, args: argparse.Namespace, doing: str) -> None:
+    """A real run or restore asks on the terminal first; without one it needs ``--yes``."""
+    interactive = sys.stdin.isatty() and sys.stderr.isatty()
+    if for_real(job) and not args.yes and not interactive:
+        raise JobError(
+            f"refusing to {doing} without a terminal to confirm on: pass --yes (or --dry-run)"
+        )
 
 
 def load(args: argparse.Namespace) -> Job:
@@ -191,9 +200,7 @@ def _check_run_args(args: argparse.Namespace, job: Job) -> list[str] | None:
                        (args.plan_out, "--plan-out")):  # fmt: skip
         if path:
             check_output_path(Path(path), what)
-    interactive = sys.stdin.isatty() and sys.stderr.isatty()
-    if not dry_run and not args.yes and not interactive:
-        raise JobError("refusing to delete without a terminal to confirm on: pass --yes")
+    refuse_unconfirmed(job, args, "delete")
     if args.plan:
         return load_plan(Path(args.plan), job, max_age=_age(args.plan_max_age))
     return None
