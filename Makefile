@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
-# The suite runs in 4 xdist workers on the 2 cores: most tests wait on subprocesses and loopback.
+# The suite runs in 4 xdist workers on the 2 cores (most tests wait on loopback); `--dist load`
+# hands the tests out one by one, the `long` ones first (tests/conftest.py).
 # `make bench ARGS=--quick` for a short benchmark; bench/README.md says more.
 PYTHON ?= python3
 VENV := .venv
@@ -37,7 +38,7 @@ redis-server:
 		|| echo "redis-server could not be installed: the Redis tests will say so"
 
 test: $(STAMP) lint redis-server
-	$(PY) -m pytest -q -n 4 --dist worksteal
+	$(PY) -m pytest -q -n 4 --dist load
 	$(MAKE) --no-print-directory test-aioresponses
 
 test-aioresponses: $(OLD_STAMP)

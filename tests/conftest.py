@@ -65,8 +65,10 @@ def aioresponses_cannot_serve() -> str | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests of a module that imports aioresponses are marked ``aioresponses``, and
+    """Tests marked ``long`` go first, so the workers start them at once rather than end
+    on them. Tests of a module that imports aioresponses are marked ``aioresponses``, and
     skipped where it cannot mock the installed aiohttp."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)  # stable
     mocked = [item for item in items if hasattr(getattr(item, "module", None), "aioresponses")]
     for item in mocked:
         item.add_marker(pytest.mark.aioresponses)

@@ -1,15 +1,20 @@
-"""Running the real CLI as a subprocess against a real sandbox on loopback."""
+"""Running the real CLI against a real sandbox on loopback: in this process, as a
+process would (``bulkops``), or as a subprocess (``start_bulkops``)."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import queue
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +23,7 @@ from typing import IO, Any
 import pytest
 import yaml
 
+from bulkops.model import EXIT_BY_SIGNAL
 from bulkops.sandbox import SandboxThread
 
 SECRET = "sandbox-secret-not-for-production"
@@ -102,12 +108,73 @@ def read_audit(path: Path) -> list[dict[str, Any]]:
 
 
 def bulkops(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str) -> Result:
+    """``bulkops ARGS`` run to its end in ``cwd``, stdin empty: its exit code, output and
+    audit log. It runs in this process (a new interpreter costs half a second of CPU a
+    run, most of the suite's time) as the process would: its own environment, working
+    directory, streams, signal handlers and warning filters, each given back afterwards.
+    What needs a process of its own (a signal, a kill, a pipe) uses ``start_bulkops``."""
+    code, out, err = _as_a_process([str(a) for a in args], cwd, env(cwd, **env_extra), timeout)
+    return Result(code, out, err, cwd / "audit.jsonl")
+
+
+def bulkops_process(*args: str | Path, cwd: Path, timeout: float = 60, **env_extra: str) -> Result:
+    """``bulkops`` in a new interpreter: for what a process reads only as it starts (its
+    ``PYTHONPATH``, or ``SSL_CERT_FILE``, which aiohttp reads as it is imported)."""
     proc = subprocess.run(
         [sys.executable, "-m", "bulkops", *map(str, args)],
-        cwd=cwd, env=env(cwd, **env_extra), stdin=subprocess.DEVNULL, capture_output=True,
-        text=True, timeout=timeout,
+        cwd=cwd, env=env(cwd, **env_extra), stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
     return Result(proc.returncode, proc.stdout, proc.stderr, cwd / "audit.jsonl")
+
+
+def _as_a_process(
+    argv: list[str], cwd: Path, environ: dict[str, str], timeout: float
+) -> tuple[int, str, str]:
+    from bulkops.cli import main
+    from bulkops.cli.signals import GUARD
+
+    saved = dict(os.environ), os.getcwd(), (sys.stdin, sys.stdout, sys.stderr)
+    handlers = {signum: signal.getsignal(signum) for signum in EXIT_BY_SIGNAL}
+    with (
+        open(os.devnull, encoding="utf-8") as stdin,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as out,
+        tempfile.TemporaryFile("w+", encoding="utf-8") as err,
+        warnings.catch_warnings(),
+    ):
+        _process_warning_filters()
+        os.environ.clear()
+        os.environ.update(environ)
+        os.chdir(cwd)
+        sys.stdin, sys.stdout, sys.stderr = stdin, out, err
+        faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__)
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's --help and usage errors
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:  # what would reach a person as a traceback
+            traceback.print_exc()
+            code = 1
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+            sys.stdin, sys.stdout, sys.stderr = saved[2]
+            os.chdir(saved[1])
+            os.environ.clear()
+            os.environ.update(saved[0])
+            for signum, handler in handlers.items():
+                signal.signal(signum, handler)
+            GUARD.__init__()  # type: ignore[misc]  # a new process would have a new one
+        out.seek(0)
+        err.seek(0)
+        return code, out.read(), err.read()
+
+
+def _process_warning_filters() -> None:
+    """The filters ``python -m bulkops`` starts with, in place of the suite's "error"."""
+    warnings.resetwarnings()
+    warnings.simplefilter("default")
+    for quiet in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+        warnings.simplefilter("ignore", quiet)
 
 
 def start_bulkops(*args: str | Path, cwd: Path, **env_extra: str) -> subprocess.Popen[str]:

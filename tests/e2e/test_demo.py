@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.harness import REPO, env
 
 
+@pytest.mark.long
 def test_the_demo_runs_the_example_job_end_to_end(tmp_path: Path) -> None:
     bulkops = Path(sys.executable).parent / "bulkops"
     demo = subprocess.run(

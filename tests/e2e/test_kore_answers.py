@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import BOTH_DIALECTS, KORE_DIALECT, bulkops, write_job
+from tests.e2e.harness import BOTH_DIALECTS, KORE_DIALECT, bulkops, bulkops_process, write_job
 
 
 @KORE_DIALECT
@@ -263,14 +263,14 @@ def test_a_self_signed_certificate_aborts_until_ssl_cert_file_trusts_it(tmp_path
     with SandboxThread(campaigns=0, tls_cert=str(cert), tls_key=str(key)) as tls:
         ids = tls.add_campaigns(count=20)
         job = write_job(tmp_path, tls, ids)
-        untrusted = bulkops("run", job, "--yes", cwd=tmp_path)
+        untrusted = bulkops_process("run", job, "--yes", cwd=tmp_path)
         assert untrusted.code == 3, untrusted.stderr
         assert "TLS certificate not accepted" in untrusted.stderr
         assert "SSL_CERT_FILE" in untrusted.stderr and "target.host" in untrusted.stderr
         assert untrusted.finished()["counts"]["pending"] == 20
         assert tls.stats_snapshot()["total_requests"] == 0
 
-        trusted = bulkops("run", job, "--yes", cwd=tmp_path, SSL_CERT_FILE=str(cert))
+        trusted = bulkops_process("run", job, "--yes", cwd=tmp_path, SSL_CERT_FILE=str(cert))
         assert trusted.code == 0, trusted.stderr
         assert sorted(tls.stats_snapshot()["deleted_ids"]) == sorted(ids)
 

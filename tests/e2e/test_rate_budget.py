@@ -8,6 +8,8 @@ import re
 import time
 from pathlib import Path
 
+import pytest
+
 from bulkops.sandbox import SandboxThread
 from tests.e2e.harness import bulkops, read_audit, start_bulkops, wait_until, write_job
 from tests.redis_server import RedisServer, free_port
@@ -124,6 +126,7 @@ def most_in_any_second(arrivals: list[float]) -> int:
                default=0)  # fmt: skip
 
 
+@pytest.mark.long
 def test_stop_then_delete_at_one_a_second_never_holds_a_slot_while_waiting(
     tmp_path: Path,
 ) -> None:

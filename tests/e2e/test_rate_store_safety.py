@@ -16,7 +16,15 @@ import pytest
 from bulkops.model import Target
 from bulkops.ratelimit.budget import account_key
 from bulkops.sandbox import SandboxThread
-from tests.e2e.harness import REPO, bulkops, read_audit, start_bulkops, wait_until, write_job
+from tests.e2e.harness import (
+    REPO,
+    bulkops,
+    bulkops_process,
+    read_audit,
+    start_bulkops,
+    wait_until,
+    write_job,
+)
 
 # Holds an exclusive flock on a file until its stdin closes.
 LOCKER = textwrap.dedent(
@@ -158,6 +166,6 @@ def test_without_the_redis_extra_a_redis_store_is_an_error_naming_it(
     (shim / "redis" / "__init__.py").write_text("raise ImportError('no redis here')\n")
     job = write_job(tmp_path, sandbox, ["cd-1"], run={"rate_store": "redis://127.0.0.1/0"})
     pythonpath = f"{shim}{os.pathsep}{REPO}"
-    result = bulkops("run", job, "--yes", cwd=tmp_path, PYTHONPATH=pythonpath)
+    result = bulkops_process("run", job, "--yes", cwd=tmp_path, PYTHONPATH=pythonpath)
     assert result.code == 2, result.stderr
     assert "pip install 'bulkops[redis]'" in result.stderr and "Traceback" not in result.stderr

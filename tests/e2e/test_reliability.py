@@ -150,6 +150,7 @@ def test_faults_leave_exactly_one_outcome_per_id(
     assert result.finished()["counts"]["deleted"] == len(stats["deleted_ids"])
 
 
+@pytest.mark.long
 def test_a_429_storm_is_waited_out_not_hammered(tmp_path: Path, sandbox: SandboxThread) -> None:
     ids = sandbox.add_campaigns(count=30)
     sandbox.configure(rates=["5/0.5s"], retry_after_mode="exact")

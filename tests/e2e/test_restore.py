@@ -118,6 +118,7 @@ def slow_sandbox() -> Iterator[SandboxThread]:
         yield sb
 
 
+@pytest.mark.long
 def test_a_restore_killed_after_a_sent_line_creates_nothing_twice(
     tmp_path: Path, slow_sandbox: SandboxThread
 ) -> None:

@@ -123,6 +123,7 @@ def test_an_invalid_job_still_tells_monitoring(tmp_path: Path, sandbox: SandboxT
     assert metrics(tmp_path / "metrics/bulkops.prom")[("bulkops_last_run_success", "")] == 0
 
 
+@pytest.mark.long
 @pytest.mark.skipif(
     os.environ.get("CI") != "true",
     reason=f"{NOT_RUN_HERE} the wheel build and install (~16 s) runs under CI=true only",
