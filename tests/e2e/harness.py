@@ -163,7 +163,7 @@ def _as_a_process(
             os.environ.update(saved[0])
             for signum, handler in handlers.items():
                 signal.signal(signum, handler)
-            GUARD.__init__()  # type: ignore[misc]  # a new process would have a new one
+            GUARD.__init__()  # a new process would have a new one
         out.seek(0)
         err.seek(0)
         return code, out.read(), err.read()

@@ -82,11 +82,16 @@ def test_a_run_killed_mid_request_is_known_to_have_been_in_flight(
     tmp_path: Path, sandbox: SandboxThread
 ) -> None:
     ids = sandbox.add_campaigns(count=16)
-    sandbox.configure(latency=0.4)
+    sandbox.configure(latency=1.0)  # a request stays in flight a second
     job = write_job(tmp_path, sandbox, ids, run={"concurrency": 4, "rate": ["100/s"]})
     log = tmp_path / "audit.jsonl"
     proc = start_bulkops("run", job, "--yes", cwd=tmp_path)
-    wait_until("four outcomes", lambda: count_lines(log, "campaign") >= 4, proc)
+
+    def mid_request() -> bool:  # four outcomes, and a DELETE sent since
+        sent, done = count_lines(log, "sent"), count_lines(log, "campaign")
+        return done >= 4 and sent > done
+
+    wait_until("a DELETE in flight after four outcomes", mid_request, proc)
     proc.kill()
     proc.communicate()
     killed = read_audit(log)
