@@ -30,6 +30,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from bulkops.engine.attempt import Attempt
 from bulkops.engine.ending import RunEnding
@@ -49,6 +50,7 @@ from bulkops.model import Answer, Outcome, RunSettings
 from bulkops.ratelimit.limiter import SlotLimiter
 
 Call = Callable[[], Awaitable[Answer]]
+T = TypeVar("T")
 Request = Callable[[Call], Awaitable[Answer]]  # WorkerPool.request
 
 
@@ -202,6 +204,15 @@ class WorkerPool:
             return await self._send(call)
 
         return await self._retry.call(attempt)
+
+    async def retried(self, attempt: Callable[[], Awaitable[T]]) -> T | None:
+        """``attempt()`` under the pool's retry policy, for a caller whose tries are its own
+        (a Create, looked up by name before it is sent again). None: the run stopped while
+        it waited to try again."""
+        try:
+            return await self._retry.call(attempt)
+        except _Stopped:
+            return None
 
     async def send_once(self, call: Call) -> Answer | None:
         """One request under the pool's rules (admitted by the limiter, counted, a 429 slows

@@ -8,7 +8,8 @@ Never twice: a campaign whose name the listing holds is ``exists`` and nothing i
 sent for it (this also covers a Create of an earlier, killed restore whose answer
 was never recorded); a ``sent`` line is written right before each Create; a Create
 whose answer was lost (timeout, reset, 5xx) is looked up by name again before it
-is ever sent again; a 429 was not accepted and is sent again after the pause.
+is ever sent again. The tries follow the pool's retry policy, as a DELETE's do:
+Retry-After, a refusal's window or the backoff between them.
 Every request goes through the run's machinery: the same client, rate budget and
 ``RunEnding`` as ``bulkops run``.
 """
@@ -293,35 +294,47 @@ class RestoreRun:
     async def _attempts(
         self, item: _Item, body: dict[str, Any], name: str
     ) -> RestoreOutcome | None:
+        """The Create's tries under the pool's retry policy (Retry-After, a refusal's window,
+        backoff between them). A try whose answer was lost looks the names up again first,
+        so one made after all is ``exists``, never sent again. None: pending."""
+        assert self._machine is not None
         cid = item.campaign_id
-        for _ in range(self.job.run.max_attempts):
+
+        def settled(
+            outcome: str,
+            new_id: str | None = None,
+            status: int | None = None,
+            message: str | None = None,
+            error: str | None = None,
+        ) -> RestoreOutcome:
+            return RestoreOutcome(cid, new_id, outcome, status, message, error, body)  # fmt: skip
+
+        async def attempt() -> RestoreOutcome | None:
             if name in self._names.ids:
-                return RestoreOutcome(cid, self._names.ids[name], "exists", None, None, None, body)
+                return settled("exists", self._names.ids[name])
             try:
                 created = await self._send_create(cid, body, name)
             except NameTaken as exc:
-                return RestoreOutcome(cid, None, "exists", exc.status, exc.message, None, body)
-            except RateLimited:
-                continue  # refused, so not made: the pool has slowed down
+                return settled("exists", None, exc.status, exc.message)
+            except RetryableError as exc:  # a 429 was refused, so not made: no look needed
+                if not isinstance(exc, RateLimited) and (lost := await self._relearn(exc)):
+                    return settled("failed", None, exc.status, exc.message, lost)
+                raise  # tried again after the policy's wait
             except AbortError as exc:
                 self._ending.abort(exc.explanation, campaign_id=cid)
-                return RestoreOutcome(cid, None, "failed", exc.status, exc.message,
-                                      exc.explanation, body)  # fmt: skip
-            except RetryableError as exc:
-                if (unknown := await self._relearn(exc)) is not None:
-                    return RestoreOutcome(cid, None, "failed", exc.status, exc.message,
-                                          unknown, body)  # fmt: skip
-                continue
+                return settled("failed", None, exc.status, exc.message, exc.explanation)
             except ApiError as exc:
-                return RestoreOutcome(cid, None, "failed", exc.status, exc.message,
-                                      exc.explanation, body)  # fmt: skip
+                return settled("failed", None, exc.status, exc.message, exc.explanation)
             if created is None:
                 return None  # the restore stopped before this Create was sent: pending
             self._names.ids[name] = created.new_id
-            return RestoreOutcome(cid, created.new_id, "restored", created.status,
-                                  created.message, None, body)  # fmt: skip
-        return RestoreOutcome(cid, None, "failed", None, None, "gave up after "
-                              f"{self.job.run.max_attempts} attempts", body)  # fmt: skip
+            return settled("restored", created.new_id, created.status, created.message)
+
+        try:
+            return await self._machine.pool.retried(attempt)
+        except RetryableError as exc:
+            gave_up = f"gave up after {self.job.run.max_attempts} attempts; last: {exc.explanation}"
+            return settled("failed", None, exc.status, exc.message, gave_up)
 
     async def _relearn(self, lost: RetryableError) -> str | None:
         """The Create's answer was lost: the names are listed again, so that one made after

@@ -38,6 +38,7 @@ FAULT_NAMES = {
     "rate_limit": 429,  # a rate-limit refusal in the dialect's words
 }
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+CREATES = "create"  # the key of ``scripted``/``fail_always`` for Create calls (no id yet)
 _UNITS = {"": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "seconds": 1.0, "m": 60.0}
 _UNITS |= {"min": 60.0, "minute": 60.0, "minutes": 60.0, "h": 3600.0, "hour": 3600.0}
 _UNITS |= {"hours": 3600.0}

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bulkops.sandbox.config import DROP, HANG, SandboxConfig, fault_name
+from bulkops.sandbox.config import CREATES, DROP, HANG, SandboxConfig, fault_name
 from bulkops.sandbox.create import answer_create, change_contact_lists
 from bulkops.sandbox.dialect import MESSAGES, Replier
 from bulkops.sandbox.faults import REDIRECTED, fault_answer
@@ -92,12 +92,14 @@ class _Api:
         return await self._campaign_call(request, self._list)
 
     async def create(self, request: web.Request) -> web.StreamResponse:
-        return await self._campaign_call(request, self._create)
+        return await self._campaign_call(request, self._create, script_key=CREATES)
 
     async def stop(self, request: web.Request) -> web.StreamResponse:
         return await self._campaign_call(request, self._stop)
 
-    async def _campaign_call(self, request: web.Request, action: Action) -> web.StreamResponse:
+    async def _campaign_call(
+        self, request: web.Request, action: Action, script_key: str | None = None
+    ) -> web.StreamResponse:
         await self._delay_arrival()
         stats = self.state.stats
         now = time.monotonic()
@@ -116,7 +118,7 @@ class _Api:
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
         try:
-            resp = await self._gated(request, now, campaign_id, action)
+            resp = await self._gated(request, now, campaign_id, action, script_key)
         finally:
             stats.in_flight -= 1
         if resp is None:  # drop: no answer at all; writing to the closed transport is a no-op
@@ -134,8 +136,9 @@ class _Api:
             await asyncio.sleep(jitter * self.state.arrival_rng.random())
 
     async def _gated(
-        self, request: web.Request, now: float, campaign_id: str | None, action: Action
-    ) -> web.StreamResponse | None:
+        self, request: web.Request, now: float, campaign_id: str | None, action: Action,
+        script_key: str | None,
+    ) -> web.StreamResponse | None:  # fmt: skip
         state, s = self.state, self.state.settings
         reply = self._reply(request)
         if s.auth_status is not None:
@@ -157,7 +160,7 @@ class _Api:
         )
         if delay > 0:
             await asyncio.sleep(delay)
-        fault = state.pick_fault(campaign_id)
+        fault = state.pick_fault(campaign_id or script_key)
         if fault is None:
             return await action(request, campaign_id)
         state.stats.injected.setdefault(str(fault_name(fault)), []).append(campaign_id or "")

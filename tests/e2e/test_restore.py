@@ -13,7 +13,16 @@ import pytest
 
 from bulkops.sandbox import SandboxThread
 from bulkops.sandbox.create import change_contact_lists
-from tests.e2e.harness import bulkops, count_lines, read_audit, start_bulkops, wait_until, write_job
+from bulkops.utc import parse_utc
+from tests.e2e.harness import (
+    FAST_RUN,
+    bulkops,
+    count_lines,
+    read_audit,
+    start_bulkops,
+    wait_until,
+    write_job,
+)
 from tests.e2e.test_restore_parts import RESTORE, assert_restored_fields
 
 
@@ -196,3 +205,20 @@ def test_report_reads_the_restore_log_too(tmp_path: Path, sandbox: SandboxThread
     assert [(r["run_id"], r["counts"]["restored"], r["sent"]) for r in restores] == [
         (restore_id, 3, 3)
     ]
+
+
+def test_a_create_answered_503_is_sent_again_after_the_retry_wait_not_at_once(
+    tmp_path: Path, sandbox: SandboxThread
+) -> None:
+    ids = sandbox.add_campaigns(count=1)
+    backoff = {"backoff_initial": 1.0, "backoff_max": 1.0}  # a wait of exactly 1 s
+    job = deleted_job(tmp_path, sandbox, ids, run={**FAST_RUN, **backoff})
+    sandbox.configure(scripted={"create": [503]})  # the first Create only
+    result = bulkops("restore", job, "--yes", cwd=tmp_path)
+    assert result.code == 0, result.stderr
+    assert len(sandbox.stats_snapshot()["created"]) == 1
+    sent = [parse_utc(line["ts"]) for line in restore_lines(tmp_path) if line["event"] == "sent"]
+    assert len(sent) == 2
+    assert sent[0] is not None and sent[1] is not None
+    assert (sent[1] - sent[0]).total_seconds() >= 1.0  # the policy's wait, not at once
+    assert finished(tmp_path)["counts"]["restored"] == 1
