@@ -106,7 +106,9 @@ def restore_command(args: argparse.Namespace, console: Console) -> int:
 
     job = load_job(args.job)
     job = with_flags(job, args)
-    ids = None if args.campaigns_file is None else ids_given(args.campaigns_file, 1_000_000)
+    ids = (
+        None if args.campaigns_file is None else ids_given(args.campaigns_file, job.run.max_deletes)
+    )
     refuse_unconfirmed(job, args, "create campaigns")
     observer = RestoreConsole(console, job, assume_yes=args.yes, signals=GUARD)
     restore = RestoreRun(job, observer, run_id=args.run, ids=ids)

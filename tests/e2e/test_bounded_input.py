@@ -65,11 +65,15 @@ def test_a_fifo_is_refused_not_waited_on(
     assert sandbox.stats_snapshot()["total_requests"] == 0
 
 
-def test_an_endless_stdin_stops_at_the_id_cap(tmp_path: Path, sandbox: SandboxThread) -> None:
-    """``yes cd-1 | bulkops run JOB --campaigns-file -`` grew without end."""
+@pytest.mark.parametrize("command", ["run", "restore"])
+def test_an_endless_stdin_stops_at_the_id_cap(
+    tmp_path: Path, sandbox: SandboxThread, command: str
+) -> None:
+    """``yes cd-1 | bulkops run JOB --campaigns-file -`` grew without end; restore reads
+    its ids by the same rule."""
     job = write_job(tmp_path, sandbox, ["cd-1"], run={"max_deletes": 5})
     with subprocess.Popen(
-        [sys.executable, "-m", "bulkops", "run", job, "--dry-run", "--campaigns-file", "-"],
+        [sys.executable, "-m", "bulkops", command, job, "--dry-run", "--campaigns-file", "-"],
         cwd=tmp_path, env=env(tmp_path), stdin=subprocess.PIPE, stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     ) as proc:  # fmt: skip
