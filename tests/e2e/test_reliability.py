@@ -147,7 +147,12 @@ def test_faults_leave_exactly_one_outcome_per_id(
     assert set(result.outcomes()) == set(ids)
     stats = sandbox.stats_snapshot()
     assert all(c["deletes"] <= 1 for c in stats["campaigns"].values())
-    assert result.finished()["counts"]["deleted"] == len(stats["deleted_ids"])
+    # all 40 existed: not_found means an earlier try of ours deleted it and its answer was
+    # lost (a request slower than the 0.3 s timeout on a loaded machine, say)
+    gone = {
+        cid for cid, outcome in result.outcomes().items() if outcome in ("deleted", "not_found")
+    }
+    assert gone == set(stats["deleted_ids"])
 
 
 @pytest.mark.long
