@@ -81,8 +81,7 @@ def state_dir() -> Path:
 
 class FileStore(MemoryStore):
     """The book as one JSON line in ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``,
-    0600 in a directory made 0700, locked without blocking (a signal ends the run at once);
-    a time in the future (the clock was set back) is pulled back to now."""
+    0600 in a directory made 0700, locked without blocking (a signal ends the run at once)."""
 
     def __init__(
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
@@ -90,7 +89,6 @@ class FileStore(MemoryStore):
     ) -> None:  # fmt: skip
         super().__init__(lease=lease, clock=clock)
         self.path, self.description = path, f"the local budget file {path}"
-        self.clamped = 0  # times found in the future (the clock was set back)
         self._header = header or {}
         self._fd: int | None = None
         self._last: tuple[bytes, SlotBook] | None = None  # what we wrote last, parsed
@@ -107,9 +105,8 @@ class FileStore(MemoryStore):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY[1])
             try:
-                book, now = self._load(fd), int(self._clock() * 1000)
-                self.clamped += book.clamp(now, self._lease)
-                grant = book.step(now, self._as_mine(ask))
+                book = self._load(fd)
+                grant = book.step(int(self._clock() * 1000), self._as_mine(ask))
                 self._save(fd, book)
                 return grant
             finally:

@@ -70,22 +70,30 @@ local function preload(ages)
   for _, m in ipairs(merged) do answered(m[1], m[2]) end
 end
 
-local function settle()
-  local lapsed = {}
-  for token, e in pairs(book.held) do
-    local o = book.owners[e[1]]
-    if e[3] < now or o == nil or o[1] < now then
-      book.held[token] = nil
-      table.insert(lapsed, {math.min(e[3], now + 1), e[1]})
-    end
+local function clamp()
+  local grain = 1
+  for _, e in pairs(book.owners) do grain = math.max(grain, e[5]) end
+  for _, e in ipairs(book.done) do e[1] = math.min(e[1], now + grain) end
+  for _, e in pairs(book.owners) do
+    e[1], e[2] = math.min(e[1], now + OWNER_TTL), math.min(e[2], now + WANT_TTL)
   end
-  table.sort(lapsed, by_time_then_owner)
-  for _, l in ipairs(lapsed) do answered(l[1], l[2]) end
+end
+
+local function settle()
   local keep_count, keep_span = 0, 0
   for o, e in pairs(book.owners) do
     if e[1] < now then book.owners[o] = nil
     else keep_count, keep_span = math.max(keep_count, e[3]), math.max(keep_span, e[4]) end
   end
+  local gone = {}
+  for token, e in pairs(book.held) do
+    if e[3] < now or book.owners[e[1]] == nil then
+      book.held[token] = nil
+      table.insert(gone, {math.min(e[3], now + 1), e[1]})
+    end
+  end
+  table.sort(gone, by_time_then_owner)
+  for _, l in ipairs(gone) do answered(l[1], l[2]) end
   local kept = {}
   for _, e in ipairs(book.done) do
     if e[1] > now - keep_span then table.insert(kept, e) end
@@ -151,6 +159,7 @@ local function take()
   return reply
 end
 
+clamp()
 local mine = book.owners[ask.owner] or {0, 0}
 local max_count, max_span, min_span = 0, 0, nil
 for _, cap in ipairs(ask.caps) do

@@ -167,7 +167,8 @@ async def test_a_clock_set_back_holds_slots_longer_never_shorter(tmp_path: Path)
     await store.step(Ask(0, [(2, 1000)], [(t, 0, True) for t in grant.tokens]))
     now[0] = 400.0  # ten minutes back: the answers now look 600 s in the future
     assert (await store.step(Ask(1, [(2, 1000)]))).tokens == ()
-    assert store.clamped == 2
+    book = json.loads(store.path.read_text())["book"]
+    assert [(e[0], e[2]) for e in book["done"]] == [(400_001, 2)]  # pulled back to "now"
     now[0] = 401.001
     assert len((await store.step(Ask(2, [(2, 1000)]))).tokens) == 2  # a window after "now"
 
