@@ -144,12 +144,10 @@ class SlotBook:
         for when, owner in sorted(merged):
             self._answered(when, owner)
 
-    def to_doc(self) -> dict[str, Any]:
-        return {"held": self.held, "done": self.done, "owners": self.owners, "seq": self.seq}
-
     @classmethod
     def from_doc(cls, doc: Any) -> SlotBook:
-        """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
+        """A book from stored JSON (it is written as a dataclass); ValueError if it is not one
+        (the store says what to do)."""
         try:
             held = {str(t): [str(o), _ms(g), _ms(e)] for t, (o, g, e) in doc["held"].items()}
             done = [[_ms(t), str(o), _ms(n, 1)] for t, o, n in doc["done"]]
