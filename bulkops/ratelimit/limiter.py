@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import math
 import time
 from collections import deque
@@ -74,7 +73,8 @@ class SlotLimiter:
             return NO_SLOT
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._start_pump()
+        if self._live_waiters() == 1:  # else the pump already waits for a slot for the first
+            self._start_pump()
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -145,8 +145,7 @@ class SlotLimiter:
         finally:
             for nap in naps:
                 nap.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*naps, return_exceptions=True)
+            await asyncio.gather(*naps, return_exceptions=True)
 
     def _live_waiters(self) -> int:
         while self._waiters and self._waiters[0].done():
