@@ -9,6 +9,7 @@ the run stops rather than use a budget nobody else sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -99,7 +100,10 @@ class FileStore(MemoryStore):
             self._fd = _open_private(self.path)
         fd, delay = self._fd, RETRY[0]
         try:
-            while not _locked(fd):  # never a blocking lock: a signal ends the run at once
+            while True:  # never a blocking lock: a signal ends the run at once
+                with contextlib.suppress(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY[1])
             try:
@@ -120,7 +124,6 @@ class FileStore(MemoryStore):
             self._fd = None
 
     def _load(self, fd: int) -> SlotBook:
-        """The book in the file's first line (an empty file: a new book)."""
         raw = os.pread(fd, min(os.fstat(fd).st_size, MAX_BYTES), 0).split(b"\n", 1)[0]
         try:
             doc = orjson.loads(raw) if raw else {"bulkops_budget": 1}
@@ -133,14 +136,6 @@ class FileStore(MemoryStore):
                 "Remove it, once no bulkops run has worked on this account for a full "
                 "window of its rate limit"
             ) from None
-
-
-def _locked(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
 
 
 def _open_private(path: Path) -> int:
