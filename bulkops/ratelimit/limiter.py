@@ -97,8 +97,7 @@ class SlotLimiter:
             await asyncio.gather(self._pump, return_exceptions=True)
         try:
             if self._stepped:
-                leave = Ask(0, self.caps(), self._untold(), leave=True)
-                await asyncio.wait_for(self.store.step(leave), CLOSE_WITHIN)
+                await asyncio.wait_for(self.store.step(self._ask(0, leave=True)), CLOSE_WITHIN)
         except asyncio.TimeoutError:
             raise RateStoreError(
                 f"{self.store.description} was busy: this run's last answers were not told; "
@@ -119,11 +118,16 @@ class SlotLimiter:
                 if (pause := self._paused_until - self._clock()) > 0:
                     await self._nap(self._sleep(pause))
                     continue
-                history, self._history = [to_ms(self._clock() - t) for t in self._history], []
-                ask = Ask(self._live_waiters(), self.caps(), self._untold(), history)
-                grant = await self.store.step(ask)
+                grant = await self.store.step(self._ask(self._live_waiters()))
                 self._stepped = True
-                self._hand_out(grant.tokens)
+                for token in grant.tokens:  # first come, first served; any left over goes back
+                    self._held += 1
+                    if self._live_waiters():
+                        self._waiters.popleft().set_result(token)
+                        self._starts.append(self._clock())
+                    else:
+                        self.release(token, sent=False)
+                self._recover(self._clock())
                 if self._live_waiters():
                     await self._nap(self._sleep(min(grant.wait / 1000, WANT_RENEW)))
                 elif self._held > 0:  # the lease is on the store's clock: real seconds
@@ -151,21 +155,12 @@ class SlotLimiter:
             self._waiters.popleft()  # cancelled while waiting
         return len(self._waiters)
 
-    def _hand_out(self, tokens: Iterable[str]) -> None:
-        for token in tokens:
-            self._held += 1
-            if not self._live_waiters():
-                self.release(token, sent=False)
-                continue
-            self._waiters.popleft().set_result(token)
-            self._starts.append(self._clock())
-            if self._slowed_at > -math.inf:
-                self._recover(self._clock())
-
-    def _untold(self) -> list[tuple[str, int, bool]]:
-        """The answers not yet told, as (ticket, ms ago, sent); the caller tells them."""
-        answers, self._answers, now = self._answers, [], self._clock()
-        return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
+    def _ask(self, want: int, *, leave: bool = False) -> Ask:
+        """The next step's question: it tells every answer, ours and earlier runs', untold."""
+        now, answers, history = self._clock(), self._answers, self._history
+        self._answers, self._history = [], []
+        told = [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
+        return Ask(want, self.caps(), told, [to_ms(now - t) for t in history], leave)
 
     def _recover(self, now: float) -> None:
         """A clean window gives back a tenth of a count up to what the server took (another

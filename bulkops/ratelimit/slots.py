@@ -108,10 +108,10 @@ class SlotBook:
         """Runs whose lease lapsed are gone; slots that outlived their lease count as
         answered at its end, those of runs gone now; answers no live run's spec needs go."""
         self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
-        gone = [(t, e) for t, e in self.held.items() if e[2] < now or e[0] not in self.owners]
-        for token, _entry in gone:
+        gone = sorted((min(e[2], now + 1), e[0], token) for token, e in self.held.items()
+                      if e[2] < now or e[0] not in self.owners)  # fmt: skip
+        for when, owner, token in gone:
             del self.held[token]
-        for when, owner in sorted((min(e[2], now + 1), e[0]) for _, e in gone):
             self._answered(when, owner)
         keep_span = max((e[3] for e in self.owners.values()), default=0)
         self.done = [e for e in self.done if e[0] > now - keep_span]
@@ -146,8 +146,7 @@ class SlotBook:
 
     @classmethod
     def from_doc(cls, doc: Any) -> SlotBook:
-        """A book from stored JSON (it is written as a dataclass); ValueError if it is not one
-        (the store says what to do)."""
+        """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
         try:
             held = {str(t): [str(o), _ms(g), _ms(e)] for t, (o, g, e) in doc["held"].items()}
             done = [[_ms(t), str(o), _ms(n, 1)] for t, o, n in doc["done"]]
