@@ -107,14 +107,6 @@ local function settle()
   book.done = kept
 end
 
-local function until_drops(recent, drops, span)
-  for _, e in ipairs(recent) do
-    drops = drops - e[3]
-    if drops <= 0 then return math.max(0, e[1] + span - now) end
-  end
-  return span
-end
-
 local function take()
   local others, held_all, held_mine = 0, 0, 0
   for o, e in pairs(book.owners) do
@@ -154,7 +146,11 @@ local function take()
   end
   book.owners[ask.owner][2] = now + WANT_TTL
   for _, l in ipairs(limits) do
-    if l[1] <= grant then reply[1] = math.max(reply[1], until_drops(l[2], grant + 1 - l[1], l[3])) end
+    if l[1] <= grant then
+      local wait = l[3]
+      if #l[2] > 0 then wait = math.max(0, l[2][1][1] + l[3] - now) end
+      reply[1] = math.max(reply[1], wait)
+    end
   end
   return reply
 end

@@ -98,9 +98,9 @@ class SlotBook:
         tokens = [f"{ask.owner}#{self.seq + i}" for i in range(1, grant + 1)]
         self.seq += grant
         self.held.update((token, [ask.owner, now, now + ask.lease]) for token in tokens)
-        short = grant < ask.want  # then: until enough answers leave a full span for one more
+        short = grant < ask.want  # then: until the oldest answer leaves each full span
         self.owners[ask.owner][1] = now + WANT_TTL if short else 0
-        waits = [_until_drops(recent, grant + 1 - room, span, now)
+        waits = [max(0, recent[0][0] + span - now) if recent else span
                  for room, recent, span in limits if short and room <= grant]  # fmt: skip
         return Grant(tuple(tokens), max(waits, default=0))
 
@@ -166,15 +166,6 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
 
 def _total(entries: list[list[Any]]) -> int:
     return sum(int(e[2]) for e in entries)
-
-
-def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
-    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span, else a span."""
-    for when, _owner, n in recent:
-        drops -= n
-        if drops <= 0:
-            return max(0, int(when) + span - now)
-    return span
 
 
 def to_ms(seconds: float) -> int:
