@@ -15,7 +15,6 @@ import fcntl
 import hashlib
 import os
 import secrets
-import stat
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -160,7 +159,7 @@ def _owned(fd: int, path: Path) -> int:
     """``fd``, unless another user owns it or group or others may write it: such a file could
     lie about the budget (then it is closed and the run stops)."""
     info = os.fstat(fd)
-    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:  # group or others may write
         os.close(fd)
         raise RateStoreError(
             f"{path} is not safe to keep the rate budget in: it must be yours and writable by "
@@ -188,14 +187,13 @@ class RedisStore(MemoryStore):
         self.key = f"bulkops:{{{account_key(target)}}}:book"
         self._redis_clock = clock
         self._script = self._client.register_script(SCRIPT)
+        self._errors = (aioredis.RedisError, OSError)
 
     async def step(self, ask: Ask) -> Grant:
-        from redis.exceptions import RedisError
-
         now = "" if self._redis_clock is None else str(int(self._redis_clock() * 1000))
         try:
             reply = await self._script(keys=[self.key], args=[now, dumps(self._as_mine(ask))])
-        except (RedisError, OSError) as exc:
+        except self._errors as exc:
             problem = str(exc)
             if "TIME refused" in problem or "non deterministic" in problem:
                 problem = "it refuses TIME in scripts, and the hosts' own clocks would not agree"

@@ -133,10 +133,8 @@ class SlotLimiter:
                 elif self._held > 0:  # the lease is on the store's clock: real seconds
                     await self._nap(asyncio.sleep(RENEW))
         except Exception as exc:  # the store failed: every waiter hears it
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc)
-            self._waiters.clear()
+            while self._live_waiters():
+                self._waiters.popleft().set_exception(exc)
         finally:
             self._pump = None
 
@@ -171,12 +169,9 @@ class SlotLimiter:
             if v.allowed >= count or now - v.changed_at < window:
                 continue
             if v.allowed < v.took:
-                v.allowed = min(v.took, v.allowed + max(1, count // 10))
+                v.allowed, v.changed_at = min(v.took, v.allowed + max(1, count // 10)), now
             elif now - self._slowed_at >= PROBE_AFTER * window:
-                v.allowed, v.took = v.allowed + 1, v.took + 1
-            else:
-                continue
-            v.changed_at = now
+                v.allowed, v.took, v.changed_at = v.allowed + 1, v.took + 1, now
 
     def refusals(self) -> list[tuple[RateSpec, int, bool]]:
         """Per spec the server refused at: (spec, how many of ours it took in the spec's

@@ -70,20 +70,15 @@ local function preload(ages)
   for _, m in ipairs(merged) do answered(m[1], m[2]) end
 end
 
-local function clamp()
-  local grain = 1
-  for _, e in pairs(book.owners) do grain = math.max(grain, e[5]) end
-  for _, e in ipairs(book.done) do e[1] = math.min(e[1], now + grain) end
-  for _, e in pairs(book.owners) do
-    e[1], e[2] = math.min(e[1], now + OWNER_TTL), math.min(e[2], now + WANT_TTL)
-  end
-end
-
 local function settle()
-  local keep_count, keep_span = 0, 0
+  local keep_count, keep_span, grain = 0, 0, 1
   for o, e in pairs(book.owners) do
     if e[1] < now then book.owners[o] = nil
-    else keep_count, keep_span = math.max(keep_count, e[3]), math.max(keep_span, e[4]) end
+    else
+      e[1], e[2] = math.min(e[1], now + OWNER_TTL), math.min(e[2], now + WANT_TTL)
+      keep_count, keep_span = math.max(keep_count, e[3]), math.max(keep_span, e[4])
+      grain = math.max(grain, e[5])
+    end
   end
   local gone = {}
   for token, e in pairs(book.held) do
@@ -96,7 +91,7 @@ local function settle()
   for _, l in ipairs(gone) do answered(l[1], l[2]) end
   local kept = {}
   for _, e in ipairs(book.done) do
-    if e[1] > now - keep_span then table.insert(kept, e) end
+    if e[1] > now - keep_span then table.insert(kept, {math.min(e[1], now + grain), e[2], e[3]}) end
   end
   local extra = total(kept) - keep_count
   while extra > 0 do
@@ -155,7 +150,6 @@ local function take()
   return reply
 end
 
-clamp()
 local mine = book.owners[ask.owner] or {0, 0}
 local max_count, max_span, min_span = 0, 0, nil
 for _, cap in ipairs(ask.caps) do

@@ -55,7 +55,6 @@ class SlotBook:
 
     def step(self, now: int, ask: Ask) -> Grant:
         """One transaction: the rules, in this order, are the whole of the budget."""
-        self._clamp(now)
         wanted = self.owners.get(ask.owner, [0, 0])[1]
         count = max((c for c, _ in ask.caps), default=0)
         spans = [span for _, span in ask.caps]
@@ -72,15 +71,6 @@ class SlotBook:
             del self.owners[ask.owner]
             return Grant((), 0)
         return self._take(now, ask)
-
-    def _clamp(self, now: int) -> None:
-        """Times beyond what is possible (the clock was set back) are pulled back to now:
-        slots then stay taken a full window from now, the safe side, and never longer."""
-        ahead = now + max((e[4] for e in self.owners.values()), default=1)  # a grain, rounded up
-        for entry in self.done:
-            entry[0] = min(entry[0], ahead)
-        for entry in self.owners.values():
-            entry[0], entry[1] = min(entry[0], now + OWNER_TTL), min(entry[1], now + WANT_TTL)
 
     def _take(self, now: int, ask: Ask) -> Grant:
         """Up to ``want`` slots within every spec's room and, while ``n`` owners want (this
@@ -106,8 +96,10 @@ class SlotBook:
 
     def _settle(self, now: int) -> None:
         """Runs whose lease lapsed are gone; slots that outlived their lease count as
-        answered at its end, those of runs gone now; answers no live run's spec needs go."""
-        self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
+        answered at its end, those of runs gone now; answers no live run's spec needs go.
+        Times past now (the clock was set back) are pulled back: slots stay taken longer."""
+        self.owners = {o: [min(e[0], now + OWNER_TTL), min(e[1], now + WANT_TTL), *e[2:]]
+                       for o, e in self.owners.items() if e[0] >= now}  # fmt: skip
         gone = sorted((min(e[2], now + 1), e[0], token) for token, e in self.held.items()
                       if e[2] < now or e[0] not in self.owners)  # fmt: skip
         for when, owner, token in gone:
@@ -115,6 +107,9 @@ class SlotBook:
             self._answered(when, owner)
         keep_span = max((e[3] for e in self.owners.values()), default=0)
         self.done = [e for e in self.done if e[0] > now - keep_span]
+        ahead = now + max((e[4] for e in self.owners.values()), default=1)  # a grain, rounded up
+        for entry in self.done:
+            entry[0] = min(entry[0], ahead)
         extra = _total(self.done) - max((e[2] for e in self.owners.values()), default=0)
         while extra > 0:  # only the newest ``count`` answers can matter to any spec
             drop = min(extra, self.done[0][2])
