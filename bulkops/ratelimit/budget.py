@@ -9,12 +9,12 @@ the run stops rather than use a budget nobody else sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
 import os
 import secrets
-import stat
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -34,6 +34,7 @@ FORMAT = 2  # the "bulkops_budget" version of the file (1: seconds, replaced by 
 MAX_BYTES = 16 << 20  # a budget file is a few kB; more is not ours
 RETRY = (0.0005, 0.02)  # seconds between tries of a lock another process holds: first, most
 REDIS_TIMEOUT = 5.0  # seconds for Redis to connect or answer before the run stops
+NO_LINK = os.O_NOFOLLOW | os.O_CLOEXEC  # opened files: never through a link, never inherited
 SCRIPT = resources.files("bulkops.ratelimit").joinpath("slots.lua").read_text(encoding="utf-8")
 
 
@@ -48,7 +49,8 @@ def open_store(settings: RunSettings, target: Target) -> MemoryStore:
     lease = settings.timeout + LEASE_SLACK
     if settings.rate_store.startswith(("redis://", "rediss://")):
         return RedisStore(settings.rate_store, target, lease=lease)
-    return FileStore.for_account(target, lease=lease)
+    header = {"host": target.host, "account_id": target.account_id}
+    return FileStore(state_dir() / f"budget-{account_key(target)}.json", lease=lease, header=header)
 
 
 class MemoryStore:
@@ -81,8 +83,7 @@ def state_dir() -> Path:
 
 class FileStore(MemoryStore):
     """The book as one JSON line in ``$XDG_STATE_HOME/bulkops/budget-<account hash>.json``,
-    0600 in a directory made 0700, locked without blocking (a signal ends the run at once);
-    a time in the future (the clock was set back) is pulled back to now."""
+    0600 in a directory made 0700, locked without blocking (a signal ends the run at once)."""
 
     def __init__(
         self, path: Path, *, lease: float, header: dict[str, str] | None = None,
@@ -90,27 +91,26 @@ class FileStore(MemoryStore):
     ) -> None:  # fmt: skip
         super().__init__(lease=lease, clock=clock)
         self.path, self.description = path, f"the local budget file {path}"
-        self.clamped = 0  # times found in the future (the clock was set back)
         self._header = header or {}
         self._fd: int | None = None
-        self._last: tuple[bytes, SlotBook] | None = None  # what we wrote last, parsed
-
-    @classmethod
-    def for_account(cls, target: Target, *, lease: float) -> FileStore:
-        header = {"host": target.host, "account_id": target.account_id}
-        return cls(state_dir() / f"budget-{account_key(target)}.json", lease=lease, header=header)
 
     async def step(self, ask: Ask) -> Grant:
-        fd, delay = self._open(), RETRY[0]
+        if self._fd is None:
+            self._fd = _open_private(self.path)
+        fd, delay = self._fd, RETRY[0]
         try:
-            while not _locked(fd):  # never a blocking lock: a signal ends the run at once
+            while True:  # never a blocking lock: a signal ends the run at once
+                with contextlib.suppress(BlockingIOError):
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY[1])
             try:
-                book, now = self._load(fd), int(self._clock() * 1000)
-                self.clamped += book.clamp(now, self._lease)
-                grant = book.step(now, self._as_mine(ask))
-                self._save(fd, book)
+                book = self._load(fd)
+                grant = book.step(int(self._clock() * 1000), self._as_mine(ask))
+                raw = dumps({"bulkops_budget": FORMAT, **self._header, "book": book})
+                os.pwrite(fd, raw + b"\n", 0)  # in place, then the old tail cut off: a process
+                os.ftruncate(fd, len(raw) + 1)  # killed between the two leaves it after the line
                 return grant
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
@@ -122,24 +122,8 @@ class FileStore(MemoryStore):
             os.close(self._fd)
             self._fd = None
 
-    def _open(self) -> int:
-        if self._fd is None:
-            try:
-                self._fd = _open_private(self.path)
-            except OSError as exc:
-                raise RateStoreError(
-                    f"cannot open {self.path} for the account's rate budget: "
-                    f"{exc.strerror or exc} (a link is never followed; set XDG_STATE_HOME "
-                    "to a directory of your own)"
-                ) from exc
-        return self._fd
-
     def _load(self, fd: int) -> SlotBook:
-        size = os.fstat(fd).st_size
-        raw = os.pread(fd, min(size, MAX_BYTES), 0).split(b"\n", 1)[0]
-        last, self._last = self._last, None  # the book is about to change
-        if last is not None and last[0] == raw:
-            return last[1]  # nobody else wrote since we did: spare the parse
+        raw = os.pread(fd, min(os.fstat(fd).st_size, MAX_BYTES), 0).split(b"\n", 1)[0]
         try:
             doc = orjson.loads(raw) if raw else {"bulkops_budget": 1}
             if not isinstance(doc, dict) or doc.get("bulkops_budget") not in (1, FORMAT):
@@ -152,52 +136,36 @@ class FileStore(MemoryStore):
                 "window of its rate limit"
             ) from None
 
-    def _save(self, fd: int, book: SlotBook) -> None:
-        """In place, under the lock: one write of one line, then the old tail cut off. A
-        process killed between the two leaves a stale tail after the newline: ignored."""
-        raw = dumps({"bulkops_budget": FORMAT, **self._header, "book": book.to_doc()})
-        os.pwrite(fd, raw + b"\n", 0)
-        os.ftruncate(fd, len(raw) + 1)
-        self._last = (raw, book)
-
-
-def _locked(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
-
 
 def _open_private(path: Path) -> int:
     """``path``, made 0600 in a directory made 0700, neither through a link."""
-    path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if not path.parent.is_symlink():
+    try:
+        path.parent.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.parent.mkdir(mode=0o700, exist_ok=True)
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    folder = os.open(path.parent, flags)
-    try:
-        _check_owned(folder, path.parent)
-        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(path.name, flags, 0o600, dir_fd=folder)
-    finally:
-        os.close(folder)
-    try:
-        _check_owned(fd, path)
-    except RateStoreError:
-        os.close(fd)
-        raise
-    return fd
+        folder = _owned(os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | NO_LINK), path.parent)
+        try:
+            fd = os.open(path.name, os.O_RDWR | os.O_CREAT | NO_LINK, 0o600, dir_fd=folder)
+        finally:
+            os.close(folder)
+        return _owned(fd, path)
+    except OSError as exc:
+        raise RateStoreError(
+            f"cannot open {path} for the account's rate budget: {exc.strerror or exc} (a link "
+            "is never followed; set XDG_STATE_HOME to a directory of your own)"
+        ) from exc
 
 
-def _check_owned(fd: int, path: Path) -> None:
-    """Another user's file, or one group or others may write, could lie about the budget."""
+def _owned(fd: int, path: Path) -> int:
+    """``fd``, unless another user owns it or group or others may write it: such a file could
+    lie about the budget (then it is closed and the run stops)."""
     info = os.fstat(fd)
-    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:  # group or others may write
+        os.close(fd)
         raise RateStoreError(
             f"{path} is not safe to keep the rate budget in: it must be yours and writable by "
             "you alone (chmod go-w, or set XDG_STATE_HOME to a directory of your own)"
         )
+    return fd
 
 
 class RedisStore(MemoryStore):
@@ -219,16 +187,13 @@ class RedisStore(MemoryStore):
         self.key = f"bulkops:{{{account_key(target)}}}:book"
         self._redis_clock = clock
         self._script = self._client.register_script(SCRIPT)
+        self._errors = (aioredis.RedisError, OSError)
 
     async def step(self, ask: Ask) -> Grant:
-        from redis.exceptions import RedisError
-
-        clock = self._redis_clock
-        now = "" if clock is None else str(int(clock() * 1000))
+        now = "" if self._redis_clock is None else str(int(self._redis_clock() * 1000))
         try:
-            doc = dumps(dataclasses.asdict(self._as_mine(ask)))
-            reply = await self._script(keys=[self.key], args=[now, doc])
-        except (RedisError, OSError) as exc:
+            reply = await self._script(keys=[self.key], args=[now, dumps(self._as_mine(ask))])
+        except self._errors as exc:
             problem = str(exc)
             if "TIME refused" in problem or "non deterministic" in problem:
                 problem = "it refuses TIME in scripts, and the hosts' own clocks would not agree"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import bisect
-import contextlib
 import math
 import time
 from collections import deque
@@ -28,7 +27,7 @@ RECENT_STARTS = 4096  # starts remembered to learn that limit from
 NO_SLOT = ""  # the ticket of a request under no limit
 RENEW = 3.0  # seconds between steps that keep the run's lease while it holds slots
 WANT_RENEW = WANT_TTL / 2000  # seconds between steps that keep a waiting run "wanting"
-PROBE_AFTER = 10  # clean windows after a refusal before a count goes past the level refused
+PROBE_AFTER = 10  # clean windows after a 429 before a count goes past what the server took
 CLOSE_WITHIN = 0.5  # seconds the last step may take (a signal must end the run at once)
 
 
@@ -42,14 +41,13 @@ class SlotLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:  # fmt: skip
-        self._levels = [_Level(s, s.count, s.count + 1) for s in specs]
+        self._levels = [_Level(s, s.count, s.count) for s in specs]
         self._margin = margin  # added to each window after the answer
         self._clock, self._sleep = clock, sleep
         self.store = store or MemoryStore(clock=clock)
         self._paused_until = 0.0  # no start before this clock time (Retry-After)
         self._slowed_at = -math.inf  # when the limits were last lowered
-        # of granted requests (without specs: to learn a limit from when a 429 comes)
-        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)
+        self._starts: deque[float] = deque(maxlen=RECENT_STARTS)  # granted: to judge 429s by
         self._waiters: deque[asyncio.Future[str]] = deque()  # FIFO
         self._pump: asyncio.Task[None] | None = None  # the one task that steps the store
         self._wake = asyncio.Event()  # a waiter came, or a slot was given back unsent
@@ -74,7 +72,8 @@ class SlotLimiter:
             return NO_SLOT
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        self._start_pump()
+        if self._live_waiters() == 1:  # else the pump already waits for a slot for the first
+            self._start_pump()
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -98,8 +97,7 @@ class SlotLimiter:
             await asyncio.gather(self._pump, return_exceptions=True)
         try:
             if self._stepped:
-                leave = Ask(0, self.caps(), self._untold(), leave=True)
-                await asyncio.wait_for(self.store.step(leave), CLOSE_WITHIN)
+                await asyncio.wait_for(self.store.step(self._ask(0, leave=True)), CLOSE_WITHIN)
         except asyncio.TimeoutError:
             raise RateStoreError(
                 f"{self.store.description} was busy: this run's last answers were not told; "
@@ -120,20 +118,23 @@ class SlotLimiter:
                 if (pause := self._paused_until - self._clock()) > 0:
                     await self._nap(self._sleep(pause))
                     continue
-                history, self._history = [to_ms(self._clock() - t) for t in self._history], []
-                want = self._live_waiters()
-                grant = await self.store.step(Ask(want, self.caps(), self._untold(), history))
+                grant = await self.store.step(self._ask(self._live_waiters()))
                 self._stepped = True
-                self._hand_out(grant.tokens)
+                for token in grant.tokens:  # first come, first served; any left over goes back
+                    self._held += 1
+                    if self._live_waiters():
+                        self._waiters.popleft().set_result(token)
+                        self._starts.append(self._clock())
+                    else:
+                        self.release(token, sent=False)
+                self._recover(self._clock())
                 if self._live_waiters():
                     await self._nap(self._sleep(min(grant.wait / 1000, WANT_RENEW)))
                 elif self._held > 0:  # the lease is on the store's clock: real seconds
                     await self._nap(asyncio.sleep(RENEW))
         except Exception as exc:  # the store failed: every waiter hears it
-            for waiter in self._waiters:
-                if not waiter.done():
-                    waiter.set_exception(exc)
-            self._waiters.clear()
+            while self._live_waiters():
+                self._waiters.popleft().set_exception(exc)
         finally:
             self._pump = None
 
@@ -145,63 +146,49 @@ class SlotLimiter:
         finally:
             for nap in naps:
                 nap.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.gather(*naps, return_exceptions=True)
+            await asyncio.gather(*naps, return_exceptions=True)
 
     def _live_waiters(self) -> int:
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()  # cancelled while waiting
         return len(self._waiters)
 
-    def _hand_out(self, tokens: Iterable[str]) -> None:
-        for token in tokens:
-            self._held += 1
-            if not self._live_waiters():
-                self.release(token, sent=False)
-                continue
-            self._waiters.popleft().set_result(token)
-            self._starts.append(self._clock())
-            if self._slowed_at > -math.inf:
-                self._recover(self._clock())
-
-    def _untold(self) -> list[tuple[str, int, bool]]:
-        """The answers not yet told, as (ticket, ms ago, sent); the caller tells them."""
-        answers, self._answers, now = self._answers, [], self._clock()
-        return [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
+    def _ask(self, want: int, *, leave: bool = False) -> Ask:
+        """The next step's question: it tells every answer, ours and earlier runs', untold."""
+        now, answers, history = self._clock(), self._answers, self._history
+        self._answers, self._history = [], []
+        told = [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
+        return Ask(want, self.caps(), told, [to_ms(now - t) for t in history], leave)
 
     def _recover(self, now: float) -> None:
-        """A clean window gives back a tenth of a count up to one below the count refused
-        (another client may use the rest); one more a window past it only ``PROBE_AFTER``
-        windows after the last 429: at most one request over what the server took."""
+        """A clean window gives back a tenth of a count up to what the server took (another
+        client may use the rest); one more a window past it only ``PROBE_AFTER`` windows
+        after the last 429: at most one request over what the server took."""
         for v in self._levels:
             count, window = v.spec.count, v.spec.window
             if v.allowed >= count or now - v.changed_at < window:
                 continue
-            if v.allowed < (top := min(count, v.refused - 1)):
-                v.allowed = min(top, v.allowed + max(1, count // 10))
+            if v.allowed < v.took:
+                v.allowed, v.changed_at = min(v.took, v.allowed + max(1, count // 10)), now
             elif now - self._slowed_at >= PROBE_AFTER * window:
-                v.allowed, v.refused = v.allowed + 1, v.refused + 1
-            else:
-                continue
-            v.changed_at = now
+                v.allowed, v.took, v.changed_at = v.allowed + 1, v.took + 1, now
 
     def refusals(self) -> list[tuple[RateSpec, int, bool]]:
         """Per spec the server refused at: (spec, how many of ours it took in the spec's
         window then, whether it took the spec's full count in a window before the refusal)."""
-        refused = [v for v in self._levels if v.refused <= v.spec.count]
-        return [(v.spec, max(0, v.refused - 1), v.took_all) for v in refused]
+        return [(v.spec, v.took, v.took_all) for v in self._levels if v.took < v.spec.count]
 
     def slow_down(self, pause: float, factor: float = 0.8, *, sent_at: float | None = None) -> None:
         """After a 429: no start for ``pause`` seconds, and every count times ``factor``.
         ``sent_at`` (when the refused request left) tells one burst's refusals apart: the
-        first marks the count the server refused, each later one lowers that mark by one
-        (one more that did not fit) and the count stays below it."""
+        first marks how many the server took, each later one lowers that mark by one (one
+        more that did not fit) and the count stays at most the mark."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
         if sent_at is not None and sent_at < self._slowed_at:
             for v in self._levels:
-                v.refused = max(1, v.refused - 1)
-                v.allowed = max(1, min(v.allowed, v.refused - 1))
+                v.took = max(0, v.took - 1)
+                v.allowed = max(1, min(v.allowed, v.took))
             return
         self._slowed_at = now
         for v in self._levels:
@@ -209,13 +196,13 @@ class SlotLimiter:
             if sent_at is not None:  # what we started in the window: as many as were in flight
                 window, count = v.spec.window, v.spec.count
                 v.took_all = v.took_all or _most_in_window(self._starts, sent_at, window) >= count
-                v.refused = min(v.allowed, sum(t > now - window for t in self._starts))
+                v.took = max(0, min(v.allowed, sum(t > now - window for t in self._starts)) - 1)
             v.allowed = max(1, math.floor(v.allowed * factor))
         if not self._levels:  # the last second's starts times factor
             recent = [t for t in self._starts if t > now - LEARNED_WINDOW]
             count = max(1, math.floor(len(recent) * factor))
             learned = RateSpec(count, LEARNED_WINDOW, f"{count}/s (learned from 429s)")
-            self._levels = [_Level(learned, count, count + 1, changed_at=now)]
+            self._levels = [_Level(learned, count, count, changed_at=now)]
             self.preload(now - t for t in recent[-count:])
 
 
@@ -225,7 +212,7 @@ class _Level:
 
     spec: RateSpec
     allowed: int  # the count honoured now (the spec's at first)
-    refused: int  # the lowest count refused (the spec's count + 1 at first: none)
+    took: int  # the most of ours the server took in a window before a 429 (the count at first)
     changed_at: float = -math.inf  # when ``allowed`` was last lowered or raised
     took_all: bool = False  # the server took the spec's full count in a window once
 

@@ -71,24 +71,27 @@ local function preload(ages)
 end
 
 local function settle()
-  local lapsed = {}
-  for token, e in pairs(book.held) do
-    local o = book.owners[e[1]]
-    if e[3] < now or o == nil or o[1] < now then
-      book.held[token] = nil
-      table.insert(lapsed, {math.min(e[3], now + 1), e[1]})
-    end
-  end
-  table.sort(lapsed, by_time_then_owner)
-  for _, l in ipairs(lapsed) do answered(l[1], l[2]) end
-  local keep_count, keep_span = 0, 0
+  local keep_count, keep_span, grain = 0, 0, 1
   for o, e in pairs(book.owners) do
     if e[1] < now then book.owners[o] = nil
-    else keep_count, keep_span = math.max(keep_count, e[3]), math.max(keep_span, e[4]) end
+    else
+      e[1], e[2] = math.min(e[1], now + OWNER_TTL), math.min(e[2], now + WANT_TTL)
+      keep_count, keep_span = math.max(keep_count, e[3]), math.max(keep_span, e[4])
+      grain = math.max(grain, e[5])
+    end
   end
+  local gone = {}
+  for token, e in pairs(book.held) do
+    if e[3] < now or book.owners[e[1]] == nil then
+      book.held[token] = nil
+      table.insert(gone, {math.min(e[3], now + 1), e[1]})
+    end
+  end
+  table.sort(gone, by_time_then_owner)
+  for _, l in ipairs(gone) do answered(l[1], l[2]) end
   local kept = {}
   for _, e in ipairs(book.done) do
-    if e[1] > now - keep_span then table.insert(kept, e) end
+    if e[1] > now - keep_span then table.insert(kept, {math.min(e[1], now + grain), e[2], e[3]}) end
   end
   local extra = total(kept) - keep_count
   while extra > 0 do
@@ -97,14 +100,6 @@ local function settle()
     if kept[1][3] == 0 then table.remove(kept, 1) end
   end
   book.done = kept
-end
-
-local function until_drops(recent, drops, span)
-  for _, e in ipairs(recent) do
-    drops = drops - e[3]
-    if drops <= 0 then return math.max(0, e[1] + span - now) end
-  end
-  return span
 end
 
 local function take()
@@ -146,7 +141,11 @@ local function take()
   end
   book.owners[ask.owner][2] = now + WANT_TTL
   for _, l in ipairs(limits) do
-    if l[1] <= grant then reply[1] = math.max(reply[1], until_drops(l[2], grant + 1 - l[1], l[3])) end
+    if l[1] <= grant then
+      local wait = l[3]
+      if #l[2] > 0 then wait = math.max(0, l[2][1][1] + l[3] - now) end
+      reply[1] = math.max(reply[1], wait)
+    end
   end
   return reply
 end

@@ -77,43 +77,39 @@ class SlotBook:
         one included), within this owner's share ``ceil(count / n)``: runs converge."""
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
         held_mine = sum(1 for e in self.held.values() if e[0] == ask.owner)
-        limits = []  # (room, [(time, n) of its answers in the span], span)
+        limits = []  # (room, [(time, owner, n) of its answers in the span], span)
         for count, span in ask.caps:
             recent = [e for e in self.done if e[0] > now - span]
             limits.append((count - _total(recent) - len(self.held), recent, span))
             if others:
-                share = -(-count // (others + 1))
                 own = [e for e in recent if e[1] == ask.owner]
-                limits.append((share - _total(own) - held_mine, own, span))
+                limits.append((-(-count // (others + 1)) - _total(own) - held_mine, own, span))
         grant = max(0, min([ask.want, *(room for room, _, _ in limits)]))
-        tokens = []
-        for _ in range(grant):
-            self.seq += 1
-            tokens.append(f"{ask.owner}#{self.seq}")
-            self.held[tokens[-1]] = [ask.owner, now, now + ask.lease]
-        if grant >= ask.want:
-            self.owners[ask.owner][1] = 0
-            return Grant(tuple(tokens), 0)
-        self.owners[ask.owner][1] = now + WANT_TTL
-        wait = 0
-        for room, recent, span in limits:
-            if room <= grant:  # enough answers must leave the span for one more
-                wait = max(wait, _until_drops(recent, grant + 1 - room, span, now))
-        return Grant(tuple(tokens), wait)
+        tokens = [f"{ask.owner}#{self.seq + i}" for i in range(1, grant + 1)]
+        self.seq += grant
+        self.held.update((token, [ask.owner, now, now + ask.lease]) for token in tokens)
+        short = grant < ask.want  # then: until the oldest answer leaves each full span
+        self.owners[ask.owner][1] = now + WANT_TTL if short else 0
+        waits = [max(0, recent[0][0] + span - now) if recent else span
+                 for room, recent, span in limits if short and room <= grant]  # fmt: skip
+        return Grant(tuple(tokens), max(waits, default=0))
 
     def _settle(self, now: int) -> None:
-        """Slots that outlived their lease count as answered at its end; those of runs
-        whose lease lapsed, now; answers no live run's spec needs are dropped."""
-        lapsed = []
-        for token, (owner, _granted, lease_end) in list(self.held.items()):
-            if lease_end < now or owner not in self.owners or self.owners[owner][0] < now:
-                del self.held[token]
-                lapsed.append((min(lease_end, now + 1), owner))
-        for when, owner in sorted(lapsed):
+        """Runs whose lease lapsed are gone; slots that outlived their lease count as
+        answered at its end, those of runs gone now; answers no live run's spec needs go.
+        Times past now (the clock was set back) are pulled back: slots stay taken longer."""
+        self.owners = {o: [min(e[0], now + OWNER_TTL), min(e[1], now + WANT_TTL), *e[2:]]
+                       for o, e in self.owners.items() if e[0] >= now}  # fmt: skip
+        gone = sorted((min(e[2], now + 1), e[0], token) for token, e in self.held.items()
+                      if e[2] < now or e[0] not in self.owners)  # fmt: skip
+        for when, owner, token in gone:
+            del self.held[token]
             self._answered(when, owner)
-        self.owners = {o: e for o, e in self.owners.items() if e[0] >= now}
         keep_span = max((e[3] for e in self.owners.values()), default=0)
         self.done = [e for e in self.done if e[0] > now - keep_span]
+        ahead = now + max((e[4] for e in self.owners.values()), default=1)  # a grain, rounded up
+        for entry in self.done:
+            entry[0] = min(entry[0], ahead)
         extra = _total(self.done) - max((e[2] for e in self.owners.values()), default=0)
         while extra > 0:  # only the newest ``count`` answers can matter to any spec
             drop = min(extra, self.done[0][2])
@@ -143,32 +139,14 @@ class SlotBook:
         for when, owner in sorted(merged):
             self._answered(when, owner)
 
-    def clamp(self, now: int, lease: int) -> int:
-        """Times beyond what is possible (the clock was set back) are pulled back to now;
-        returns how many were. Slots then stay taken a full window from now: the safe side."""
-        fixed = 0
-        for entry in self.done:
-            if entry[0] > now + 1:
-                entry[0], fixed = now + 1, fixed + entry[2]
-        for entry in self.held.values():
-            if entry[1] > now or entry[2] > now + lease:
-                entry[1], entry[2], fixed = min(entry[1], now), now + lease, fixed + 1
-        for entry in self.owners.values():
-            entry[0], entry[1] = min(entry[0], now + OWNER_TTL), min(entry[1], now + WANT_TTL)
-        return fixed
-
-    def to_doc(self) -> dict[str, Any]:
-        return {"held": self.held, "done": self.done, "owners": self.owners, "seq": self.seq}
-
     @classmethod
     def from_doc(cls, doc: Any) -> SlotBook:
         """A book from stored JSON; ValueError if it is not one (the store says what to do)."""
         try:
-            held = {str(t): [str(e[0]), _ms(e[1]), _ms(e[2])] for t, e in doc["held"].items()}
-            done: list[list[Any]] = [[_ms(e[0]), str(e[1]), _ms(e[2], 1)] for e in doc["done"]]
-            owners = {str(o): [_ms(x) for x in e] for o, e in doc["owners"].items()}
-            if any(len(e) != 5 or e[4] < 1 for e in owners.values()):
-                raise ValueError("an owner of the wrong shape")
+            held = {str(t): [str(o), _ms(g), _ms(e)] for t, (o, g, e) in doc["held"].items()}
+            done = [[_ms(t), str(o), _ms(n, 1)] for t, o, n in doc["done"]]
+            owners = {str(o): [_ms(a), _ms(w), _ms(c), _ms(s), _ms(g, 1)]
+                      for o, (a, w, c, s, g) in doc["owners"].items()}  # fmt: skip
             return cls(held, sorted(done, key=_time), owners, _ms(doc["seq"]))
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             raise ValueError(f"not a slot book: {exc!r}"[:200]) from None
@@ -183,15 +161,6 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
 
 def _total(entries: list[list[Any]]) -> int:
     return sum(int(e[2]) for e in entries)
-
-
-def _until_drops(recent: list[list[Any]], drops: int, span: int, now: int) -> int:
-    """ms until ``drops`` answers of ``recent`` (oldest first) leave the span, else a span."""
-    for when, _owner, n in recent:
-        drops -= n
-        if drops <= 0:
-            return max(0, int(when) + span - now)
-    return span
 
 
 def to_ms(seconds: float) -> int:

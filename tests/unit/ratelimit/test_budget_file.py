@@ -19,7 +19,7 @@ import pytest
 from bulkops.errors import RateStoreError
 from bulkops.model import RunSettings, Target
 from bulkops.ratelimit.budget import FileStore, open_store, state_dir
-from bulkops.ratelimit.slots import OWNER_TTL, Ask
+from bulkops.ratelimit.slots import GRAINS, OWNER_TTL, Ask
 from tests.unit.ratelimit.timing import assert_no_window_overfull
 
 REPO = Path(__file__).resolve().parents[3]
@@ -167,9 +167,40 @@ async def test_a_clock_set_back_holds_slots_longer_never_shorter(tmp_path: Path)
     await store.step(Ask(0, [(2, 1000)], [(t, 0, True) for t in grant.tokens]))
     now[0] = 400.0  # ten minutes back: the answers now look 600 s in the future
     assert (await store.step(Ask(1, [(2, 1000)]))).tokens == ()
-    assert store.clamped == 2
+    book = json.loads(store.path.read_text())["book"]
+    assert [(e[0], e[2]) for e in book["done"]] == [(400_001, 2)]  # pulled back to "now"
     now[0] = 401.001
     assert len((await store.step(Ask(2, [(2, 1000)]))).tokens) == 2  # a window after "now"
+
+
+async def test_a_run_with_a_shorter_timeout_never_cuts_another_runs_slot_short(
+    tmp_path: Path,
+) -> None:
+    """Each run's unanswered request stays in flight until its own lease ends (its
+    ``timeout`` + 10 s), whatever lease the run reading the book has."""
+    now = [1000.0]
+    slow = FileStore(tmp_path / "b.json", lease=60.0, clock=lambda: now[0])
+    quick = FileStore(tmp_path / "b.json", lease=15.0, clock=lambda: now[0])
+    assert len((await slow.step(Ask(1, [(1, 1000)]))).tokens) == 1  # and not answered yet
+    for at in range(1, 40):  # both runs alive, stepping each second
+        now[0] = 1000.0 + at
+        await slow.step(Ask(0, [(1, 1000)]))
+        assert (await quick.step(Ask(1, [(1, 1000)]))).tokens == (), at
+    await slow.close()
+    await quick.close()
+
+
+async def test_answers_told_at_once_keep_one_entry_a_grain_in_the_file(tmp_path: Path) -> None:
+    """An answer's time is rounded up to its grain, a few ms ahead of now; the file store
+    keeps it there, so a run stepping every ms at 100,000/s keeps one entry a grain."""
+    now, caps, held = [1000.0], [(100_000, 1000)], ()
+    store = FileStore(tmp_path / "b.json", lease=30.0, clock=lambda: now[0])
+    for _ in range(3000):
+        now[0] += 0.001
+        held = (await store.step(Ask(50, caps, [(t, 0, True) for t in held]))).tokens
+    await store.close()
+    done = json.loads((tmp_path / "b.json").read_text())["book"]["done"]
+    assert sum(e[2] for e in done) >= 49_000 and len(done) <= GRAINS + 1
 
 
 @pytest.mark.parametrize(

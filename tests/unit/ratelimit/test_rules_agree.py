@@ -25,8 +25,9 @@ from tests.redis_server import RedisServer
 
 CAPS = [[(3, 1000)], [(3, 1000), (5, 3000)], [(300, 1000)], [(2, 500), (250, 2000)]]
 
-# clock advances (ms) right at the edges of windows, wanting marks and leases
-EDGES = [0, 1, 499, 500, 501, 999, 1000, 1001, 2000, 2001, 9_500, OWNER_TTL, OWNER_TTL + 1]
+# clock advances (ms) right at the edges of windows, wanting marks and leases; a clock set back
+EDGES = [0, 1, 499, 500, 501, 999, 1000, 1001, 2000, 2001, 9_500, OWNER_TTL, OWNER_TTL + 1, -1,
+         -3_000]  # fmt: skip
 one_step = st.fixed_dictionaries({
     "owner": st.integers(0, 2),
     "advance": st.integers(0, 400) | st.sampled_from(EDGES),

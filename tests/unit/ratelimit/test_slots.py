@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import random
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bulkops.jsoncodec import dumps
 from bulkops.model import RateSpec
 from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.ratelimit.slots import GRAINS, OWNER_TTL, Ask, Grant, SlotBook
@@ -154,11 +156,11 @@ def test_a_book_survives_its_json_and_a_bad_one_is_refused() -> None:
     book = SlotBook()
     tokens = step(book, 0, "a", 2, [(4, 10_000)]).tokens
     step(book, 1000, "a", 0, [(4, 10_000)], [(tokens[0], 0, True)])
-    assert SlotBook.from_doc(book.to_doc()) == book
+    doc = json.loads(dumps(book))  # as the file store writes it
+    assert SlotBook.from_doc(doc) == book
     for bad in (
-        None, {"held": {}}, {**book.to_doc(), "done": [[1e999, "a", 1]]},
-        {**book.to_doc(), "done": [[1.5, "a", 1]]}, {**book.to_doc(), "seq": "7"},
-        {**book.to_doc(), "owners": {"a": [0, 0, 1, 1, 0]}},
+        None, {"held": {}}, {**doc, "done": [[1e999, "a", 1]]}, {**doc, "done": [[1.5, "a", 1]]},
+        {**doc, "seq": "7"}, {**doc, "owners": {"a": [0, 0, 1, 1, 0]}},
     ):  # fmt: skip
         with pytest.raises(ValueError):
             SlotBook.from_doc(bad)
