@@ -57,9 +57,17 @@ def loads(raw: bytes | str) -> Any:
             doc = json.loads(raw)
         except RecursionError:
             raise TooDeep() from None
-    if not _within_depth(doc):
+    if _brackets(raw) > MAX_DEPTH and not _within_depth(doc):
         raise TooDeep()
     return doc
+
+
+def _brackets(raw: bytes | str) -> int:
+    """How many arrays and objects ``raw`` could open: a value nests no deeper than that
+    (brackets inside strings only add to it), so most answers need no walk at all."""
+    if isinstance(raw, str):
+        return raw.count("[") + raw.count("{")
+    return raw.count(b"[") + raw.count(b"{")
 
 
 def _within_depth(doc: Any) -> bool:

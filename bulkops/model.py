@@ -206,7 +206,8 @@ class Created:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The one outcome of one campaign in this run (an audit ``campaign`` line)."""
+    """The one outcome of one campaign in this run: its audit ``campaign`` line, with what
+    the run saw of it ``before`` and whether it ``stopped`` it, which the run adds."""
 
     campaign_id: str
     outcome: str  # one of OUTCOMES
@@ -216,8 +217,6 @@ class Outcome:
     message: str | None
     error: str | None
     campaign: dict[str, Any] | None
-    before: dict[str, Any] | None = None  # as bulkops last listed or fetched it, before the delete
-    stopped: bool = False  # bulkops stopped it through the Stop call before deleting it
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bulkops.errors import EXIT_ABORTED, EXIT_USAGE
@@ -47,11 +48,18 @@ class RunEnding:
         self._unwritten: str | None = None  # what the run was asked to write down and could not
         self._halt: str | None = None  # the halt_after_failures limit reached, in words
         self._refused = False  # a guard refused the run before it sent anything that deletes
+        self._on_stop: list[Callable[[], None]] = []
+
+    def when_stopped(self, callback: Callable[[], None]) -> None:
+        """``callback()`` at every stop, right away: what waits for the run can give up."""
+        self._on_stop.append(callback)
 
     def stop(self, reason: str) -> None:
         """Stop dispatching; in-flight requests settle. ``reason`` is one of STOP_PRIORITY."""
         self._reasons.add(reason)
         self.stopped.set()
+        for callback in self._on_stop:
+            callback()
 
     def interrupt(self, signum: int) -> None:
         self._signum = signum

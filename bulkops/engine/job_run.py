@@ -9,7 +9,6 @@ writes ``run_finished`` whatever happens once ``run_started`` is written.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -389,11 +388,12 @@ class JobRun:
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
-        outcome = self._witnessed(flow_of(self.job).outcome(outcome, self.job))
+        outcome = flow_of(self.job).outcome(outcome, self.job)
         if self._record.watch is not None:
             self._record.watch.settled(outcome.campaign_id)
+        stopped = outcome.campaign_id in self._record.stopped
         with contextlib.suppress(AuditWriteError):  # the recorder told the ending: run stops
-            self._recorder.campaign(outcome)
+            self._recorder.campaign(outcome, before=self._seen_before(outcome), stopped=stopped)
         rows = {"would_delete": self._record.previews, "protected": self._record.protected}
         if (kept := rows.get(outcome.outcome)) is not None:
             data = outcome.campaign or {}
@@ -409,15 +409,14 @@ class JobRun:
             self._record.not_found.append(outcome.campaign_id)
         self._observer.settled(outcome)
 
-    def _witnessed(self, outcome: Outcome) -> Outcome:
-        """The outcome with what bulkops saw of the campaign before (a preview's GET answer
-        is what it saw) and whether it stopped it."""
+    def _seen_before(self, outcome: Outcome) -> dict[str, Any] | None:
+        """What bulkops saw of the campaign before its outcome (a preview's GET answer is
+        what it saw): the campaign line's ``before``."""
         fresher = self._record.watch.last_seen(outcome.campaign_id) if self._record.watch else None
         before = fresher or self._record.seen.get(outcome.campaign_id)
         if before is None and not flow_of(self.job).deletes:
             before = outcome.campaign
-        stopped = outcome.campaign_id in self._record.stopped
-        return dataclasses.replace(outcome, before=before, stopped=stopped)
+        return before
 
     def _result(self) -> RunResult:
         rec, record, end = self._recorder, self._record, self._ending.end()

@@ -111,6 +111,8 @@ class WorkerPool:
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
         self.stats = RunStats()
+        self._slot_waits: set[asyncio.Future[str]] = set()  # requests waiting for their slot
+        ending.when_stopped(self._give_up_slot_waits)
 
     async def settle_all(self, campaign_ids: Iterable[str], action: Action) -> None:
         """Settles campaigns with ``action`` until done or the run stops."""
@@ -282,16 +284,21 @@ class WorkerPool:
             raise _Stopped
         if not self._limiter.caps():  # no limit: acquire never waits, so no race with stop
             return await self._limiter.acquire()
-        acquire = asyncio.ensure_future(self._limiter.acquire())
-        stopped = asyncio.ensure_future(self._ending.stopped.wait())
-        await asyncio.wait((acquire, stopped), return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
-        if not acquire.done():
-            acquire.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                self._limiter.release(await acquire, sent=False)  # granted as it was cancelled
-            raise _Stopped
-        return acquire.result()
+        wait = asyncio.ensure_future(self._limiter.acquire())
+        self._slot_waits.add(wait)
+        try:
+            return await wait
+        except asyncio.CancelledError:
+            if not self._ending.stopped.is_set():
+                raise
+            raise _Stopped from None  # a slot granted as it was cancelled went back unused
+        finally:
+            self._slot_waits.discard(wait)
+
+    def _give_up_slot_waits(self) -> None:
+        """The run stopped: no request still waiting for its slot is sent."""
+        for wait in self._slot_waits:
+            wait.cancel()
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -83,7 +83,11 @@ class RunRecorder:
         """The write-ahead line: a DELETE for ``campaign_id`` is about to be sent."""
         self._write("sent", campaign_id=campaign_id)
 
-    def campaign(self, outcome: Outcome) -> None:
+    def campaign(
+        self, outcome: Outcome, *, before: dict[str, Any] | None = None, stopped: bool = False
+    ) -> None:
+        """The campaign line: its ``outcome``, what bulkops saw of it ``before`` and whether
+        it ``stopped`` the campaign (the Stop call) before deleting it."""
         self.counts[outcome.outcome] += 1
         self._write(
             "campaign",
@@ -95,8 +99,8 @@ class RunRecorder:
             message=outcome.message,
             error=outcome.error,
             campaign=outcome.campaign,
-            before=outcome.before,
-            stopped=outcome.stopped,
+            before=before,
+            stopped=stopped,
         )
 
     def _finish(self, publish: Callable[[], None], began: float, requests: int) -> None:
@@ -135,7 +139,7 @@ class RunRecorder:
             raise AuditWriteError(self._write_error)
         record = {"event": event, "ts": utc_now(), "run_id": self._run_id, "job": self._job.name}
         try:
-            self._writer.write({**record, **fields})
+            self._writer.write(record | fields)
         except AuditWriteError as exc:
             self._write_error = str(exc)
             self._ending.log_failed(str(exc))

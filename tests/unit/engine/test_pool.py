@@ -202,6 +202,27 @@ async def test_stop_leaves_unattempted_pending_and_waiting_retries_failed() -> N
     assert sum(api.calls.values()) == len(outcomes)
 
 
+async def test_a_stop_gives_up_the_requests_waiting_for_their_rate_slot() -> None:
+    """One request an hour: the first is sent, the others wait for a slot; a stop ends
+    their wait at once, and none of them is sent or gets an outcome (they stay pending)."""
+    spec = RateSpec(1, 3600.0)
+    api, ending, outcomes = ScriptedApi(), RunEnding(), dict[str, Outcome]()
+    limiter = SlotLimiter([spec])
+    pool = WorkerPool(
+        settings=replace(FAST, rates=(spec,)), limiter=limiter, ending=ending,
+        on_outcome=lambda o: outcomes.__setitem__(o.campaign_id, o),
+    )  # fmt: skip
+    one_answered = api.after_answers(1)
+    task = asyncio.create_task(pool.settle_all([f"cd-{i}" for i in range(10)], action(api)))
+    await one_answered.wait()
+    ending.stop("interrupted")
+    await asyncio.wait_for(task, 1)
+    await limiter.close()
+    assert dict(api.calls) == {"cd-0": 1}
+    assert list(outcomes) == ["cd-0"] and outcomes["cd-0"].outcome == "deleted"
+    assert pool.stats.requests == 1
+
+
 async def test_429_retry_after_is_honoured_and_slows_the_limiter() -> None:
     clock, spec = FakeClock(), RateSpec(10, 1.0)
     limiter = SlotLimiter([spec], clock=clock, sleep=clock.sleep)

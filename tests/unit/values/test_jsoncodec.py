@@ -41,3 +41,24 @@ def test_what_is_read_within_the_limit_can_be_written_back() -> None:
     doc = loads(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
     line = dumps_line({"event": "campaign", "data": {"answer": doc}})
     assert json.loads(line)["data"]["answer"] == doc
+
+
+def test_a_wide_value_with_more_brackets_than_the_limit_is_read() -> None:
+    """More arrays and objects than MAX_DEPTH side by side is shallow: it is read."""
+    wide = [{"days": [{"day": "MO"}]} for _ in range(MAX_DEPTH)]
+    assert loads(json.dumps(wide).encode()) == wide
+    assert loads(json.dumps(wide)) == wide  # text as well as bytes
+
+
+def test_brackets_inside_strings_do_not_hide_a_value_too_deep() -> None:
+    deep = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+    for raw in (deep, '{"note": "[[{{", "v": ' + deep + "}"):
+        with pytest.raises(TooDeep):
+            loads(raw)
+        with pytest.raises(TooDeep):
+            loads(raw.encode())
+
+
+def test_brackets_inside_strings_alone_are_no_depth() -> None:
+    doc = {"message": "[" * 200 + "{" * 200}
+    assert loads(json.dumps(doc).encode()) == doc
