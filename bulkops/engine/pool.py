@@ -111,8 +111,7 @@ class WorkerPool:
             pause=settings.backoff_initial, sleep=self._sleep_unless_stopped
         )
         self.stats = RunStats()
-        self._slot_waits: set[asyncio.Future[str]] = set()  # requests waiting for their slot
-        ending.when_stopped(self._give_up_slot_waits)
+        ending.when_stopped(limiter.give_up_waits)  # no request waiting for its slot is sent
 
     async def settle_all(self, campaign_ids: Iterable[str], action: Action) -> None:
         """Settles campaigns with ``action`` until done or the run stops."""
@@ -282,23 +281,16 @@ class WorkerPool:
         """Waits for a slot; returns its ticket; raises _Stopped if the run stops first."""
         if self._ending.stopped.is_set():
             raise _Stopped
-        if not self._limiter.caps():  # no limit: acquire never waits, so no race with stop
-            return await self._limiter.acquire()
-        wait = asyncio.ensure_future(self._limiter.acquire())
-        self._slot_waits.add(wait)
         try:
-            return await wait
+            ticket = await self._limiter.acquire()
         except asyncio.CancelledError:
             if not self._ending.stopped.is_set():
                 raise
             raise _Stopped from None  # a slot granted as it was cancelled went back unused
-        finally:
-            self._slot_waits.discard(wait)
-
-    def _give_up_slot_waits(self) -> None:
-        """The run stopped: no request still waiting for its slot is sent."""
-        for wait in self._slot_waits:
-            wait.cancel()
+        if self._ending.stopped.is_set():  # granted, but the stop came before this resumed
+            self._limiter.release(ticket, sent=False)
+            raise _Stopped
+        return ticket
 
     async def _sleep_unless_stopped(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):

@@ -3,8 +3,7 @@ machine) or ``RedisStore`` (every machine naming one Redis, on Redis's own clock
 keeps a ``SlotBook``; one ``step`` is one transaction (one locked write, one Redis round
 trip), however many slots and answers. Whatever cannot be trusted (a link, another
 user's file, a Redis error or one refusing ``TIME`` in scripts) is a ``RateStoreError``:
-the run stops rather than use a budget nobody else sees.
-"""
+the run stops rather than use a budget nobody else sees."""
 
 from __future__ import annotations
 
@@ -130,11 +129,10 @@ class FileStore(MemoryStore):
                 raise ValueError("not a bulkops budget file")
             return SlotBook.from_doc(doc["book"]) if doc["bulkops_budget"] == FORMAT else SlotBook()
         except (ValueError, KeyError) as exc:
-            raise RateStoreError(
-                f"{self.path} is not a rate budget bulkops can read ({str(exc)[:80]}). "
-                "Remove it, once no bulkops run has worked on this account for a full "
-                "window of its rate limit"
-            ) from None
+            raise RateStoreError(f"{self.path} is not a rate budget bulkops can read "
+                                 f"({str(exc)[:80]}). Remove it, once no bulkops run has "
+                                 "worked on this account for a full window of its rate "
+                                 "limit") from None  # fmt: skip
 
 
 def _open_private(path: Path) -> int:
@@ -149,10 +147,9 @@ def _open_private(path: Path) -> int:
             os.close(folder)
         return _owned(fd, path)
     except OSError as exc:
-        raise RateStoreError(
-            f"cannot open {path} for the account's rate budget: {exc.strerror or exc} (a link "
-            "is never followed; set XDG_STATE_HOME to a directory of your own)"
-        ) from exc
+        raise RateStoreError(f"cannot open {path} for the account's rate budget: "
+                             f"{exc.strerror or exc} (a link is never followed; set "
+                             "XDG_STATE_HOME to a directory of your own)") from exc  # fmt: skip
 
 
 def _owned(fd: int, path: Path) -> int:
@@ -161,10 +158,9 @@ def _owned(fd: int, path: Path) -> int:
     info = os.fstat(fd)
     if info.st_uid != os.getuid() or info.st_mode & 0o022:  # group or others may write
         os.close(fd)
-        raise RateStoreError(
-            f"{path} is not safe to keep the rate budget in: it must be yours and writable by "
-            "you alone (chmod go-w, or set XDG_STATE_HOME to a directory of your own)"
-        )
+        raise RateStoreError(f"{path} is not safe to keep the rate budget in: it must be yours "
+                             "and writable by you alone (chmod go-w, or set XDG_STATE_HOME to "
+                             "a directory of your own)")  # fmt: skip
     return fd
 
 
@@ -197,10 +193,9 @@ class RedisStore(MemoryStore):
             problem = str(exc)
             if "TIME refused" in problem or "non deterministic" in problem:
                 problem = "it refuses TIME in scripts, and the hosts' own clocks would not agree"
-            raise RateStoreError(
-                f"{self.description} cannot be used ({problem[:200]}): stopping, since "
-                "sending without it could exceed the account's rate limit"
-            ) from exc
+            raise RateStoreError(f"{self.description} cannot be used ({problem[:200]}): "
+                                 "stopping, since sending without it could exceed the "
+                                 "account's rate limit") from exc  # fmt: skip
         return Grant(tuple(t.decode() for t in reply[1:]), int(reply[0]))
 
     async def close(self) -> None:

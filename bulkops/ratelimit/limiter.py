@@ -1,11 +1,11 @@
 """Response-anchored rate slots (``slots``) in a budget store (``budget``): no server
 ever counts N+1 of our requests in a window W, wherever it counts their arrival.
 
-One task, the pump, asks the store for as many slots as there are waiters (first come,
-first served) in one step that also tells every answer since the last, then sleeps
-until a waiter comes, a slot is given back unsent, or one may be free. A 429 pauses
-every start and lowers every count; a run without any spec learns one from it.
-"""
+One task, the pump, asks the store for the waiters' slots (first come, first served) and
+``SPARE`` more, which later requests take without a wait, in one step that tells every
+answer since the last and gives the spare back, then sleeps until a waiter comes, a slot is
+given back unsent, or one may be free. A 429 pauses every start and lowers every count; a
+run without any spec learns one from it."""
 
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ RENEW = 3.0  # seconds between steps that keep the run's lease while it holds sl
 WANT_RENEW = WANT_TTL / 2000  # seconds between steps that keep a waiting run "wanting"
 PROBE_AFTER = 10  # clean windows after a 429 before a count goes past what the server took
 CLOSE_WITHIN = 0.5  # seconds the last step may take (a signal must end the run at once)
+SPARE = 256  # slots asked beyond the waiters (the store grants them only far from the limit)
 
 
 class SlotLimiter:
-    """``ticket = await limiter.acquire()`` when a request may be sent;
-    ``limiter.release(ticket)`` when its answer or error arrived (always: the pool
-    does it in ``finally``); ``slow_down()`` after a 429."""
+    """``ticket = await acquire()`` when a request may be sent, ``release(ticket)`` when its
+    answer or error is in (always, in the pool's ``finally``); ``slow_down()`` after a 429."""
 
     def __init__(
         self, specs: Sequence[RateSpec], *, margin: float = 0.0, store: MemoryStore | None = None,
@@ -54,6 +54,7 @@ class SlotLimiter:
         self._answers: list[tuple[str, float, bool]] = []  # (ticket, clock time, sent) untold
         self._history: list[float] = []  # clock times of earlier runs' answers, untold
         self._held = 0  # tickets out: while any, the store hears from us every RENEW s
+        self._spare: list[str] = []  # granted beyond the waiters: the next requests' tickets
         self._stepped = False  # the store knows this run: it must hear it leave
 
     def caps(self) -> list[Cap]:
@@ -67,13 +68,15 @@ class SlotLimiter:
 
     async def acquire(self) -> str:
         """A ticket once a request may be sent; RateStoreError if the budget cannot be used."""
-        if not self._levels:
-            self._starts.append(self._clock())
-            return NO_SLOT
+        now = self._clock()
+        if not self._levels or self._spare and not self._waiters and now >= self._paused_until:
+            self._starts.append(now)  # no limit, or a spare slot at hand: no wait, no step
+            return self._spare.pop() if self._spare else NO_SLOT
         waiter: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         if self._live_waiters() == 1:  # else the pump already waits for a slot for the first
-            self._start_pump()
+            self._pump = self._pump or asyncio.ensure_future(self._serve())
+            self._wake.set()
         try:
             return await waiter
         except asyncio.CancelledError:
@@ -82,13 +85,18 @@ class SlotLimiter:
             raise
 
     def release(self, ticket: str, *, sent: bool = True) -> None:
-        """The answer (or error) of ``ticket``'s request arrived now; ``sent=False``: it
-        never left, and its slot is free at once. Told with the next step."""
+        """``ticket``'s answer (or error) arrived now; ``sent=False``: it never left, and its
+        slot is free at once (a waiter may take it). Told with the next step."""
         if ticket != NO_SLOT:
             self._held -= 1
             self._answers.append((ticket, self._clock(), sent))
-            if not sent or not self._waiters:
-                self._start_pump()
+            if not sent and self._waiters:  # they have the pump
+                self._wake.set()
+
+    def give_up_waits(self) -> None:
+        """Every request waiting for a slot gives up (the run stopped)."""
+        for waiter in self._waiters:
+            waiter.cancel()
 
     async def close(self) -> None:
         """Tells the store the answers still untold and that this run takes no more."""
@@ -99,17 +107,11 @@ class SlotLimiter:
             if self._stepped:
                 await asyncio.wait_for(self.store.step(self._ask(0, leave=True)), CLOSE_WITHIN)
         except asyncio.TimeoutError:
-            raise RateStoreError(
-                f"{self.store.description} was busy: this run's last answers were not told; "
-                "its slots free when its lease ends"
-            ) from None
+            raise RateStoreError(f"{self.store.description} was busy: this run's last "
+                                 "answers were not told; its slots free when its lease "
+                                 "ends") from None  # fmt: skip
         finally:
             await self.store.close()
-
-    def _start_pump(self) -> None:
-        if self._pump is None:
-            self._pump = asyncio.ensure_future(self._serve())
-        self._wake.set()
 
     async def _serve(self) -> None:
         try:
@@ -118,15 +120,13 @@ class SlotLimiter:
                 if (pause := self._paused_until - self._clock()) > 0:
                     await self._nap(self._sleep(pause))
                     continue
-                grant = await self.store.step(self._ask(self._live_waiters()))
-                self._stepped = True
-                for token in grant.tokens:  # first come, first served; any left over goes back
-                    self._held += 1
-                    if self._live_waiters():
-                        self._waiters.popleft().set_result(token)
-                        self._starts.append(self._clock())
-                    else:
-                        self.release(token, sent=False)
+                want = self._live_waiters()
+                grant = await self.store.step(self._ask(want, more=SPARE if want else 0))
+                self._stepped, now = True, self._clock()
+                self._held, self._spare = self._held + len(grant.tokens), [*grant.tokens]
+                while self._spare and self._live_waiters():  # first come, first served
+                    self._waiters.popleft().set_result(self._spare.pop())
+                    self._starts.append(now)
                 self._recover(self._clock())
                 if self._live_waiters():
                     await self._nap(self._sleep(min(grant.wait / 1000, WANT_RENEW)))
@@ -153,12 +153,18 @@ class SlotLimiter:
             self._waiters.popleft()  # cancelled while waiting
         return len(self._waiters)
 
-    def _ask(self, want: int, *, leave: bool = False) -> Ask:
-        """The next step's question: it tells every answer, ours and earlier runs', untold."""
+    def _give_back(self) -> None:
+        """The spare slots go back unsent with the next step, which decides again."""
+        self._answers += ((token, self._clock(), False) for token in self._spare)
+        self._held, self._spare = self._held - len(self._spare), []
+
+    def _ask(self, want: int, *, more: int = 0, leave: bool = False) -> Ask:
+        """The next step's question: every answer untold (ours, earlier runs'), spare back."""
+        self._give_back()
         now, answers, history = self._clock(), self._answers, self._history
         self._answers, self._history = [], []
         told = [(t, int((now - at) * 1000), sent) for t, at, sent in answers]
-        return Ask(want, self.caps(), told, [to_ms(now - t) for t in history], leave)
+        return Ask(want, self.caps(), told, [to_ms(now - t) for t in history], leave, more=more)
 
     def _recover(self, now: float) -> None:
         """A clean window gives back a tenth of a count up to what the server took (another
@@ -185,6 +191,7 @@ class SlotLimiter:
         more that did not fit) and the count stays at most the mark."""
         now = self._clock()
         self._paused_until = max(self._paused_until, now + pause)
+        self._give_back()  # the lowered counts decide again
         if sent_at is not None and sent_at < self._slowed_at:
             for v in self._levels:
                 v.took = max(0, v.took - 1)
@@ -207,9 +214,7 @@ class SlotLimiter:
 
 
 @dataclass
-class _Level:
-    """What the limiter honours of one spec, lowered by 429s and raised by clean windows."""
-
+class _Level:  # one spec as the limiter honours it: lowered by 429s, raised by clean windows
     spec: RateSpec
     allowed: int  # the count honoured now (the spec's at first)
     took: int  # the most of ours the server took in a window before a 429 (the count at first)

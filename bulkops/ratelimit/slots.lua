@@ -1,6 +1,6 @@
 -- The rules of slots.py, line for line, as one Redis script: one `step` a call.
 -- KEYS[1]: the book, as JSON. ARGV[1]: "" (Redis's own clock) or a time in ms
--- (tests only); ARGV[2]: the ask as JSON {owner, want, caps, lease, answers,
+-- (tests only); ARGV[2]: the ask as JSON {owner, want, more, caps, lease, answers,
 -- history, leave}. Returns {wait, token...}. Every time is whole ms, which
 -- cjson keeps exact (13 digits), so these grants equal the Python book's.
 if redis.replicate_commands then redis.replicate_commands() end -- Redis 3.2-4: TIME, then writes
@@ -128,6 +128,11 @@ local function take()
   local grant = ask.want
   for _, l in ipairs(limits) do grant = math.min(grant, l[1]) end
   grant = math.max(0, grant)
+  if others == 0 then
+    local spare = ask.want + ask.more
+    for k, l in ipairs(limits) do spare = math.min(spare, l[1] - math.floor(ask.caps[k][1] / 2)) end
+    grant = math.max(grant, spare)
+  end
   local reply = {0}
   for _ = 1, grant do
     book.seq = book.seq + 1

@@ -2,8 +2,7 @@
 README's "Rate limits" states in words. A request holds a slot of every spec from its
 grant until ``W + margin`` after its answer or error. Times are whole ms on the store's
 clock, so ``slots.lua`` (the same rules, for Redis) grants the very same slots (a
-Hypothesis test runs both).
-"""
+Hypothesis test runs both)."""
 
 from __future__ import annotations
 
@@ -29,16 +28,15 @@ class Grant:
 
 
 @dataclass(frozen=True)
-class Ask:
-    """One step's question; the store fills in ``owner`` and ``lease``."""
-
+class Ask:  # one step's question
     want: int
     caps: Sequence[Cap]
     answers: Sequence[tuple[str, int, bool]] = ()  # (token, ms ago, sent: else free at once)
     history: Sequence[int] = ()  # ms ago of earlier requests' answers (an audit log's)
     leave: bool = False  # the run takes no more: its mark and lease go
-    owner: str = ""
+    owner: str = ""  # the store fills in ``owner`` and ``lease``
     lease: int = 0  # ms an unanswered slot stays in flight before it is presumed answered
+    more: int = 0  # spare slots wanted beyond ``want``: see ``_take``
 
 
 @dataclass
@@ -74,17 +72,23 @@ class SlotBook:
 
     def _take(self, now: int, ask: Ask) -> Grant:
         """Up to ``want`` slots within every spec's room and, while ``n`` owners want (this
-        one included), within this owner's share ``ceil(count / n)``: runs converge."""
+        one included), within this owner's share ``ceil(count / n)``: runs converge. While
+        no other owner wants, up to ``more`` spare ones besides, as long as every spec keeps
+        half its count free: a fast run steps rarely, and no tight limit lends it any."""
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
-        held_mine = sum(1 for e in self.held.values() if e[0] == ask.owner)
+        held_mine = others and sum(1 for e in self.held.values() if e[0] == ask.owner)
         limits = []  # (room, [(time, owner, n) of its answers in the span], span)
         for count, span in ask.caps:
             recent = [e for e in self.done if e[0] > now - span]
-            limits.append((count - _total(recent) - len(self.held), recent, span))
+            limits.append((count - sum(e[2] for e in recent) - len(self.held), recent, span))
             if others:
                 own = [e for e in recent if e[1] == ask.owner]
-                limits.append((-(-count // (others + 1)) - _total(own) - held_mine, own, span))
+                share = -(-count // (others + 1))
+                limits.append((share - sum(e[2] for e in own) - held_mine, own, span))
         grant = max(0, min([ask.want, *(room for room, _, _ in limits)]))
+        if not others:  # then ``limits`` is one a spec, in order
+            halves = (room - c // 2 for (room, _, _), (c, _) in zip(limits, ask.caps, strict=True))
+            grant = max(grant, min([ask.want + ask.more, *halves]))
         tokens = [f"{ask.owner}#{self.seq + i}" for i in range(1, grant + 1)]
         self.seq += grant
         self.held.update((token, [ask.owner, now, now + ask.lease]) for token in tokens)
@@ -110,7 +114,7 @@ class SlotBook:
         ahead = now + max((e[4] for e in self.owners.values()), default=1)  # a grain, rounded up
         for entry in self.done:
             entry[0] = min(entry[0], ahead)
-        extra = _total(self.done) - max((e[2] for e in self.owners.values()), default=0)
+        extra = sum(e[2] for e in self.done) - max((e[2] for e in self.owners.values()), default=0)
         while extra > 0:  # only the newest ``count`` answers can matter to any spec
             drop = min(extra, self.done[0][2])
             extra, self.done[0][2] = extra - drop, self.done[0][2] - drop
@@ -157,10 +161,6 @@ def _ms(value: Any, least: int = -(1 << 62)) -> int:
     if type(value) is not int or not least <= value <= 1 << 62:
         raise ValueError(f"not a whole number from {least}: {str(value)[:20]}")
     return int(value)
-
-
-def _total(entries: list[list[Any]]) -> int:
-    return sum(int(e[2]) for e in entries)
 
 
 def to_ms(seconds: float) -> int:

@@ -13,7 +13,9 @@ import pytest
 
 from bulkops.engine.machinery import answer_ages
 from bulkops.model import RateSpec
+from bulkops.ratelimit.budget import MemoryStore
 from bulkops.ratelimit.limiter import NO_SLOT, SlotLimiter
+from bulkops.ratelimit.slots import Ask, Grant
 from bulkops.sandbox.state import RollingWindows
 from tests.fake_clock import FakeClock
 from tests.unit.ratelimit.timing import VirtualTime
@@ -219,3 +221,46 @@ async def test_a_share_taken_by_another_client_is_found_with_one_refusal_a_windo
     first = min(refused)
     assert max(n for second, n in refused.items() if second > first) <= 1
     assert sum(1 for t in sent if 5.0 <= t < 30.0) / 25.0 >= 0.85 * 40
+
+
+class CountingStore(MemoryStore):
+    """The budget of this process, counting the steps taken on it."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock=clock)
+        self.steps = 0
+
+    async def step(self, ask: Ask) -> Grant:
+        self.steps += 1
+        return await super().step(ask)
+
+
+async def test_far_from_the_limit_a_step_serves_hundreds_of_requests_and_none_is_lost() -> None:
+    """A limit never reached costs next to nothing a request: spare slots taken in one
+    step go to the next requests without a wait; what is left goes back at the end."""
+    clock = FakeClock()
+    store = CountingStore(clock)
+    lim = SlotLimiter([RateSpec(100_000, 1.0)], clock=clock, sleep=clock.sleep, store=store)
+
+    async def worker() -> None:
+        for _ in range(100):
+            ticket = await lim.acquire()
+            await asyncio.sleep(0)  # the request is out
+            lim.release(ticket)
+
+    await asyncio.gather(*(worker() for _ in range(64)))
+    assert store.steps <= 6400 // 100
+    await lim.close()
+    assert store.book.held == {} and store.book.owners == {}
+
+
+async def test_a_429_gives_back_the_spare_slots_the_lowered_count_has_no_room_for() -> None:
+    clock = FakeClock()
+    lim = limiter(clock, RateSpec(1000, 1.0))
+    starts = [clock.now]
+    await take(lim)  # one step: its slot and 256 spare ones (half the count stays free)
+    lim.slow_down(0.0, factor=0.1)  # 100 a window from now on
+    while len(starts) < 150:
+        await take(lim)
+        starts.append(clock.now)
+    assert sum(t < 1001.0 for t in starts) == 100  # the lowered count, not 1 + 256 spare

@@ -32,6 +32,7 @@ one_step = st.fixed_dictionaries({
     "owner": st.integers(0, 2),
     "advance": st.integers(0, 400) | st.sampled_from(EDGES),
     "want": st.integers(0, 6),
+    "more": st.integers(0, 300),
     "caps": st.integers(0, len(CAPS) - 1),
     "answer": st.lists(st.tuples(st.integers(0, 20), st.integers(0, 600), st.booleans()),
                        max_size=4),
@@ -67,7 +68,8 @@ def test_python_and_lua_grant_the_same_slots(
         for pick, ago, sent in s["answer"]:
             if held[owner]:
                 answers.append((held[owner].pop(pick % len(held[owner])), ago, sent))
-        ask = Ask(s["want"], CAPS[s["caps"]], answers, s["history"], leave == 0, owner, 30_000)
+        ask = Ask(s["want"], CAPS[s["caps"]], answers, s["history"], leave == 0, owner, 30_000,
+                  s["more"])  # fmt: skip
         python = book.step(now, ask)
         reply = script(keys=[key], args=[str(now), json.dumps(dataclasses.asdict(ask))])
         lua_tokens = tuple(t.decode() for t in reply[1:])

@@ -29,14 +29,15 @@ SPECS = ((3, 1000), (5, 3000))  # two windows (ms): every request holds a slot o
 
 def step(
     book: SlotBook, now: int, owner: str, want: int, caps: list[tuple[int, int]],
-    answers: list[tuple[str, int, bool]] | None = None, lease: int = 60_000,
+    answers: list[tuple[str, int, bool]] | None = None, lease: int = 60_000, more: int = 0,
 ) -> Grant:  # fmt: skip
-    return book.step(now, Ask(want, caps, answers or [], owner=owner, lease=lease))
+    return book.step(now, Ask(want, caps, answers or [], owner=owner, lease=lease, more=more))
 
 
 request = st.tuples(
     st.integers(0, 2),  # which process asks
     st.integers(1, 4),  # how many slots it wants
+    st.integers(0, 3),  # how many spare ones besides
     st.integers(0, 700),  # clock advance (ms) before it asks
     st.integers(0, 1500),  # delay on the way to the server
     st.integers(0, 1500),  # delay of the answer on the way back
@@ -47,25 +48,38 @@ request = st.tuples(
 @settings(max_examples=150, deadline=None)
 @given(st.lists(request, min_size=1, max_size=60), st.integers(0, 300))
 def test_no_arrival_pattern_puts_n_plus_1_in_any_window(
-    steps: list[tuple[int, int, int, int, int, str]], margin: int
+    steps: list[tuple[int, int, int, int, int, int, str]], margin: int
 ) -> None:
     book, now = SlotBook(), 0
     caps = [(count, window + margin) for count, window in SPECS]
     answers: list[tuple[int, str, bool]] = []  # heap of (answered at, token, sent)
     arrivals: list[float] = []
-    for owner, want, advance, to_server, back, fate in steps:
+    for owner, want, more, advance, to_server, back, fate in steps:
         now += advance
         told = []
         while answers and answers[0][0] <= now:
             at, token, sent = heapq.heappop(answers)
             told.append((token, now - at, sent))
-        grant = step(book, now, f"p{owner}", want, caps, told, lease=100_000)
+        grant = step(book, now, f"p{owner}", want, caps, told, lease=100_000, more=more)
         for token in grant.tokens:
             if fate in ("answer", "error after arrival"):
                 arrivals.append(now + to_server)
             heapq.heappush(answers, (now + to_server + back, token, fate != "unsent"))
     for count, window in SPECS:
         assert_no_window_overfull(arrivals, count, window)
+
+
+def test_spare_slots_only_while_every_spec_stays_half_free_and_nobody_else_wants() -> None:
+    """A fast run takes spare slots to step rarely; a tight limit, or another run short of
+    slots, lends it none."""
+    book, caps = SlotBook(), [(100, 1000), (1000, 60_000)]
+    assert len(step(book, 0, "a", 2, caps, more=10).tokens) == 12
+    assert len(step(book, 1, "a", 30, caps, more=10).tokens) == 38  # 100 - 12 - 38 = 50 free
+    assert len(step(book, 2, "a", 3, caps, more=10).tokens) == 3  # no spare below half
+    book = SlotBook()
+    assert len(step(book, 0, "a", 2, caps, more=10).tokens) == 12
+    assert step(book, 1, "b", 1, [(10, 1000)]).tokens == ()  # b is short of slots ...
+    assert len(step(book, 2, "a", 1, caps, more=10).tokens) == 1  # ... so a gets no spare
 
 
 def test_a_full_spec_says_when_a_slot_frees() -> None:
