@@ -37,8 +37,13 @@ redis-server:
 		|| (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null) \
 		|| echo "redis-server could not be installed: the Redis tests will say so"
 
+# Bytecode is cached whatever PYTHONDONTWRITEBYTECODE says, and the tests are collected once
+# first: otherwise each of the 4 workers, and every bulkops subprocess, compiles the same
+# sources (and pytest rewrites the same asserts) again, a quarter of a fresh clone's suite.
+# A collection error is reported by the run that follows.
 test: $(STAMP) lint redis-server
-	$(PY) -m pytest -q -n 4 --dist load
+	-env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q --co >/dev/null
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 4 --dist load
 	$(MAKE) --no-print-directory test-aioresponses
 
 test-aioresponses: $(OLD_STAMP)
