@@ -42,7 +42,7 @@ redis-server:
 # sources (and pytest rewrites the same asserts) again, a quarter of a fresh clone's suite.
 # A collection error is reported by the run that follows.
 test: $(STAMP) lint redis-server
-	-env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q --co >/dev/null
+	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q --co | tail -1
 	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n 4 --dist load
 	$(MAKE) --no-print-directory test-aioresponses
 
