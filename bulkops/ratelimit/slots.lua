@@ -131,6 +131,7 @@ local function take()
   if others == 0 then
     local spare = ask.want + ask.more
     for k, l in ipairs(limits) do spare = math.min(spare, l[1] - math.floor(ask.caps[k][1] / 2)) end
+    for _, cap in ipairs(ask.caps) do if cap[1] <= GRAINS then spare = 0 end end  -- tight: none
     grant = math.max(grant, spare)
   end
   local reply = {0}

@@ -73,8 +73,8 @@ class SlotBook:
     def _take(self, now: int, ask: Ask) -> Grant:
         """Up to ``want`` slots within every spec's room and, while ``n`` owners want (this
         one included), within this owner's share ``ceil(count / n)``: runs converge. While
-        no other owner wants, up to ``more`` spare ones besides, as long as every spec keeps
-        half its count free: a fast run steps rarely, and no tight limit lends it any."""
+        no other owner wants, up to ``more`` spare ones besides, as long as every spec allows
+        over GRAINS and keeps half free: a fast run steps rarely; a tight limit lends none."""
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
         held_mine = others and sum(1 for e in self.held.values() if e[0] == ask.owner)
         limits = []  # (room, [(time, owner, n) of its answers in the span], span)
@@ -86,7 +86,7 @@ class SlotBook:
                 share = -(-count // (others + 1))
                 limits.append((share - sum(e[2] for e in own) - held_mine, own, span))
         grant = max(0, min([ask.want, *(room for room, _, _ in limits)]))
-        if not others:  # then ``limits`` is one a spec, in order
+        if not others and all(c > GRAINS for c, _ in ask.caps):  # ``limits``: one a spec
             halves = (room - c // 2 for (room, _, _), (c, _) in zip(limits, ask.caps, strict=True))
             grant = max(grant, min([ask.want + ask.more, *halves]))
         tokens = [f"{ask.owner}#{self.seq + i}" for i in range(1, grant + 1)]

@@ -72,10 +72,14 @@ def test_no_arrival_pattern_puts_n_plus_1_in_any_window(
 def test_spare_slots_only_while_every_spec_stays_half_free_and_nobody_else_wants() -> None:
     """A fast run takes spare slots to step rarely; a tight limit, or another run short of
     slots, lends it none."""
-    book, caps = SlotBook(), [(100, 1000), (1000, 60_000)]
+    book, caps = SlotBook(), [(400, 1000), (4000, 60_000)]
     assert len(step(book, 0, "a", 2, caps, more=10).tokens) == 12
-    assert len(step(book, 1, "a", 30, caps, more=10).tokens) == 38  # 100 - 12 - 38 = 50 free
+    assert len(step(book, 1, "a", 180, caps, more=10).tokens) == 188  # 400-12-188: half free
     assert len(step(book, 2, "a", 3, caps, more=10).tokens) == 3  # no spare below half
+    # a spec of GRAINS or fewer a window lends none: three runs sharing 10 a second must
+    # not find the first one holding half of them before they asked
+    assert len(step(SlotBook(), 0, "a", 1, [(10, 1000)], more=10).tokens) == 1
+    assert len(step(SlotBook(), 0, "a", 1, [(GRAINS, 1000), *caps], more=10).tokens) == 1
     book = SlotBook()
     assert len(step(book, 0, "a", 2, caps, more=10).tokens) == 12
     assert step(book, 1, "b", 1, [(10, 1000)]).tokens == ()  # b is short of slots ...
