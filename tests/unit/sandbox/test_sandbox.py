@@ -581,7 +581,8 @@ async def test_arrival_jitter_delays_a_request_before_it_is_counted(session: Any
         answers = await asyncio.gather(*(delete(session, sb, c) for c in sb.campaign_ids()))
         assert [a[0] for a in answers] == [200] * 8
         delays = [t - sent for t in sb.stats.arrivals]
-        assert all(0 <= d < 0.25 for d in delays) and max(delays) - min(delays) > 0.05
+        # counted after their jitter: spread apart (no bound above: a loaded machine is late)
+        assert min(delays) >= 0 and max(delays) - min(delays) > 0.05
 
 
 async def test_more_apps_of_one_account_share_its_rate_limit(session: Any) -> None:
