@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import select
 import signal
 import sys
 from collections.abc import Mapping
@@ -57,7 +58,7 @@ class ConsoleObserver:
             f"(app {t.app_id}, account {t.account_id}).\nType 'yes' to continue: "
         )
         sys.stderr.flush()
-        return sys.stdin.readline().strip().lower() == "yes"
+        return answer().strip().lower() == "yes"
 
     def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
         loop = asyncio.get_running_loop()
@@ -93,3 +94,12 @@ class ConsoleObserver:
             "interrupted", f"interrupted ({name}): letting requests in flight finish "
             f"({again} quits at once)", signal=name,
         )  # fmt: skip
+
+
+def answer() -> str:
+    """The person's line from stdin. Python runs a signal's handler only between bytecodes,
+    so a signal that came just as the read began, the read then blocked in the kernel, would
+    wait for a second one: short selects let it run within a tenth of a second."""
+    while not select.select([sys.stdin], [], [], 0.1)[0]:
+        pass
+    return sys.stdin.readline()
