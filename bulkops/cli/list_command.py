@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import io
 from dataclasses import replace
@@ -11,6 +10,7 @@ from typing import Any
 
 from bulkops.cli.abort_hint import abort_words
 from bulkops.cli.console import Console, say
+from bulkops.cli.signals import GUARD
 from bulkops.cli.tables import csv_cell, id_lines, short_list, table
 from bulkops.engine.listing import Listing, list_campaigns
 from bulkops.errors import EXIT_ABORTED, AbortError, ApiError, field_to_check
@@ -26,7 +26,7 @@ def list_command(args: argparse.Namespace, console: Console) -> int:
     for warning in job.warnings:
         console.warn("job", warning)
     try:
-        listing = asyncio.run(
+        listing = GUARD.run(
             list_campaigns(job, lambda text: console.info("requests", text), console.warn)
         )
     except AbortError as exc:

@@ -6,7 +6,6 @@ The engine is imported when the command runs: `bulkops --help` stays light.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import signal
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 from bulkops.cli.console import Console, say
 from bulkops.cli.run_observer import ConsoleObserver
 from bulkops.cli.signals import GUARD, SignalGuard
-from bulkops.model import EXIT_BY_SIGNAL, Job, RestoreOutcome
+from bulkops.model import Job, RestoreOutcome
 from bulkops.text import printable_json
 
 RESTORE_EPILOG = """examples:
@@ -74,9 +73,7 @@ class RestoreConsole:
         self.info, self.warn, self.confirm = self._run.info, self._run.warn, self._run.confirm
 
     def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in EXIT_BY_SIGNAL:
-            loop.add_signal_handler(signum, self._signals.handle, signum)
+        self._signals.hand_to_loop()
         self._console.info("restore", f"creating {todo} campaigns", todo=todo)
 
     def settled(self, outcome: RestoreOutcome) -> None:
@@ -86,10 +83,7 @@ class RestoreConsole:
             )
 
     async def work_ended(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in EXIT_BY_SIGNAL:
-            loop.remove_signal_handler(signum)
-        self._signals.install()  # removing the loop's left the default action
+        self._signals.take_back()
 
     def _say_interrupted(self, signum: int) -> None:
         name = signal.Signals(signum).name
@@ -113,7 +107,7 @@ def restore_command(args: argparse.Namespace, console: Console) -> int:
     observer = RestoreConsole(console, job, assume_yes=args.yes, signals=GUARD)
     restore = RestoreRun(job, observer, run_id=args.run, ids=ids)
     GUARD.on_signal = restore.interrupt
-    result = asyncio.run(restore.execute())
+    result = GUARD.run(restore.execute())
     if result.dry_run:
         for outcome in result.outcomes:
             if outcome.outcome == "would_restore":

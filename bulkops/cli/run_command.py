@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import dataclasses
 import sys
@@ -109,7 +108,7 @@ def run_command(args: argparse.Namespace, console: Console) -> int:
     GUARD.on_signal = job_run.interrupt
     try:
         job_run.plan_ids = _check_run_args(args, job)
-        result = asyncio.run(job_run.execute())
+        result = GUARD.run(job_run.execute())
     except LockedError:
         raise  # the summary and metrics files belong to the run that holds the lock
     except BulkOpsError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import select
 import signal
 import sys
@@ -12,7 +11,7 @@ from typing import Any
 from bulkops.cli.console import Console
 from bulkops.cli.progress import Progress
 from bulkops.cli.signals import SignalGuard
-from bulkops.model import EXIT_BY_SIGNAL, Job, Outcome
+from bulkops.model import Job, Outcome
 from bulkops.text import plural
 
 
@@ -61,9 +60,7 @@ class ConsoleObserver:
         return answer().strip().lower() == "yes"
 
     def work_started(self, todo: int, counts: Mapping[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in EXIT_BY_SIGNAL:
-            loop.add_signal_handler(signum, self._signals.handle, signum)
+        self._signals.hand_to_loop()
         self._progress = Progress(self._console, todo, counts, rates=self._job.run.rates)
         self._progress.start()
 
@@ -72,10 +69,7 @@ class ConsoleObserver:
             self._progress.update()
 
     async def work_ended(self) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in EXIT_BY_SIGNAL:
-            loop.remove_signal_handler(signum)
-        self._signals.install()  # removing the loop's left the default action
+        self._signals.take_back()
         if self._progress is not None:
             await self._progress.stop()
 
