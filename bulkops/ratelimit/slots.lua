@@ -142,7 +142,7 @@ local function take()
     table.insert(reply, token)
   end
   if grant >= ask.want then
-    book.owners[ask.owner][2] = 0
+    if ask.want == 0 then book.owners[ask.owner][2] = 0 end
     return reply
   end
   book.owners[ask.owner][2] = now + WANT_TTL

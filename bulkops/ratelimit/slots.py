@@ -47,7 +47,7 @@ class SlotBook:
     # of the shortest window above GRAINS a window: the book stays small however high the limit)
     done: list[list[Any]] = field(default_factory=list)
     # owner -> [alive until (its lease, renewed by each step, after which its requests in
-    # flight count as answered), wanting until (short of slots), count, span, grain]
+    # flight count as answered), wanting until (WANT_TTL after it was short), count, span, grain]
     owners: dict[str, list[int]] = field(default_factory=dict)
     seq: int = 0  # tokens are owner#seq
 
@@ -71,10 +71,10 @@ class SlotBook:
         return self._take(now, ask)
 
     def _take(self, now: int, ask: Ask) -> Grant:
-        """Up to ``want`` slots within every spec's room and, while ``n`` owners want (this
-        one included), within this owner's share ``ceil(count / n)``: runs converge. While
-        no other owner wants, up to ``more`` spare ones besides, as long as every spec allows
-        over GRAINS and keeps half free: a fast run steps rarely; a tight limit lends none."""
+        """Up to ``want`` slots within every spec's room and, while ``n`` owners want (short
+        within WANT_TTL, grants or not), within this owner's share ``ceil(count / n)``: runs
+        converge. While no other owner wants, up to ``more`` spare ones besides, if every spec
+        allows over GRAINS and keeps half free: a fast run steps rarely, a tight limit never."""
         others = sum(1 for o, e in self.owners.items() if o != ask.owner and e[1] > now)
         held_mine = others and sum(1 for e in self.held.values() if e[0] == ask.owner)
         limits = []  # (room, [(time, owner, n) of its answers in the span], span)
@@ -92,9 +92,9 @@ class SlotBook:
         tokens = [f"{ask.owner}#{self.seq + i}" for i in range(1, grant + 1)]
         self.seq += grant
         self.held.update((token, [ask.owner, now, now + ask.lease]) for token in tokens)
-        short = grant < ask.want  # then: until the oldest answer leaves each full span
-        self.owners[ask.owner][1] = now + WANT_TTL if short else 0
-        waits = [max(0, recent[0][0] + span - now) if recent else span
+        if (short := grant < ask.want) or not ask.want:  # short: wanting until WANT_TTL later
+            self.owners[ask.owner][1] = now + WANT_TTL if short else 0
+        waits = [max(0, recent[0][0] + span - now) if recent else span  # till the oldest leaves
                  for room, recent, span in limits if short and room <= grant]  # fmt: skip
         return Grant(tuple(tokens), max(waits, default=0))
 

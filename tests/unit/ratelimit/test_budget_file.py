@@ -78,7 +78,11 @@ def test_two_processes_share_one_budget_fairly(tmp_path: Path) -> None:
     together = sorted(t for grants in each for t in grants)
     assert_no_window_overfull(together, 10, 0.25)  # 10 per 0.25 s between them
     assert len(together) >= 0.8 * 10 * 1.0 / 0.25  # and they used the budget
-    assert min(map(len, each)) >= 0.3 * len(together)  # neither starved
+    # The first window's slots go to whichever asked first; while both take slots, neither
+    # gets much less than half (the slot book's own tests check the exact split)
+    first, last = max(grants[0] for grants in each), min(grants[-1] for grants in each)
+    meanwhile = [sum(first <= t <= last for t in grants) for grants in each]
+    assert min(meanwhile) >= 0.35 * sum(meanwhile), meanwhile
 
 
 # Takes every slot of 5 per 0.6 s at a given clock time, says so, then waits to be killed.

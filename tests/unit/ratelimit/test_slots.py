@@ -139,6 +139,26 @@ def test_processes_that_all_want_more_converge_on_equal_shares() -> None:
     assert max(got.values()) - min(got.values()) <= 0.1 * max(got.values())  # ...evenly
 
 
+def test_a_run_slower_to_ask_again_still_gets_its_share_of_each_window_both_want() -> None:
+    """Both runs send one request at a time, answered at once; "a" asks again 1 ms after a
+    grant, "b" 3 ms after. A window's slots free together: "b" counts as wanting through
+    its grants, so "a" stops at its share instead of taking whatever "b" has not yet asked
+    for (it took 31 of 50 when a grant ended "b"'s wanting)."""
+    book, caps = SlotBook(), [(10, 250)]
+    gap, asks_at = {"a": 1, "b": 3}, {"a": 0, "b": 0}
+    held: dict[str, list[str]] = {"a": [], "b": []}
+    got = {"a": 0, "b": 0}
+    for now in range(1300):
+        for owner in ("a", "b"):
+            if now < asks_at[owner]:
+                continue
+            grant = step(book, now, owner, 1, caps, [(t, 0, True) for t in held[owner]])
+            held[owner] = [*grant.tokens]
+            asks_at[owner] = now + (gap[owner] if grant.tokens else max(1, grant.wait))
+            got[owner] += len(grant.tokens) if now >= 250 else 0  # after the first window
+    assert got == {"a": 25, "b": 25}  # five windows of 10, split evenly
+
+
 def test_a_process_alone_takes_the_whole_budget_once_others_stop_wanting() -> None:
     book = SlotBook()
     tokens = step(book, 0, "a", 10, [(10, 1000)]).tokens  # a holds 10 of 10
