@@ -1,4 +1,5 @@
-"""SIGHUP, SIGINT and SIGTERM for `bulkops run`, from the moment the process starts.
+"""SIGHUP, SIGINT and SIGTERM for `bulkops run`, `list` and `restore`, from the moment
+the process starts.
 
 Installed before anything else is done, so no signal ever takes the default
 action (dying without a word, or Python's KeyboardInterrupt wherever it lands).
@@ -79,18 +80,15 @@ class SignalGuard:
 
     def _python_handler(self, signum: int, frame: FrameType | None) -> None:
         main = self._main
-        if main is None or self.received is not None:
-            self.handle(signum)
-            return
-        loop = main.get_loop()
-        if asyncio.current_task(loop) is main:
-            self.handle(signum)  # the command's own code, such as the prompt, which never yields
-        else:
-            # It landed in another task (a request's writer) or in the loop itself, where an
-            # Interrupted is taken by nobody and asyncio prints its traceback. From a callback
-            # it leaves the loop, and asyncio.run cancels the command's task and raises it.
-            self.received = signum
-            loop.call_soon_threadsafe(self._first, signum)
+        loop = main.get_loop() if main else None
+        if not loop or self.received is not None or asyncio.current_task(loop) is main:
+            self.handle(signum)  # no loop, a second signal, or the command's own code (the
+            return  # prompt, which never yields): raised here, the command takes it
+        # It landed in another task (a request's writer) or in the loop itself, where an
+        # Interrupted is taken by nobody and asyncio prints its traceback. From a callback it
+        # leaves the loop, and asyncio.run cancels the command's task and raises it.
+        self.received = signum
+        loop.call_soon_threadsafe(self._first, signum)
 
     def handle(self, signum: int) -> None:
         if self.received is not None:
