@@ -24,7 +24,7 @@ from bulkops.engine.observer import RunObserver
 from bulkops.engine.pool import WorkerPool
 from bulkops.engine.prepare import Prepared
 from bulkops.engine.recorder import RunRecorder
-from bulkops.engine.selection import Unfiltered, resolve
+from bulkops.engine.run_campaigns import RunCampaigns, run_campaigns
 from bulkops.engine.watch import StatusWatch
 from bulkops.errors import (
     AbortError,
@@ -37,7 +37,6 @@ from bulkops.errors import (
 )
 from bulkops.ids import shown
 from bulkops.job import max_deletes_refusal
-from bulkops.job.campaign_set import CampaignSet, campaign_set
 from bulkops.model import Answer, Job, Outcome, RunResult
 from bulkops.ratelimit.limiter import SlotLimiter
 from bulkops.records.audit_log import AuditLock, AuditWriter
@@ -61,16 +60,13 @@ class _Record:
     """What the run learnt of its campaigns, and what its result says beyond the
     recorder's tally."""
 
+    campaigns: RunCampaigns  # none until they are chosen; exclude's from the job till then
     began: float = field(default_factory=time.monotonic)
     started_at: str = ""
     list_calls: int = 0
     previews: list[dict[str, object]] = field(default_factory=list)  # would_delete rows
     protected: list[dict[str, object]] = field(default_factory=list)
     not_found: list[str] = field(default_factory=list)
-    excluded: tuple[str, ...] = ()
-    listed: dict[str, dict[str, object]] | None = None  # a select job's list items
-    listed_at: float = 0.0  # when the listing that found them began (monotonic)
-    listing_stopped: bool = False  # over run.max_deletes: the listing stopped there
     seen: Mapping[str, dict[str, Any]] = field(default_factory=dict)  # for the lines' ``before``
     stopped: set[str] = field(default_factory=set)  # campaigns the Stop call stopped
     watch: StatusWatch | None = None  # a real run's statuses, kept fresh
@@ -102,7 +98,7 @@ class JobRun:
         self._ending = RunEnding()
         self._machine: Machinery | None = None
         self._recorder: RunRecorder | None = None
-        self._record = _Record(excluded=job.removed_by_exclude)
+        self._record = _Record(campaigns=RunCampaigns((), job.removed_by_exclude))
 
     def interrupt(self, signum: int) -> None:
         """A signal: stop dispatching; requests in flight settle and are recorded.
@@ -148,11 +144,15 @@ class JobRun:
         self._record.started_at = utc_now()
         done = set() if self._fresh else history.done
         try:
-            ids = await self._campaign_ids(len(done))
+            self._record.campaigns = await run_campaigns(
+                self.job, self.plan_ids, done=len(done), fetch_page=self._fetch_page,
+                observer=self._observer,
+            )  # fmt: skip
         except ApiError as exc:
             with self._recording(history, total=0, skipped=0):
                 self._abort(f"could not resolve the selection: {exc.explanation}", exc)
             return self._result()
+        ids = self._record.campaigns.ids
         todo = [i for i in ids if i not in done]
         try:
             work = await self._prepare(pool, todo)
@@ -203,10 +203,10 @@ class JobRun:
         assert self._machine is not None
         client = self._machine.client
         work = await flow_of(self.job).prepare(
-            self.job, todo, self._record.listed, fetch_page=self._fetch_page,
+            self.job, todo, self._record.campaigns.listed, fetch_page=self._fetch_page,
             get_one=lambda campaign_id: pool.request(lambda: client.get(campaign_id)),
             say=lambda text: self._observer.info("requests", text),
-            listed_at=self._record.listed_at,
+            listed_at=self._record.campaigns.listed_at,
         )  # fmt: skip
         if kept := sum(1 for o in work.settled if o.outcome == "protected"):
             statuses = ", ".join(self.job.run.protect_status)
@@ -254,13 +254,13 @@ class JobRun:
     def _refusal(self, count: int) -> str | None:
         """Why this real run, which would delete ``count`` campaigns (not those resume skips,
         protected or known gone), must not start; None when ``run.max_deletes`` allows it."""
-        return max_deletes_refusal(self.job, count, at_least=self._record.listing_stopped)
+        return max_deletes_refusal(self.job, count, at_least=self._record.campaigns.listing_stopped)
 
     def _warn_over_max_deletes(self) -> None:
         """A preview counts as the real run would: the campaigns it would delete."""
         assert self._recorder is not None
         count, cap = self._recorder.counts["would_delete"], self.job.run.max_deletes
-        if count > cap or self._record.listing_stopped:
+        if count > cap or self._record.campaigns.listing_stopped:
             self._observer.warn(
                 "max_deletes", f"{plural(count, 'campaign')} selected: a real run would be refused "
                 f"(run.max_deletes is {cap})",
@@ -313,78 +313,6 @@ class JobRun:
                 f"(limit {', '.join(map(str, self.job.run.rates)) or 'none'})"
                 + "".join(f"; {w}" for w in why), count=refused,
             )  # fmt: skip
-
-    async def _campaign_ids(self, done: int) -> list[str]:
-        """The campaigns of this run; ``done``: how many earlier runs settled (resume skips
-        them, so they do not count towards ``run.max_deletes``)."""
-        if self.job.select is None:
-            return list(self._given())
-        started = self._record.listed_at = time.monotonic()
-        unfiltered = Unfiltered(self._observer.warn)
-        # a plan or --campaigns-file on a select job: the given ids (bounded) narrowed by the
-        # listing, which must be whole to tell which of them the filters still match
-        given = self.plan_ids is not None or bool(self.job.campaign_ids)
-        deletes = flow_of(self.job).deletes and not given
-        cap = self.job.run.max_deletes + len(self.job.exclude) + done
-        listed, pages = await resolve(
-            self._fetch_page,
-            self.job.select,
-            campaign_type=self.job.target.campaign_type,
-            now=datetime.now(timezone.utc),
-            on_invalid=self._invalid_listed_id,
-            on_unfiltered=unfiltered.add,
-            cap=cap if deletes else None,
-        )
-        unfiltered.say()
-        ids = [c.id for c in listed]
-        # over the cap: the listing stopped there (the run will be refused), so an
-        # exclude id matching none listed may match one never listed
-        over = deletes and len(ids) > cap
-        self._record.listing_stopped = over
-        chosen = self._chosen(ids, over)
-        items = {c.id: c.data for c in listed}
-        self._record.listed = {i: items[i] for i in chosen.ids}
-        self._observer.info(
-            "selected", f"selected {'at least ' * over}{plural(len(chosen.ids), 'campaign')} with "
-            f"{plural(pages, 'list call')}{' (listing stopped: over run.max_deletes)' * over} "
-            f"in {time.monotonic() - started:.2f}s", selected=len(chosen.ids), list_calls=pages,
-        )  # fmt: skip
-        return list(chosen.ids)
-
-    def _given(self) -> tuple[str, ...]:
-        """The ids the run was given, exclude applied: a plan's, or the job's (its ``campaigns``,
-        ``--campaigns-file``); a select job lists to learn which of them it still matches."""
-        if self.plan_ids is not None:  # the plan was made with exclude applied
-            return campaign_set(self.plan_ids, self.job.exclude, among="").ids
-        return tuple(self.job.campaign_ids)
-
-    def _chosen(self, listed: list[str], over: bool) -> CampaignSet:
-        """The campaigns of a select job: those listed, or the given ids (a plan's,
-        ``--campaigns-file``; exclude already applied) that the listing matched."""
-        if self.plan_ids is not None or self.job.campaign_ids:  # an empty plan chooses none
-            given = self._given()
-            among = "the plan" if self.plan_ids is not None else "--campaigns-file"
-            chosen = campaign_set(
-                given, frozenset(), among=among,
-                empty_warning=False, matching=frozenset(listed),
-            )  # fmt: skip
-            for warning in chosen.warnings:
-                self._observer.warn("select", warning)
-            return chosen
-        chosen = campaign_set(
-            listed, self.job.exclude, among="the selected campaigns",
-            empty_warning=False, complete=not over,
-        )  # fmt: skip
-        for warning in chosen.warnings:
-            self._observer.warn("exclude", warning)
-        self._record.excluded = chosen.excluded
-        return chosen
-
-    def _invalid_listed_id(self, campaign_id: str, problem: str) -> None:
-        self._observer.warn(
-            "invalid_id", f"the list call returned campaign id {shown(campaign_id)}, which "
-            f"{problem}: it is not a campaign id bulkops can address; skipped, never sent",
-        )  # fmt: skip
 
     def _settled(self, outcome: Outcome) -> None:
         assert self._recorder is not None
@@ -444,7 +372,7 @@ class JobRun:
             previews=tuple(record.previews),
             protected=tuple(record.protected),
             not_found=tuple(record.not_found),
-            excluded=record.excluded,
+            excluded=record.campaigns.excluded,
         )
 
 
