@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
 from bulkops.sandbox import SandboxThread
+from bulkops.sandbox.config import Rate
 from bulkops.sandbox.state import RollingWindows
 from tests.e2e.harness import bulkops, read_audit, start_bulkops, wait_until, write_job
 from tests.redis_server import RedisServer, free_port
@@ -154,33 +156,11 @@ def test_stop_then_delete_at_one_a_second_never_holds_a_slot_while_waiting(
 def test_refusals_from_a_rate_above_the_servers_say_lower_run_rate(tmp_path: Path) -> None:
     """A job at 20/s against a strict 10/s server: the server never took the job's count
     in a second, so the closing warning asks for a lower run.rate and blames nobody else."""
-    with SandboxThread(campaigns=0, seed=7, rates=("10/s",)) as sandbox:
-        ids = sandbox.add_campaigns(count=25)
-        job = write_job(tmp_path, sandbox, ids, run={"rate": "20/s", "concurrency": 4})
-        result = bulkops("run", job, "--yes", cwd=tmp_path, timeout=60)
-        stats = sandbox.stats_snapshot()
-    assert result.code == 0, result.stderr
-    assert stats["rate_limited"] >= 1 and len(stats["deleted_ids"]) == 25
-    closing = next(x for x in result.stderr.splitlines() if "for rate in this run" in x)
+    closing = _closing_warning_of_a_run_at_20_a_second(tmp_path, server="10/s", count=25)
     assert re.search(r"run\.rate 20/s is above what the server took \(\d+ in 1s\): lower run\.rate",
                      closing), closing  # fmt: skip
     took = int(re.findall(r"took \((\d+) in", closing)[0])
     assert 0 < took <= 10 and "another client" not in closing
-
-
-class _AnotherClientArrives:
-    """The server's windows, where another client fills the window just before the
-    request after ``after``: it arrives inside the server, so no timing of the test's."""
-
-    def __init__(self, windows: RollingWindows, after: int) -> None:
-        self._windows, self._left = windows, after
-
-    def admit(self, now: float) -> float | None:
-        self._left -= 1
-        if self._left == -1:
-            for _ in range(20):
-                self._windows.admit(now)
-        return self._windows.admit(now)
 
 
 def test_refusals_after_the_server_took_the_full_rate_blame_another_client(
@@ -188,16 +168,43 @@ def test_refusals_after_the_server_took_the_full_rate_blame_another_client(
 ) -> None:
     """A job at 20/s on a strict 20/s server is never refused alone; once another client
     fills the server's window mid-run, the closing warning says the budget is shared."""
-    with SandboxThread(campaigns=0, seed=7, rates=("20/s",)) as sandbox:
-        ids = sandbox.add_campaigns(count=45)
-        state = sandbox.sandbox.state
-        state.limiter = _AnotherClientArrives(state.limiter, after=25)  # type: ignore[assignment]
+    closing = _closing_warning_of_a_run_at_20_a_second(
+        tmp_path, server="20/s", count=45, another_client_after=25
+    )
+    assert re.search(r"the server took only \d+ of the 20 the job allows in 1s: another client "
+                     "shares the budget", closing), closing  # fmt: skip
+    assert "lower run.rate" not in closing
+
+
+def _closing_warning_of_a_run_at_20_a_second(
+    tmp_path: Path, *, server: str, count: int, another_client_after: int | None = None
+) -> str:
+    """A run at 20/s against a strict ``server`` rate, refused at least once and finished:
+    its closing warning about the refusals."""
+    with SandboxThread(campaigns=0, seed=7, rates=(server,)) as sandbox:
+        ids = sandbox.add_campaigns(count=count)
+        if another_client_after is not None:
+            state = sandbox.sandbox.state
+            state.limiter = _AnotherClientArrives(state.settings.rates, another_client_after)
         job = write_job(tmp_path, sandbox, ids, run={"rate": "20/s", "concurrency": 4})
         result = bulkops("run", job, "--yes", cwd=tmp_path, timeout=60)
         stats = sandbox.stats_snapshot()
     assert result.code == 0, result.stderr
-    assert stats["rate_limited"] >= 1 and len(stats["deleted_ids"]) == 45
-    closing = next(x for x in result.stderr.splitlines() if "for rate in this run" in x)
-    assert re.search(r"the server took only \d+ of the 20 the job allows in 1s: another client "
-                     "shares the budget", closing), closing  # fmt: skip
-    assert "lower run.rate" not in closing
+    assert stats["rate_limited"] >= 1 and len(stats["deleted_ids"]) == count
+    return next(x for x in result.stderr.splitlines() if "for rate in this run" in x)
+
+
+class _AnotherClientArrives(RollingWindows):
+    """The server's windows, where another client fills the window just before the
+    request after ``after``: it arrives inside the server, so no timing of the test's."""
+
+    def __init__(self, rates: Iterable[Rate], after: int) -> None:
+        super().__init__(rates)
+        self._left = after
+
+    def admit(self, now: float) -> float | None:
+        self._left -= 1
+        if self._left == -1:
+            for _ in range(20):
+                super().admit(now)
+        return super().admit(now)
