@@ -35,7 +35,7 @@ from typing import TypeVar
 from bulkops.engine.attempt import Attempt
 from bulkops.engine.ending import RunEnding
 from bulkops.engine.first_contact import FirstContact
-from bulkops.engine.retry import RetryPolicy, refusal_wait
+from bulkops.engine.retry import RetryPolicy, gave_up, refusal_wait
 from bulkops.errors import (
     AbortError,
     ApiError,
@@ -177,7 +177,7 @@ class WorkerPool:
         except ApiError as exc:
             error = exc.explanation
             if isinstance(exc, RetryableError):
-                error = f"gave up after {attempt.tries} attempts; last: {error}"
+                error = gave_up(attempt.tries, error)
             return attempt.outcome(
                 "failed", exc.status, error=error, message=exc.message, campaign=exc.data
             )

@@ -29,6 +29,7 @@ from bulkops.engine.ending import RunEnding
 from bulkops.engine.flows import for_real
 from bulkops.engine.job_run import new_run_id
 from bulkops.engine.machinery import Machinery, history_of, machinery
+from bulkops.engine.retry import gave_up
 from bulkops.engine.selection import resolve
 from bulkops.errors import (
     AbortError,
@@ -307,7 +308,7 @@ class RestoreRun:
             message: str | None = None,
             error: str | None = None,
         ) -> RestoreOutcome:
-            return RestoreOutcome(cid, new_id, outcome, status, message, error, body)  # fmt: skip
+            return RestoreOutcome(cid, new_id, outcome, status, message, error, body)
 
         async def attempt() -> RestoreOutcome | None:
             if name in self._names.ids:
@@ -333,8 +334,8 @@ class RestoreRun:
         try:
             return await self._machine.pool.retried(attempt)
         except RetryableError as exc:
-            gave_up = f"gave up after {self.job.run.max_attempts} attempts; last: {exc.explanation}"
-            return settled("failed", None, exc.status, exc.message, gave_up)
+            error = gave_up(self.job.run.max_attempts, exc.explanation)
+            return settled("failed", None, exc.status, exc.message, error)
 
     async def _relearn(self, lost: RetryableError) -> str | None:
         """The Create's answer was lost: the names are listed again, so that one made after

@@ -79,6 +79,11 @@ def backoff(settings: RunSettings) -> wait_base:
     )
 
 
+def gave_up(tries: int, last: str) -> str:
+    """The error of a call whose tries ran out, ``last`` being the last one's."""
+    return f"gave up after {tries} attempts; last: {last}"
+
+
 class RetryPolicy:
     """Retries RetryableError only, at most max_attempts tries, then re-raises the last one.
 
